@@ -1,0 +1,139 @@
+/**
+ * The Backend contract: a small set of kernels on device-resident tensors.
+ *
+ * Every kernel of `native` and `webgpu` is parity-tested against `js`, the
+ * float64-accumulating reference. Enqueueing returns a Tensor at once; only
+ * `read()` is async, so a caller never waits on the device inside a loop
+ * unless it needs a number back.
+ *
+ * Conventions: float32 (or int32 for labels/indices), row-major, shapes known.
+ * Kernels return new tensors unless their name says "InPlace"/"Step".
+ * `free(t)` hands a tensor's memory back (a pool on webgpu; GC elsewhere).
+ */
+
+export type BackendName = 'js' | 'native' | 'webgpu';
+export type BackendChoice = 'auto' | BackendName;
+export const BACKEND_NAMES: readonly BackendName[] = ['js', 'native', 'webgpu'];
+
+export type DType = 'f32' | 'i32';
+export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'gelu';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid', 'gelu'];
+
+/** An opaque handle; its data lives wherever the backend keeps it. */
+export interface Tensor {
+  readonly backend: BackendName;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Number of elements (product of shape). */
+  readonly size: number;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** One line a person can read: what runs the kernels. */
+  description: string;
+  /** Worker threads used by the big kernels (native), if any. */
+  threads?: number;
+  /** GPU adapter description (webgpu). */
+  adapter?: string;
+  /** Set when the backend runs on a software device (e.g. lavapipe). */
+  software?: boolean;
+}
+
+/** Input of the fused CLD kernel (see src/coreset/cld.ts for the formula). */
+export interface CldKernelInput {
+  /** Loss trajectory [epochs, samples], row-major. Float64 input is scored without rounding to f32 first. */
+  trajectory: Float32Array | Float64Array;
+  epochs: number;
+  samples: number;
+  /** Class of each sample, 0 ≤ label < numClasses. */
+  labels: Int32Array;
+  numClasses: number;
+  /**
+   * Standardised class validation-loss differences, [epochs-1, numClasses] row-major:
+   * z[e, c] = (dv_c[e] − mean_e dv_c) / std_e dv_c (population std), or 0 for every e when
+   * that std is 0 or class c has no validation samples. Then
+   * r_i = mean_e(((d_i[e] − mean d_i) / std d_i) · z[e, y_i]), and r_i = 0 when std d_i = 0.
+   */
+  classZ: Float64Array;
+}
+
+export interface OptimizerHyper {
+  lr: number;
+  weightDecay: number;
+}
+
+export interface SgdHyper extends OptimizerHyper {
+  momentum: number;
+  nesterov: boolean;
+}
+
+export interface AdamHyper extends OptimizerHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+  /** AdamW (decoupled weight decay) when true, L2-in-gradient Adam when false (PyTorch's Adam). */
+  decoupled: boolean;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  info(): BackendInfo;
+
+  // ---- memory ---------------------------------------------------------------
+  upload(data: Float32Array, shape: readonly number[]): Tensor;
+  uploadInt(data: Int32Array, shape: readonly number[]): Tensor;
+  zeros(shape: readonly number[]): Tensor;
+  /** Copies a tensor back to the host. f32 tensors give Float32Array, i32 tensors Int32Array. */
+  read(t: Tensor): Promise<Float32Array>;
+  readInt(t: Tensor): Promise<Int32Array>;
+  free(t: Tensor): void;
+
+  // ---- primitives -----------------------------------------------------------
+  /** C = op(A)·op(B); op(X) = Xᵀ when the flag is set. A is [M,K] (or [K,M] with transA). */
+  matmul(a: Tensor, b: Tensor, transA?: boolean, transB?: boolean): Tensor;
+  /** x [M,N] + bias [N] broadcast over rows. */
+  addBias(x: Tensor, bias: Tensor): Tensor;
+  activation(kind: Activation, x: Tensor): Tensor;
+  /** gy ⊙ f'(x), x the activation's input (pre-activation). */
+  activationGrad(kind: Activation, x: Tensor, gy: Tensor): Tensor;
+  /**
+   * Per-sample softmax cross-entropy of logits [B,C] against labels (i32 [B]):
+   * loss [B] = logsumexp(z) − z_y, grad [B,C] = softmax(z) − onehot(y) (per sample, not divided by B).
+   */
+  softmaxCrossEntropy(logits: Tensor, labels: Tensor): { loss: Tensor; grad: Tensor };
+  /** Column sums of x [M,N] → [N] (the bias gradient). */
+  sumRows(x: Tensor): Tensor;
+  /** Sum of all elements → [1]. */
+  sum(x: Tensor): Tensor;
+  /** y + alpha·x (same shape) → new tensor. */
+  axpy(alpha: number, x: Tensor, y: Tensor): Tensor;
+  /** alpha·x → new tensor. */
+  scale(alpha: number, x: Tensor): Tensor;
+  /** Σ x·y → [1]. */
+  dot(x: Tensor, y: Tensor): Tensor;
+  /** Rows idx (i32 [K]) of x [M,N] → [K,N]. */
+  gatherRows(x: Tensor, idx: Tensor): Tensor;
+
+  // ---- optimizer steps (update param and state tensors in place) -------------
+  sgdStep(param: Tensor, grad: Tensor, velocity: Tensor, h: SgdHyper): void;
+  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void;
+
+  // ---- fused hot loops --------------------------------------------------------
+  /** Pearson r of every sample's loss differences with its class's (one pass, no per-class copies). */
+  cldScores(input: CldKernelInput): Promise<Float32Array>;
+
+  /** Waits for queued work (no-op on synchronous backends). */
+  sync(): Promise<void>;
+  /** Releases device resources; the process exits by itself afterwards. */
+  dispose(): void;
+}
+
+/** Product of a shape's dimensions. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
