@@ -1,0 +1,98 @@
+/**
+ * Mini-batch training on device-resident data.
+ *
+ * The whole input matrix is uploaded once; each step gathers its rows on the device
+ * (`gatherRows`), so the host only sends the batch's indices and labels. Shuffling is a seeded
+ * Fisher–Yates per epoch from the stream `Rng.derive(seed, "shuffle")`; the last, smaller batch
+ * of an epoch is kept. The per-epoch training loss is summed on the device and read once per epoch.
+ */
+import type { Backend, Tensor } from '../backends/backend.js';
+import { fail } from '../errors.js';
+import type { Mlp } from '../model/mlp.js';
+import { Rng } from '../model/rng.js';
+import { Optimizer, type OptimizerConfig } from './optimizer.js';
+import { type ScheduleConfig, learningRate } from './schedule.js';
+
+export interface TrainSet {
+  /** All inputs [M, D] on the model's backend. */
+  x: Tensor;
+  /** Label of every row of x (host). */
+  labels: Int32Array;
+  /** The rows to train on (default: all M). */
+  rows?: Int32Array;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  seed: number;
+  /** Called after every optimizer step (cheap: no device sync). */
+  onStep?: (step: number, totalSteps: number, epoch: number) => void;
+  /** Called after every epoch with its mean training loss; may be async (e.g. to record a trajectory). */
+  onEpoch?: (epoch: number, meanLoss: number) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  /** Mean mini-batch loss of every epoch (1-based epoch e at index e−1). */
+  epochLoss: number[];
+  steps: number;
+}
+
+export function stepsPerEpoch(samples: number, batchSize: number): number {
+  return Math.ceil(samples / batchSize);
+}
+
+export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promise<TrainResult> {
+  const b: Backend = model.backend;
+  const rows = data.rows ?? Int32Array.from({ length: data.x.shape[0]! }, (_, i) => i);
+  const n = rows.length;
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) fail('E_ARG', `expected a positive integer, got ${o.epochs}`, { field: 'epochs' });
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) fail('E_ARG', `expected a positive integer, got ${o.batchSize}`, { field: 'batch-size' });
+  if (n === 0) fail('E_ARG', 'no training samples');
+  const perEpoch = stepsPerEpoch(n, o.batchSize);
+  const total = perEpoch * o.epochs;
+  const rng = Rng.derive(o.seed, 'shuffle');
+  const opt = new Optimizer(b, model.params.map((p) => p.tensor), o.optimizer);
+  const epochLoss: number[] = [];
+  const order = Int32Array.from(rows);
+  const yHost = new Int32Array(o.batchSize);
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      rng.shuffle(order);
+      let acc = b.zeros([1]);
+      for (let s = 0; s < perEpoch; s++) {
+        const idx = order.subarray(s * o.batchSize, Math.min(n, (s + 1) * o.batchSize));
+        const k = idx.length;
+        const idxT = b.uploadInt(idx, [k]);
+        const xb = b.gatherRows(data.x, idxT);
+        b.free(idxT);
+        for (let r = 0; r < k; r++) yHost[r] = data.labels[idx[r]!]!;
+        const yb = b.uploadInt(yHost.subarray(0, k), [k]);
+        const { loss, grads } = model.lossAndGradients(xb, yb);
+        b.free(xb);
+        b.free(yb);
+        const t = opt.steps;
+        opt.step(grads, learningRate(o.optimizer.lr, t, total, o.schedule));
+        for (const g of grads) b.free(g);
+        const bs = b.sum(loss);
+        b.free(loss);
+        const acc2 = b.axpy(1, bs, acc);
+        b.free(bs);
+        b.free(acc);
+        acc = acc2;
+        o.onStep?.(opt.steps, total, epoch);
+      }
+      const sum = (await b.read(acc))[0]!;
+      b.free(acc);
+      const mean = sum / n;
+      if (!Number.isFinite(mean)) fail('E_VALUE', `training diverged: mean loss of epoch ${epoch} is ${mean} (lower the learning rate)`);
+      epochLoss.push(mean);
+      await o.onEpoch?.(epoch, mean);
+    }
+  } finally {
+    opt.dispose();
+  }
+  return { epochLoss, steps: opt.steps };
+}
