@@ -1,0 +1,219 @@
+/**
+ * CLD — "Coresets from Trajectories: Selecting Data via Correlation of Loss Differences".
+ *
+ * Matches the official `Compute_CLD_scores.py` (float64):
+ *   d_train = diff(train_loss, axis=0)                          [E−1, N]
+ *   v_c[e]  = mean of val_loss[e, j] over validation samples j of class c,  dv_c = diff(v_c)
+ *   r_i     = mean_e(Xz · yz), Xz = (d_i − mean d_i) / std d_i, yz = (dv_c − mean dv_c) / std dv_c
+ * with population standard deviations. A sample whose differences have zero variance gets r = 0,
+ * and so does every sample of a class whose validation differences have zero variance (the
+ * official code divides by 1 there, which gives 0 for exactly constant differences; we test for
+ * exact constancy so rounding in the mean cannot turn "constant" into noise).
+ *
+ * This module validates the inputs, computes the small per-class part (v_c, dv_c, yz) in float64
+ * on the host, and hands the one pass over the [E, N] trajectory to the backend's fused
+ * `cldScores` kernel. A class with training samples but no validation samples gets r = NaN and
+ * selects nothing; it is reported in `absentClasses`.
+ */
+import type { Backend } from '../backends/backend.js';
+import { fail } from '../errors.js';
+import { type Budget, selectPerClass, validateBudget } from './select.js';
+import { findNonFinite, prepareFiniteCheck } from './finite.js';
+
+export type { Budget } from './select.js';
+export { selectPerClass } from './select.js';
+export { prepareFiniteCheck } from './finite.js';
+
+export interface CldInputs {
+  /** [epochs, samples] row-major. */
+  trainLoss: Float32Array | Float64Array;
+  epochs: number;
+  samples: number;
+  trainLabels: Int32Array;
+  /** [epochs, valSamples] row-major. */
+  valLoss: Float32Array | Float64Array;
+  valSamples: number;
+  valLabels: Int32Array;
+  /** optional file names for error messages */
+  sources?: { trainLoss?: string; trainLabels?: string; valLoss?: string; valLabels?: string };
+}
+
+export interface CldSelection {
+  /** Selected original indices, grouped by class ascending, within a class by rank. */
+  indices: Int32Array;
+  /** r per sample, NaN for classes without validation samples. */
+  scores: Float32Array;
+  perClassSelected: number[];
+  /** Classes with train samples but no validation samples. */
+  absentClasses: number[];
+  numClasses: number;
+  backend: string;
+}
+
+function where(file: string | undefined, field: string): { file?: string; field: string } {
+  return file ? { file, field } : { field };
+}
+
+function checkLabels(labels: Int32Array, n: number, file: string | undefined, field: string, lossField: string): number {
+  if (labels.length !== n) {
+    fail('E_SHAPE', `has ${labels.length} labels but the ${lossField} has ${n} samples`, where(file, field));
+  }
+  let max = -1;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (y < 0) fail('E_LABEL', `${field}[${i}] is ${y}; labels must be integers ≥ 0`, file ? { file } : {});
+    if (y > max) max = y;
+  }
+  return max;
+}
+
+/**
+ * Checks shapes, epochs, labels and finiteness; returns the number of classes.
+ * (Await `prepareFiniteCheck()` first to let the NaN/Inf test use the addon.)
+ */
+export function validateCldInputs(inputs: CldInputs): number {
+  const { epochs: E, samples: N, valSamples: M, sources: src = {} } = inputs;
+  if (!Number.isInteger(E) || E < 3) {
+    fail('E_ARG', `CLD needs at least 3 epochs (2 loss differences), got ${E}`, where(src.trainLoss, 'epochs'));
+  }
+  if (!Number.isInteger(N) || N < 1) fail('E_SHAPE', `expected at least one training sample, got ${N}`, where(src.trainLoss, 'train loss'));
+  if (!Number.isInteger(M) || M < 1) fail('E_SHAPE', `expected at least one validation sample, got ${M}`, where(src.valLoss, 'val loss'));
+  if (inputs.trainLoss.length !== E * N) {
+    fail('E_SHAPE', `has ${inputs.trainLoss.length} values, expected epochs × samples = ${E} × ${N}`, where(src.trainLoss, 'train loss'));
+  }
+  if (inputs.valLoss.length !== E * M) {
+    const e2 = inputs.valLoss.length / M;
+    const why = Number.isInteger(e2) ? `has ${e2} epochs but the train loss has ${E}` : `has ${inputs.valLoss.length} values, expected ${E} × ${M}`;
+    fail('E_SHAPE', why, where(src.valLoss, 'val loss'));
+  }
+  const maxTrain = checkLabels(inputs.trainLabels, N, src.trainLabels, 'train labels', 'train loss');
+  const maxVal = checkLabels(inputs.valLabels, M, src.valLabels, 'val labels', 'val loss');
+  for (const [arr, n, file, field] of [
+    [inputs.trainLoss, N, src.trainLoss, 'train loss'],
+    [inputs.valLoss, M, src.valLoss, 'val loss'],
+  ] as const) {
+    const bad = findNonFinite(arr);
+    if (bad >= 0) {
+      const e = Math.floor(bad / n);
+      const i = bad % n;
+      fail('E_VALUE', `${field}[epoch ${e}, sample ${i}] is ${arr[bad]}; losses must be finite`, file ? { file } : {});
+    }
+  }
+  return Math.max(maxTrain, maxVal) + 1;
+}
+
+/**
+ * Standardised class validation-loss differences, [E−1, C] float64 (the kernel's `classZ`), and
+ * which classes have no validation samples.
+ */
+export function classValidationZ(
+  valLoss: Float32Array | Float64Array,
+  epochs: number,
+  valSamples: number,
+  valLabels: Int32Array,
+  numClasses: number,
+): { classZ: Float64Array; valCounts: Int32Array } {
+  const C = numClasses;
+  const D = epochs - 1;
+  const valCounts = new Int32Array(C);
+  for (let j = 0; j < valSamples; j++) valCounts[valLabels[j]!]!++;
+  const means = new Float64Array(epochs * C);
+  for (let e = 0; e < epochs; e++) {
+    const row = e * valSamples;
+    const m = means.subarray(e * C, (e + 1) * C);
+    for (let j = 0; j < valSamples; j++) m[valLabels[j]!]! += valLoss[row + j]!;
+    for (let c = 0; c < C; c++) m[c] = valCounts[c]! > 0 ? m[c]! / valCounts[c]! : 0;
+  }
+  const classZ = new Float64Array(D * C);
+  const dv = new Float64Array(D);
+  for (let c = 0; c < C; c++) {
+    if (valCounts[c] === 0) continue;
+    let mean = 0;
+    let constant = true;
+    for (let e = 0; e < D; e++) {
+      dv[e] = means[(e + 1) * C + c]! - means[e * C + c]!;
+      if (dv[e] !== dv[0]) constant = false;
+      mean += dv[e]!;
+    }
+    if (constant) continue;
+    mean /= D;
+    let ss = 0;
+    for (let e = 0; e < D; e++) ss += (dv[e]! - mean) ** 2;
+    const std = Math.sqrt(ss / D);
+    if (std === 0) continue;
+    for (let e = 0; e < D; e++) classZ[e * C + c] = (dv[e]! - mean) / std;
+  }
+  return { classZ, valCounts };
+}
+
+/** CLD score r of every training sample (NaN for classes with no validation samples). */
+export async function cldScores(
+  backend: Backend,
+  inputs: CldInputs,
+): Promise<{ scores: Float32Array; numClasses: number; absentClasses: number[] }> {
+  await prepareFiniteCheck();
+  const numClasses = validateCldInputs(inputs);
+  return scoreValidated(backend, inputs, numClasses);
+}
+
+async function scoreValidated(
+  backend: Backend,
+  inputs: CldInputs,
+  numClasses: number,
+): Promise<{ scores: Float32Array; numClasses: number; absentClasses: number[] }> {
+  const { classZ, valCounts } = classValidationZ(inputs.valLoss, inputs.epochs, inputs.valSamples, inputs.valLabels, numClasses);
+  const trainCounts = new Int32Array(numClasses);
+  const labels = inputs.trainLabels;
+  for (let i = 0; i < labels.length; i++) trainCounts[labels[i]!]!++;
+  const absentClasses: number[] = [];
+  for (let c = 0; c < numClasses; c++) if (trainCounts[c]! > 0 && valCounts[c] === 0) absentClasses.push(c);
+  const scores = await backend.cldScores({
+    trajectory: inputs.trainLoss,
+    epochs: inputs.epochs,
+    samples: inputs.samples,
+    labels,
+    numClasses,
+    classZ,
+  });
+  if (scores.length !== inputs.samples) fail('E_INTERNAL', `backend ${backend.name} returned ${scores.length} scores for ${inputs.samples} samples`);
+  if (absentClasses.length > 0) {
+    const absent = new Uint8Array(numClasses);
+    for (const c of absentClasses) absent[c] = 1;
+    for (let i = 0; i < labels.length; i++) if (absent[labels[i]!]) scores[i] = NaN;
+  }
+  return { scores, numClasses, absentClasses };
+}
+
+/**
+ * Scores every training sample with CLD and keeps the top of each class under `budget`.
+ * Uses `options.backend` when given (and leaves it open), else picks one with
+ * `selectBackend("auto")` and disposes it afterwards.
+ */
+export async function cldCoreset(
+  inputs: CldInputs,
+  budget: Budget,
+  options: { backend?: Backend; onProgress?: (done: number, total: number) => void } = {},
+): Promise<CldSelection> {
+  const progress = options.onProgress ?? (() => {});
+  const STEPS = 4;
+  validateBudget(budget);
+  await prepareFiniteCheck();
+  const numClasses = validateCldInputs(inputs);
+  progress(1, STEPS);
+  let backend = options.backend;
+  let owned = false;
+  if (!backend) {
+    const { selectBackend } = await import('../backends/select.js');
+    backend = (await selectBackend('auto')).backend;
+    owned = true;
+  }
+  try {
+    const { scores, absentClasses } = await scoreValidated(backend, inputs, numClasses);
+    progress(3, STEPS);
+    const { indices, perClassSelected } = selectPerClass(scores, inputs.trainLabels, numClasses, budget, new Set(absentClasses));
+    progress(4, STEPS);
+    return { indices, scores, perClassSelected, absentClasses, numClasses, backend: backend.name };
+  } finally {
+    if (owned) backend.dispose();
+  }
+}
