@@ -1,7 +1,292 @@
+/**
+ * `riverbed train`: train an MLP on MNIST (bundled) or on `.npy` inputs/labels, optionally
+ * recording per-sample trajectories (`--record DIR`) and saving the weights (`--save`).
+ */
+import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import type { Backend } from '../backends/backend.js';
+import { parseBackendChoice, selectBackend } from '../backends/select.js';
+import { type Dataset, loadNpyDataset, numClasses, splitDataset } from '../data/dataset.js';
+import { MNIST_CLASSES, loadMnist } from '../data/mnist.js';
 import { fail } from '../errors.js';
+import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { Mlp } from '../model/mlp.js';
+import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
+import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
+import { type RunConfig, runTraining, toDevice } from '../train/run.js';
+import { type ScheduleConfig, parseSchedule } from '../train/schedule.js';
+import { stepsPerEpoch } from '../train/trainer.js';
 
-// PLACEHOLDER: being written in this session; replaced before the release.
+// ---- small option parsers shared with demo.ts --------------------------------------------------
+
+export function intOption(field: string, min = 1): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field });
+    return n;
+  };
+}
+export function numberOption(field: string, check: (n: number) => boolean, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !check(n)) fail('E_ARG', `expected ${what}, got "${v}"`, { field });
+    return n;
+  };
+}
+
+/** A cli-progress bar on stderr, or a no-op when stderr is not a terminal (pipes, CI, --json). */
+export function progressBar(label: string): { start(total: number): void; update(v: number, payload?: Record<string, string>): void; stop(): void } {
+  if (!process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `${label.padEnd(16)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted} {info}`,
+    hideCursor: true,
+    clearOnComplete: true,
+    barsize: 30,
+  });
+  return {
+    start: (total) => bar.start(total, 0, { info: '' }),
+    update: (v, payload) => bar.update(v, payload ?? {}),
+    stop: () => bar.stop(),
+  };
+}
+
+/** Prints a line on stderr (human progress notes; stdout stays for results). */
+export function note(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+interface TrainCliOptions {
+  dataset?: string;
+  inputs?: string;
+  labels?: string;
+  trainSize?: number;
+  valSize?: number;
+  valFraction: number;
+  model?: string;
+  hidden: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  lr?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  schedule: string;
+  warmup: number;
+  seed: number;
+  record?: string;
+  recordInit?: boolean;
+  save?: string;
+  init?: string;
+  backend: string;
+  json?: boolean;
+}
+
 export function registerTrain(program: Command): void {
-  program.command('train').description('(not yet built)').action(() => fail('E_INTERNAL', 'train is not built yet'));
+  program
+    .command('train')
+    .description('Train an MLP and optionally record per-sample loss trajectories (for `riverbed coreset cld`).')
+    .option('--dataset <name>', 'bundled dataset: mnist (60 000 train digits split into train/val; t10k is the test split)')
+    .option('--inputs <X.npy>', 'inputs [N, D] float32/float64 (instead of --dataset)')
+    .option('--labels <Y.npy>', 'integer labels [N] (with --inputs)')
+    .option('--train-size <n>', 'mnist: training digits (default: all 50 000 left after validation)', intOption('--train-size'))
+    .option('--val-size <n>', 'mnist: validation digits (default 10 000)', intOption('--val-size', 0))
+    .option('--val-fraction <f>', '--inputs: fraction held out for validation', numberOption('--val-fraction', (n) => n >= 0 && n < 1, 'a number in [0, 1)'), 0.1)
+    .option('--model <M.json>', 'model description (riverbed.model JSON); default D-<hidden>(relu)-classes')
+    .option('--hidden <n>', 'hidden width of the default model', intOption('--hidden'), 128)
+    .option('--init <W.safetensors>', 'start from these weights instead of a seeded initialisation')
+    .option('--epochs <n>', 'epochs', intOption('--epochs'), 10)
+    .option('--batch-size <n>', 'mini-batch size', intOption('--batch-size'), 128)
+    .option('--optimizer <name>', 'sgd | adam | adamw', 'sgd')
+    .option('--lr <x>', 'base learning rate (default: sgd 0.05, adam/adamw 0.001)', numberOption('--lr', (n) => n > 0, 'a positive number'))
+    .option('--momentum <x>', 'sgd momentum (default 0.9)', numberOption('--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)'))
+    .option('--nesterov', 'sgd: Nesterov momentum')
+    .option('--weight-decay <x>', 'weight decay (default 0; adamw 0.01)', numberOption('--weight-decay', (n) => n >= 0, 'a number ≥ 0'))
+    .option('--schedule <name>', 'learning-rate schedule: constant | linear | cosine (per step)', 'cosine')
+    .option('--warmup <steps>', 'linear warmup steps', intOption('--warmup', 0), 0)
+    .option('--seed <n>', 'seed of initialisation, shuffling and the train/val split', intOption('--seed', 0), 0)
+    .option('--record <DIR>', 'write per-sample trajectories (train_*.npy, val_*.npy, trajectory.json) into DIR')
+    .option('--record-init', 'also record before the first update (checkpoint "init")')
+    .option('--save <W.safetensors>', 'write the trained weights (PyTorch names: 0.weight [out, in], 0.bias, …)')
+    .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (o: TrainCliOptions) => {
+      const summary = await trainCommand(o);
+      if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      else printSummary(summary);
+    });
+}
+
+interface Loaded {
+  datasetName: string;
+  train: Dataset;
+  val?: Dataset;
+  test?: Dataset;
+  classes: number;
+}
+
+async function loadData(o: TrainCliOptions): Promise<Loaded> {
+  if (o.dataset !== undefined && o.inputs !== undefined) fail('E_ARG', 'give either --dataset or --inputs/--labels, not both', { field: '--dataset' });
+  if (o.dataset !== undefined) {
+    if (o.dataset !== 'mnist') fail('E_ARG', `unknown dataset "${o.dataset}"; expected mnist`, { field: '--dataset' });
+    const s = await loadMnist({ seed: o.seed, trainSize: o.trainSize, valSize: o.valSize });
+    return { datasetName: 'mnist', train: s.train, val: s.val.count ? s.val : undefined, test: s.test, classes: MNIST_CLASSES };
+  }
+  if (o.inputs === undefined || o.labels === undefined) fail('E_ARG', 'give --dataset mnist, or both --inputs X.npy and --labels Y.npy', { field: o.inputs ? '--labels' : '--inputs' });
+  const all = await loadNpyDataset(o.inputs, o.labels);
+  const valCount = Math.round(all.count * o.valFraction);
+  if (all.count - valCount < 1) fail('E_ARG', `--val-fraction ${o.valFraction} leaves no training samples out of ${all.count}`, { field: '--val-fraction' });
+  const { train, val } = splitDataset(all, valCount, o.seed);
+  return { datasetName: o.inputs, train, val: val.count ? val : undefined, classes: numClasses(all) };
+}
+
+function checkModel(desc: ModelDescription, file: string, features: number, classes: number): void {
+  if (inputSize(desc) !== features) fail('E_MODEL', `the model takes ${inputSize(desc)} inputs but the data have ${features} features`, { file, field: 'layers[0].in' });
+  if (outputSize(desc) < classes) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but the labels need ${classes} classes`, { file, field: 'layers[-1].out' });
+}
+
+export interface TrainSummary {
+  format: 'riverbed.train';
+  version: 1;
+  dataset: string;
+  backend: string;
+  backendReason: string;
+  model: ModelDescription;
+  parameters: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig & { totalSteps: number };
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  samples: { train: number; val: number; test: number };
+  epochLoss: number[];
+  val?: { loss: number; accuracy: number };
+  test?: { loss: number; accuracy: number };
+  seconds: { load: number; train: number; record: number; total: number };
+  record?: string;
+  save?: string;
+}
+
+async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
+  const t0 = performance.now();
+  const optimizerName = parseOptimizer(o.optimizer);
+  const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
+  const schedule: ScheduleConfig = { name: parseSchedule(o.schedule), warmupSteps: o.warmup };
+  const backendChoice = parseBackendChoice(o.backend);
+  // Validate the model file before the (slow) data load and training.
+  const fileDesc = o.model ? await loadModelDescription(o.model) : undefined;
+  const data = await loadData(o);
+  const features = data.train.features;
+  const desc = fileDesc ?? mlpDescription(features, [o.hidden], data.classes);
+  checkModel(desc, o.model ?? '<default model>', features, data.classes);
+  const tLoad = performance.now();
+
+  const { backend, reason } = await selectBackend(backendChoice);
+  try {
+    const model = o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
+    const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit };
+    const train = toDevice(backend, data.train);
+    const val = data.val ? toDevice(backend, data.val) : undefined;
+    const total = stepsPerEpoch(data.train.count, o.batchSize) * o.epochs;
+    const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('training');
+    bar.start(total);
+    let lastLoss = '';
+    const run = await runTraining(model, train, val, cfg, {
+      onStep: (step, _t, epoch) => {
+        if (step % 10 === 0 || step === total) bar.update(step, { info: `epoch ${epoch}/${o.epochs}${lastLoss}` });
+      },
+      onEpoch: (_e, loss) => {
+        lastLoss = ` loss ${loss.toFixed(4)}`;
+      },
+    });
+    bar.stop();
+    const summary: TrainSummary = {
+      format: 'riverbed.train',
+      version: 1,
+      dataset: data.datasetName,
+      backend: backend.name,
+      backendReason: reason,
+      model: desc,
+      parameters: model.parameterCount,
+      optimizer,
+      schedule: { ...schedule, totalSteps: total },
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      samples: { train: data.train.count, val: data.val?.count ?? 0, test: data.test?.count ?? 0 },
+      epochLoss: run.epochLoss,
+      seconds: { load: (tLoad - t0) / 1000, train: run.trainSeconds, record: run.recordSeconds, total: 0 },
+    };
+    if (val) {
+      const m = await evaluateSamples(model, val.x, val.labels);
+      summary.val = { loss: meanLoss(m), accuracy: accuracy(m) };
+    }
+    if (data.test) {
+      const test = toDevice(backend, data.test);
+      const m = await evaluateSamples(model, test.x, test.labels);
+      backend.free(test.x);
+      summary.test = { loss: meanLoss(m), accuracy: accuracy(m) };
+    }
+    if (o.record !== undefined) {
+      run.recorder!.write(o.record, {
+        dataset: data.datasetName,
+        model: desc,
+        optimizer,
+        schedule: summary.schedule,
+        batchSize: o.batchSize,
+        seed: o.seed,
+        backend: backend.name,
+        epochLoss: run.epochLoss,
+      });
+      summary.record = o.record;
+    }
+    if (o.save !== undefined) {
+      await model.save(o.save, { 'riverbed.dataset': data.datasetName, 'riverbed.seed': String(o.seed) });
+      summary.save = o.save;
+    }
+    backend.free(train.x);
+    if (val) backend.free(val.x);
+    model.dispose();
+    summary.seconds.total = (performance.now() - t0) / 1000;
+    return summary;
+  } finally {
+    disposeQuietly(backend);
+  }
+}
+
+export function disposeQuietly(backend: Backend): void {
+  try {
+    backend.dispose();
+  } catch {
+    /* already disposed */
+  }
+}
+
+function printSummary(s: TrainSummary): void {
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const lines = [
+    `backend     ${s.backend} (${s.backendReason})`,
+    `data        ${s.dataset}: ${s.samples.train} train, ${s.samples.val} val${s.samples.test ? `, ${s.samples.test} test` : ''}`,
+    `model       ${describeModel(s.model)} (${s.parameters} parameters)`,
+    `training    ${s.epochs} epochs × ${s.schedule.totalSteps / s.epochs} steps, batch ${s.batchSize}, ${s.optimizer.name} lr ${s.optimizer.lr}, ${s.schedule.name} schedule`,
+    `loss        ${s.epochLoss.map((l) => l.toFixed(4)).join(' → ')}`,
+  ];
+  if (s.val) lines.push(`validation  accuracy ${pct(s.val.accuracy)}, loss ${s.val.loss.toFixed(4)}`);
+  if (s.test) lines.push(`test        accuracy ${pct(s.test.accuracy)}, loss ${s.test.loss.toFixed(4)}`);
+  lines.push(`time        load ${s.seconds.load.toFixed(1)} s, train ${s.seconds.train.toFixed(1)} s, record ${s.seconds.record.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s`);
+  if (s.record) lines.push(`trajectory  ${s.record}/trajectory.json`);
+  if (s.save) lines.push(`weights     ${s.save}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export function describeModel(d: ModelDescription): string {
+  const parts: string[] = [];
+  for (const l of d.layers) {
+    if (l.type === 'linear') {
+      if (parts.length === 0) parts.push(String(l.in));
+      parts.push(String(l.out));
+    } else parts[parts.length - 1] += `(${l.type})`;
+  }
+  return parts.join('-');
 }

@@ -1,0 +1,112 @@
+/**
+ * One training run with optional trajectory recording: the piece `riverbed train` and
+ * `riverbed demo` share. Data are device-resident (`x` uploaded once by the caller).
+ */
+import type { Backend, Tensor } from '../backends/backend.js';
+import type { Dataset } from '../data/dataset.js';
+import type { Mlp } from '../model/mlp.js';
+import { evaluateSamples, type SampleMetrics } from './evaluate.js';
+import type { OptimizerConfig } from './optimizer.js';
+import { TrajectoryRecorder } from './recorder.js';
+import type { ScheduleConfig } from './schedule.js';
+import { type TrainResult, train } from './trainer.js';
+
+/** A dataset whose inputs are on the device. */
+export interface DeviceData {
+  x: Tensor;
+  /** Label of every row of x. */
+  labels: Int32Array;
+  /** Original dataset index of every row of x. */
+  indices: Int32Array;
+  count: number;
+}
+
+export function toDevice(backend: Backend, ds: Dataset): DeviceData {
+  return { x: backend.upload(ds.inputs, [ds.count, ds.features]), labels: ds.labels, indices: ds.indices, count: ds.count };
+}
+
+export interface RunConfig {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  seed: number;
+  /** Record per-sample metrics after every epoch (and before training when recordInit). */
+  record?: boolean;
+  recordInit?: boolean;
+  /** Rows per forward pass when recording/evaluating (default 2048). */
+  evalBatchSize?: number;
+}
+
+export interface RunHooks {
+  onStep?: (step: number, total: number, epoch: number) => void;
+  onEpoch?: (epoch: number, trainLoss: number, val?: SampleMetrics) => void;
+}
+
+export interface RunResult extends TrainResult {
+  recorder?: TrajectoryRecorder;
+  /** Seconds spent in training steps and in recording, separately. */
+  trainSeconds: number;
+  recordSeconds: number;
+}
+
+/**
+ * Trains `model` on the rows `rows` of `data` (default: all) and, when asked, records the
+ * trajectory of those rows and of every row of `val`.
+ */
+export async function runTraining(
+  model: Mlp,
+  data: DeviceData,
+  val: DeviceData | undefined,
+  cfg: RunConfig,
+  hooks: RunHooks = {},
+  rows?: Int32Array,
+): Promise<RunResult> {
+  const trainRows = rows ?? Int32Array.from({ length: data.count }, (_, i) => i);
+  const evalBs = cfg.evalBatchSize ?? 2048;
+  let recorder: TrajectoryRecorder | undefined;
+  if (cfg.record) {
+    const labels = new Int32Array(trainRows.length);
+    const indices = new Int32Array(trainRows.length);
+    trainRows.forEach((r, j) => {
+      labels[j] = data.labels[r]!;
+      indices[j] = data.indices[r]!;
+    });
+    recorder = new TrajectoryRecorder(
+      { labels, indices },
+      { labels: val ? val.labels : new Int32Array(0), indices: val ? val.indices : new Int32Array(0) },
+    );
+  }
+  let recordMs = 0;
+  const empty = (): SampleMetrics => ({ loss: new Float32Array(0), correct: new Uint8Array(0), margin: new Float32Array(0), errorNorm: new Float32Array(0) });
+  const checkpoint = async (cp: 'init' | number): Promise<SampleMetrics | undefined> => {
+    if (!recorder) return undefined;
+    const t0 = performance.now();
+    const tr = await evaluateSamples(model, data.x, data.labels, { rows: trainRows, batchSize: evalBs });
+    const va = val ? await evaluateSamples(model, val.x, val.labels, { batchSize: evalBs }) : empty();
+    recorder.record(cp, tr, va);
+    recordMs += performance.now() - t0;
+    return val ? va : undefined;
+  };
+  if (cfg.recordInit) await checkpoint('init');
+  const initMs = recordMs;
+  const t0 = performance.now();
+  const result = await train(
+    model,
+    { x: data.x, labels: data.labels, rows: trainRows },
+    {
+      epochs: cfg.epochs,
+      batchSize: cfg.batchSize,
+      optimizer: cfg.optimizer,
+      schedule: cfg.schedule,
+      seed: cfg.seed,
+      onStep: hooks.onStep,
+      onEpoch: async (epoch, loss) => {
+        const va = await checkpoint(epoch);
+        hooks.onEpoch?.(epoch, loss, va);
+      },
+    },
+  );
+  const total = (performance.now() - t0) / 1000;
+  return { ...result, recorder, trainSeconds: Math.max(0, total - (recordMs - initMs) / 1000), recordSeconds: recordMs / 1000 };
+}
