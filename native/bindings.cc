@@ -1,0 +1,221 @@
+#include "bindings.h"
+
+#include <string>
+
+#include "cld.h"
+#include "cpu.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "mmap.h"
+#include "optim.h"
+#include "pool.h"
+#include "reduce.h"
+#include "softmax.h"
+
+namespace riverbed {
+namespace {
+
+template <typename T>
+struct Span {
+  T* data;
+  size_t length;
+};
+
+template <typename T, napi_typedarray_type kind>
+Span<T> typed(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != kind)
+    throw Napi::TypeError::New(info.Env(), std::string("argument ") + std::to_string(i) + " (" + what + ") has the wrong type");
+  auto a = v.As<Napi::TypedArrayOf<T>>();
+  return {a.Data(), a.ElementLength()};
+}
+Span<float> f32(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return typed<float, napi_float32_array>(info, i, what);
+}
+Span<int32_t> i32(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return typed<int32_t, napi_int32_array>(info, i, what);
+}
+Span<double> f64(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return typed<double, napi_float64_array>(info, i, what);
+}
+double num(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+size_t count(const Napi::CallbackInfo& info, size_t i) {
+  const double v = num(info, i);
+  if (!(v >= 0)) throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " must be >= 0");
+  return (size_t)v;
+}
+bool flag(const Napi::CallbackInfo& info, size_t i) { return info[i].ToBoolean().Value(); }
+
+// The CLD kernel off the main thread. The baton holds plain pointers; the typed arrays stay
+// referenced by the worker until it completes.
+class CldWorker : public Napi::AsyncWorker {
+ public:
+  struct Baton {
+    const void* traj;
+    bool f64;
+    size_t E, N, C;
+    const int32_t* labels;
+    const double* z;
+    float* out;
+    long bad = -1;
+  };
+
+  CldWorker(Napi::Env env, const Baton& b, const Napi::CallbackInfo& info)
+      : Napi::AsyncWorker(env, "riverbed:cld"), baton_(b), deferred_(Napi::Promise::Deferred::New(env)) {
+    const size_t args[4] = {0, 3, 4, 6};  // trajectory, labels, classZ, out
+    for (int k = 0; k < 4; k++) keep_[k] = Napi::Persistent(info[args[k]].As<Napi::Object>());
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const Baton& b = baton_;
+    baton_.bad = b.f64 ? cld_scores_f64(static_cast<const double*>(b.traj), b.E, b.N, b.labels, b.z, b.C, b.out)
+                       : cld_scores_f32(static_cast<const float*>(b.traj), b.E, b.N, b.labels, b.z, b.C, b.out);
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)baton_.bad)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Baton baton_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keep_[4];
+};
+
+}  // namespace
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("threads", Napi::Number::New(info.Env(), pool_threads()));
+  o.Set("isa", Napi::String::New(info.Env(), isa_name(cpu_isa())));
+  return o;
+}
+
+// sgemm(M, N, K, A, transA, B, transB, C)
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  sgemm((int)count(info, 0), (int)count(info, 1), (int)count(info, 2), f32(info, 3, "A").data, flag(info, 4),
+        f32(info, 5, "B").data, flag(info, 6), f32(info, 7, "C").data);
+  return info.Env().Undefined();
+}
+
+// addBias(x, bias, out, rows, cols)
+Napi::Value AddBias(const Napi::CallbackInfo& info) {
+  add_bias(f32(info, 0, "x").data, f32(info, 1, "bias").data, f32(info, 2, "out").data, count(info, 3), count(info, 4));
+  return info.Env().Undefined();
+}
+
+// activation(kind, x, out)
+Napi::Value Activation(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 1, "x");
+  activation((Act)(int)num(info, 0), x.data, f32(info, 2, "out").data, x.length);
+  return info.Env().Undefined();
+}
+
+// activationGrad(kind, x, gy, out)
+Napi::Value ActivationGrad(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 1, "x");
+  activation_grad((Act)(int)num(info, 0), x.data, f32(info, 2, "gy").data, f32(info, 3, "out").data, x.length);
+  return info.Env().Undefined();
+}
+
+// softmaxXent(logits, labels, loss, grad, B, C) → first bad label row or -1
+Napi::Value SoftmaxXent(const Napi::CallbackInfo& info) {
+  const long bad = softmax_xent(f32(info, 0, "logits").data, i32(info, 1, "labels").data, f32(info, 2, "loss").data,
+                                f32(info, 3, "grad").data, count(info, 4), count(info, 5));
+  return Napi::Number::New(info.Env(), (double)bad);
+}
+
+// sumRows(x, out, rows, cols)
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  sum_rows(f32(info, 0, "x").data, f32(info, 1, "out").data, count(info, 2), count(info, 3));
+  return info.Env().Undefined();
+}
+
+Napi::Value Sum(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 0, "x");
+  return Napi::Number::New(info.Env(), sum(x.data, x.length));
+}
+
+Napi::Value Dot(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 0, "x");
+  return Napi::Number::New(info.Env(), dot(x.data, f32(info, 1, "y").data, x.length));
+}
+
+// axpy(alpha, x, y, out)
+Napi::Value Axpy(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 1, "x");
+  axpy(num(info, 0), x.data, f32(info, 2, "y").data, f32(info, 3, "out").data, x.length);
+  return info.Env().Undefined();
+}
+
+// scale(alpha, x, out)
+Napi::Value Scale(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 1, "x");
+  scale(num(info, 0), x.data, f32(info, 2, "out").data, x.length);
+  return info.Env().Undefined();
+}
+
+// gatherRows(x, rows, cols, idx, out) → first bad index position or -1
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  auto idx = i32(info, 3, "idx");
+  const long bad = gather_rows(f32(info, 0, "x").data, count(info, 1), count(info, 2), idx.data, idx.length,
+                               f32(info, 4, "out").data);
+  return Napi::Number::New(info.Env(), (double)bad);
+}
+
+// sgdStep(p, g, v, lr, wd, momentum, nesterov)
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  auto p = f32(info, 0, "param");
+  sgd_step(p.data, f32(info, 1, "grad").data, f32(info, 2, "velocity").data, p.length, num(info, 3), num(info, 4),
+           num(info, 5), flag(info, 6));
+  return info.Env().Undefined();
+}
+
+// adamStep(p, g, m, v, lr, wd, beta1, beta2, eps, step, decoupled)
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  auto p = f32(info, 0, "param");
+  adam_step(p.data, f32(info, 1, "grad").data, f32(info, 2, "m").data, f32(info, 3, "v").data, p.length, num(info, 4),
+            num(info, 5), num(info, 6), num(info, 7), num(info, 8), num(info, 9), flag(info, 10));
+  return info.Env().Undefined();
+}
+
+Napi::Value SumBandwidth(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 0, "x");
+  return Napi::Number::New(info.Env(), sum_bandwidth(x.data, x.length));
+}
+
+// cldScores(traj (Float32Array|Float64Array), E, N, labels, z, C, out) → Promise<first bad label or -1>
+Napi::Value CldScores(const Napi::CallbackInfo& info) {
+  CldWorker::Baton b{};
+  Napi::Value t = info[0];
+  if (!t.IsTypedArray()) throw Napi::TypeError::New(info.Env(), "trajectory must be a Float32Array or Float64Array");
+  const auto kind = t.As<Napi::TypedArray>().TypedArrayType();
+  if (kind == napi_float32_array) b.traj = f32(info, 0, "trajectory").data, b.f64 = false;
+  else if (kind == napi_float64_array) b.traj = f64(info, 0, "trajectory").data, b.f64 = true;
+  else throw Napi::TypeError::New(info.Env(), "trajectory must be a Float32Array or Float64Array");
+  b.E = count(info, 1);
+  b.N = count(info, 2);
+  b.labels = i32(info, 3, "labels").data;
+  b.z = f64(info, 4, "classZ").data;
+  b.C = count(info, 5);
+  b.out = f32(info, 6, "out").data;
+  auto* w = new CldWorker(info.Env(), b, info);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// mapFile(path) → ArrayBuffer over a read-only mapping, unmapped when collected
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+  Mapping m = map_file(info[0].As<Napi::String>().Utf8Value());
+  if (!m.error.empty()) throw Napi::Error::New(env, m.error);
+  if (!m.data) return Napi::ArrayBuffer::New(env, 0);
+  const size_t len = m.length;
+  return Napi::ArrayBuffer::New(env, m.data, len, [len](Napi::Env, void* data) { unmap(data, len); });
+}
+
+}  // namespace riverbed

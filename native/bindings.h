@@ -1,0 +1,27 @@
+// The JavaScript-facing wrappers, one per kernel. Arguments are validated in TypeScript
+// (src/backends/native/); here only the types are checked, so a wrong call throws instead of
+// crashing. Kernels themselves (gemm.h, cld.h, …) know nothing of Node-API.
+#pragma once
+#include <napi.h>
+
+namespace riverbed {
+
+Napi::Value Info(const Napi::CallbackInfo& info);
+Napi::Value Sgemm(const Napi::CallbackInfo& info);
+Napi::Value AddBias(const Napi::CallbackInfo& info);
+Napi::Value Activation(const Napi::CallbackInfo& info);
+Napi::Value ActivationGrad(const Napi::CallbackInfo& info);
+Napi::Value SoftmaxXent(const Napi::CallbackInfo& info);
+Napi::Value SumRows(const Napi::CallbackInfo& info);
+Napi::Value Sum(const Napi::CallbackInfo& info);
+Napi::Value Dot(const Napi::CallbackInfo& info);
+Napi::Value Axpy(const Napi::CallbackInfo& info);
+Napi::Value Scale(const Napi::CallbackInfo& info);
+Napi::Value GatherRows(const Napi::CallbackInfo& info);
+Napi::Value SgdStep(const Napi::CallbackInfo& info);
+Napi::Value AdamStep(const Napi::CallbackInfo& info);
+Napi::Value SumBandwidth(const Napi::CallbackInfo& info);
+Napi::Value CldScores(const Napi::CallbackInfo& info);  // → Promise<number>
+Napi::Value MapFile(const Napi::CallbackInfo& info);
+
+}  // namespace riverbed

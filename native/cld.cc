@@ -1,0 +1,212 @@
+#include "cld.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu.h"
+#include "pool.h"
+
+#if RB_X86
+#include <immintrin.h>
+#endif
+
+namespace riverbed {
+namespace {
+
+// One sample, scalar: the tail of a range and the reference shape of the maths.
+template <typename T>
+inline float cld_one(const T* traj, size_t D, size_t N, size_t i, const double* z, size_t C, size_t y, double zsum) {
+  double prev = (double)traj[N + i] , d0 = prev - (double)traj[i];
+  double s1 = 0, s2 = 0, suz = 0;
+  for (size_t e = 1; e < D; e++) {
+    const double t = (double)traj[(e + 1) * N + i];
+    const double u = (t - prev) - d0;
+    prev = t;
+    s1 += u;
+    s2 += u * u;
+    suz += u * z[e * C + y];
+  }
+  if (!(s2 != 0)) return s2 == 0 ? 0.f : NAN;
+  const double mean = s1 / (double)D;
+  const double var = s2 / (double)D - mean * mean;
+  if (!(var > 0)) return var <= 0 ? 0.f : NAN;
+  return (float)((suz - mean * zsum) / ((double)D * std::sqrt(var)));
+}
+
+// Portable block kernel (row sweep over a block of samples, accumulators in L1-resident
+// arrays): auto-vectorised per target clone.
+constexpr size_t GW = 256;
+
+template <typename T>
+__attribute__((always_inline)) inline void generic_range(const T* traj, size_t D, size_t N, const int32_t* labels,
+                                                         const double* z, size_t C, const double* zsum, size_t b,
+                                                         size_t e, float* out) {
+  alignas(64) double prev[GW], d0[GW], s1[GW], s2[GW], suz[GW];
+  for (size_t g = b; g < e; g += GW) {
+    const size_t w = std::min(GW, e - g);
+    const int32_t* y = labels + g;
+    for (size_t k = 0; k < w; k++) {
+      prev[k] = (double)traj[N + g + k];
+      d0[k] = prev[k] - (double)traj[g + k];
+      s1[k] = s2[k] = suz[k] = 0;
+    }
+    for (size_t ep = 1; ep < D; ep++) {
+      const T* row = traj + (ep + 1) * N + g;
+      const double* zr = z + ep * C;
+      for (size_t k = 0; k < w; k++) {
+        const double t = (double)row[k];
+        const double u = (t - prev[k]) - d0[k];
+        prev[k] = t;
+        s1[k] += u;
+        s2[k] += u * u;
+        suz[k] += u * zr[y[k]];
+      }
+    }
+    for (size_t k = 0; k < w; k++) {
+      const double mean = s1[k] / (double)D;
+      const double var = s2[k] / (double)D - mean * mean;
+      const double r = (suz[k] - mean * zsum[y[k]]) / ((double)D * std::sqrt(var));
+      out[g + k] = (s2[k] == 0 || var <= 0) ? 0.f : (float)r;
+    }
+  }
+}
+
+RB_CLONES void generic_f32(const float* traj, size_t D, size_t N, const int32_t* labels, const double* z, size_t C,
+                           const double* zsum, size_t b, size_t e, float* out) {
+  generic_range(traj, D, N, labels, z, C, zsum, b, e, out);
+}
+RB_CLONES void generic_f64(const double* traj, size_t D, size_t N, const int32_t* labels, const double* z, size_t C,
+                           const double* zsum, size_t b, size_t e, float* out) {
+  generic_range(traj, D, N, labels, z, C, zsum, b, e, out);
+}
+inline void generic_any(const float* t, size_t D, size_t N, const int32_t* l, const double* z, size_t C,
+                        const double* zs, size_t b, size_t e, float* o) {
+  generic_f32(t, D, N, l, z, C, zs, b, e, o);
+}
+inline void generic_any(const double* t, size_t D, size_t N, const int32_t* l, const double* z, size_t C,
+                        const double* zs, size_t b, size_t e, float* o) {
+  generic_f64(t, D, N, l, z, C, zs, b, e, o);
+}
+
+#if RB_X86
+// 8 samples of row `p` as doubles.
+RB_TARGET_AVX512 inline __m512d load8(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+RB_TARGET_AVX512 inline __m512d load8(const double* p) { return _mm512_loadu_pd(p); }
+
+// r for 8 samples from their accumulators (see cld.h).
+RB_TARGET_AVX512 inline void cld_finish8(__m512d s1, __m512d s2, __m512d q, __m256i y, const double* zsum,
+                                         __m512d invD, __m512d Dv, float* o) {
+  const __m512d zero = _mm512_setzero_pd();
+  const __m512d mean = _mm512_mul_pd(s1, invD);
+  const __m512d var = _mm512_fnmadd_pd(mean, mean, _mm512_mul_pd(s2, invD));
+  const __m512d zs = _mm512_i32gather_pd(y, zsum, 8);
+  const __m512d num = _mm512_fnmadd_pd(mean, zs, q);
+  __m512d r = _mm512_div_pd(num, _mm512_mul_pd(Dv, _mm512_sqrt_pd(var)));
+  const __mmask8 flat = _mm512_cmp_pd_mask(s2, zero, _CMP_EQ_OQ) | _mm512_cmp_pd_mask(var, zero, _CMP_LE_OQ);
+  r = _mm512_mask_mov_pd(r, flat, zero);
+  _mm256_storeu_ps(o, _mm512_cvtpd_ps(r));
+}
+
+constexpr size_t PF_AHEAD = 512;  // bytes ahead in each row to prefetch
+
+// 16 samples per step (two 8-lane halves), all epochs, accumulators in registers.
+// Requires labels already validated for [b, e).
+template <typename T>
+RB_TARGET_AVX512 void avx512_range(const T* traj, size_t D, size_t N, const int32_t* labels, const double* z,
+                                   size_t C, const double* zsum, size_t b, size_t e, float* out) {
+  const __m512d invD = _mm512_set1_pd(1.0 / (double)D), Dv = _mm512_set1_pd((double)D), zero = _mm512_setzero_pd();
+  const size_t pf = PF_AHEAD / sizeof(T);
+  size_t g = b;
+  for (; g + 16 <= e; g += 16) {
+    const __m256i y0 = _mm256_loadu_si256((const __m256i*)(labels + g));
+    const __m256i y1 = _mm256_loadu_si256((const __m256i*)(labels + g + 8));
+    __m512d p0 = load8(traj + N + g), p1 = load8(traj + N + g + 8);
+    const __m512d a0 = _mm512_sub_pd(p0, load8(traj + g)), a1 = _mm512_sub_pd(p1, load8(traj + g + 8));
+    _mm_prefetch((const char*)(traj + g + pf), _MM_HINT_T0);
+    _mm_prefetch((const char*)(traj + N + g + pf), _MM_HINT_T0);
+    __m512d s1a = zero, s1b = zero, s2a = zero, s2b = zero, qa = zero, qb = zero;
+    const T* row = traj + 2 * N + g;
+    const double* zr = z + C;
+    for (size_t ep = 1; ep < D; ep++, row += N, zr += C) {
+      _mm_prefetch((const char*)(row + pf), _MM_HINT_T0);
+      const __m512d t0 = load8(row), t1 = load8(row + 8);
+      const __m512d u0 = _mm512_sub_pd(_mm512_sub_pd(t0, p0), a0);
+      const __m512d u1 = _mm512_sub_pd(_mm512_sub_pd(t1, p1), a1);
+      p0 = t0;
+      p1 = t1;
+      const __m512d z0 = _mm512_i32gather_pd(y0, zr, 8), z1 = _mm512_i32gather_pd(y1, zr, 8);
+      s1a = _mm512_add_pd(s1a, u0);
+      s1b = _mm512_add_pd(s1b, u1);
+      s2a = _mm512_fmadd_pd(u0, u0, s2a);
+      s2b = _mm512_fmadd_pd(u1, u1, s2b);
+      qa = _mm512_fmadd_pd(u0, z0, qa);
+      qb = _mm512_fmadd_pd(u1, z1, qb);
+    }
+    cld_finish8(s1a, s2a, qa, y0, zsum, invD, Dv, out + g);
+    cld_finish8(s1b, s2b, qb, y1, zsum, invD, Dv, out + g + 8);
+  }
+  for (; g < e; g++) out[g] = cld_one(traj, D, N, g, z, C, (size_t)labels[g], zsum[labels[g]]);
+}
+#endif
+
+template <typename T>
+long cld_scores(const T* traj, size_t E, size_t N, const int32_t* labels, const double* z, size_t C, float* out) {
+  if (N == 0) return -1;
+  const int threads = (N * E < (1 << 15)) ? 1 : pool_threads();
+  std::atomic<long> bad{-1};
+  // Label check first (cheap next to the trajectory): a bad label must never index z.
+  auto check = [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; i++)
+      if ((uint32_t)labels[i] >= (uint32_t)C) {
+        long expect = -1;
+        bad.compare_exchange_strong(expect, (long)i);
+        return;
+      }
+  };
+  if (E < 3) {  // zero or one difference: no variance anywhere
+    check(0, N);
+    if (bad.load() < 0) std::memset(out, 0, N * sizeof(float));
+    return bad.load();
+  }
+  const size_t D = E - 1;
+  std::vector<double> zsum(C, 0.0);
+  for (size_t e = 0; e < D; e++)
+    for (size_t c = 0; c < C; c++) zsum[c] += z[e * C + c];
+  const bool wide = cpu_isa() == Isa::avx512;
+  auto part = [&](int t) {
+    size_t b, e;
+    split_range(N, threads, t, 16, &b, &e);
+    if (b >= e) return;
+    check(b, e);
+    if (bad.load() >= 0) return;
+#if RB_X86
+    if (wide) return avx512_range(traj, D, N, labels, z, C, zsum.data(), b, e, out);
+#endif
+    generic_any(traj, D, N, labels, z, C, zsum.data(), b, e, out);
+  };
+  (void)wide;
+  if (threads == 1) part(0);
+  else parallel_for(threads, part);
+  // Report the first bad label, whichever thread saw one.
+  if (bad.load() >= 0) {
+    for (size_t i = 0; i < N; i++)
+      if ((uint32_t)labels[i] >= (uint32_t)C) return (long)i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+long cld_scores_f32(const float* traj, size_t E, size_t N, const int32_t* labels, const double* z, size_t C,
+                    float* out) {
+  return cld_scores(traj, E, N, labels, z, C, out);
+}
+long cld_scores_f64(const double* traj, size_t E, size_t N, const int32_t* labels, const double* z, size_t C,
+                    float* out) {
+  return cld_scores(traj, E, N, labels, z, C, out);
+}
+
+}  // namespace riverbed

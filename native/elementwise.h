@@ -1,0 +1,15 @@
+// Elementwise kernels: bias add, activations (relu, tanh, sigmoid, exact-erf GELU) and
+// their derivatives times an upstream gradient. Values are computed in double and rounded
+// once to float, like the js reference.
+#pragma once
+#include <cstddef>
+
+namespace riverbed {
+
+enum class Act { relu = 0, tanh = 1, sigmoid = 2, gelu = 3 };
+
+void add_bias(const float* x, const float* bias, float* out, size_t rows, size_t cols);
+void activation(Act kind, const float* x, float* out, size_t n);
+void activation_grad(Act kind, const float* x, const float* gy, float* out, size_t n);
+
+}  // namespace riverbed

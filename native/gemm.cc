@@ -1,0 +1,253 @@
+// GEMM in the Goto/BLIS shape: per task, for each K block pack an MC×KC block of op(A)
+// (lives in L2), for each NR-wide micro-panel of op(B) pack KC×NR (lives in L1), then run an
+// MR×NR register-blocked micro-kernel over the A block. Packing absorbs the transposes.
+// Micro-kernels: AVX-512 12×32, AVX2 6×16, generic 4×16, chosen once by cpu_isa().
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu.h"
+#include "pool.h"
+
+#if RB_X86
+#include <immintrin.h>
+#endif
+
+namespace riverbed {
+namespace {
+
+constexpr int KC = 256;
+constexpr int MAX_MR = 12, MAX_NR = 32, MC_TILES = 20;
+
+using MicroFn = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool acc);
+
+#if RB_X86
+RB_TARGET_AVX512 void micro_avx512(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
+  __m512 r0[12], r1[12];
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) r0[i] = r1[i] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      r0[i] = _mm512_fmadd_ps(ai, b0, r0[i]);
+      r1[i] = _mm512_fmadd_ps(ai, b1, r1[i]);
+    }
+    a += 12;
+    b += 32;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float* ci = c + i * ldc;
+    if (acc) {
+      r0[i] = _mm512_add_ps(r0[i], _mm512_loadu_ps(ci));
+      r1[i] = _mm512_add_ps(r1[i], _mm512_loadu_ps(ci + 16));
+    }
+    _mm512_storeu_ps(ci, r0[i]);
+    _mm512_storeu_ps(ci + 16, r1[i]);
+  }
+}
+
+RB_TARGET_AVX2 void micro_avx2(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
+  __m256 r0[6], r1[6];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) r0[i] = r1[i] = _mm256_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      r0[i] = _mm256_fmadd_ps(ai, b0, r0[i]);
+      r1[i] = _mm256_fmadd_ps(ai, b1, r1[i]);
+    }
+    a += 6;
+    b += 16;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) {
+    float* ci = c + i * ldc;
+    if (acc) {
+      r0[i] = _mm256_add_ps(r0[i], _mm256_loadu_ps(ci));
+      r1[i] = _mm256_add_ps(r1[i], _mm256_loadu_ps(ci + 8));
+    }
+    _mm256_storeu_ps(ci, r0[i]);
+    _mm256_storeu_ps(ci + 8, r1[i]);
+  }
+}
+#endif
+
+void micro_generic(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
+  float r[4][16] = {};
+  for (int p = 0; p < kc; p++) {
+    for (int i = 0; i < 4; i++) {
+      const float ai = a[i];
+      for (int j = 0; j < 16; j++) r[i][j] += ai * b[j];
+    }
+    a += 4;
+    b += 16;
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 16; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + r[i][j] : r[i][j];
+}
+
+struct Micro {
+  int mr, nr;
+  MicroFn fn;
+};
+
+Micro pick_micro() {
+#if RB_X86
+  switch (cpu_isa()) {
+    case Isa::avx512: return {12, 32, micro_avx512};
+    case Isa::avx2: return {6, 16, micro_avx2};
+    default: break;
+  }
+#endif
+  return {4, 16, micro_generic};
+}
+
+float* aligned_floats(size_t n) {
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, n * sizeof(float)) != 0) std::abort();
+  return static_cast<float*>(p);
+}
+
+// Per-thread packing buffers, allocated once per thread and reused by every call.
+struct Scratch {
+  float* a = aligned_floats((size_t)MAX_MR * MC_TILES * KC);
+  float* b = aligned_floats((size_t)KC * MAX_NR);
+};
+Scratch& scratch() {
+  static thread_local Scratch s;  // never freed: pool threads live as long as the process
+  return s;
+}
+
+struct Problem {
+  int M, N, K;
+  const float* A;
+  bool transA;
+  const float* B;
+  bool transB;
+  float* C;
+  Micro u;
+};
+
+// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) as mr-row micro-panels, p-major, zero padded.
+void pack_a(const Problem& P, int i0, int mc, int p0, int kc, float* dst) {
+  const int mr = P.u.mr;
+  for (int ir = 0; ir < mc; ir += mr) {
+    const int rows = std::min(mr, mc - ir);
+    if (P.transA) {  // op(A)(i,p) = A[p*M + i]: rows of a micro-panel are contiguous
+      for (int p = 0; p < kc; p++) {
+        const float* src = P.A + (size_t)(p0 + p) * P.M + (i0 + ir);
+        float* d = dst + (size_t)p * mr;
+        int i = 0;
+        for (; i < rows; i++) d[i] = src[i];
+        for (; i < mr; i++) d[i] = 0.f;
+      }
+    } else {  // op(A)(i,p) = A[i*K + p]
+      for (int i = 0; i < mr; i++) {
+        if (i < rows) {
+          const float* src = P.A + (size_t)(i0 + ir + i) * P.K + p0;
+          for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = src[p];
+        } else {
+          for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = 0.f;
+        }
+      }
+    }
+    dst += (size_t)kc * mr;
+  }
+}
+
+// Packs rows [p0, p0+kc) × cols [j0, j0+cols) of op(B) as one nr-wide micro-panel, zero padded.
+void pack_b(const Problem& P, int p0, int kc, int j0, int cols, float* dst) {
+  const int nr = P.u.nr;
+  if (P.transB) {  // op(B)(p,j) = B[j*K + p]
+    for (int j = 0; j < nr; j++) {
+      if (j < cols) {
+        const float* src = P.B + (size_t)(j0 + j) * P.K + p0;
+        for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
+      } else {
+        for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0.f;
+      }
+    }
+  } else {  // op(B)(p,j) = B[p*N + j]
+    for (int p = 0; p < kc; p++) {
+      const float* src = P.B + (size_t)(p0 + p) * P.N + j0;
+      float* d = dst + (size_t)p * nr;
+      int j = 0;
+      for (; j < cols; j++) d[j] = src[j];
+      for (; j < nr; j++) d[j] = 0.f;
+    }
+  }
+}
+
+// C rows [m0, m1) × cols [n0, n1).
+void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
+  Scratch& s = scratch();
+  const int mr = P.u.mr, nr = P.u.nr, mcmax = mr * MC_TILES;
+  float edge[MAX_MR * MAX_NR];
+  for (int ic = m0; ic < m1; ic += mcmax) {
+    const int mc = std::min(mcmax, m1 - ic);
+    for (int pc = 0; pc < P.K; pc += KC) {
+      const int kc = std::min(KC, P.K - pc);
+      const bool acc = pc > 0;
+      pack_a(P, ic, mc, pc, kc, s.a);
+      for (int jr = n0; jr < n1; jr += nr) {
+        const int cols = std::min(nr, n1 - jr);
+        pack_b(P, pc, kc, jr, cols, s.b);
+        for (int ir = 0; ir < mc; ir += mr) {
+          const int rows = std::min(mr, mc - ir);
+          const float* ap = s.a + (size_t)ir * kc;
+          float* c = P.C + (size_t)(ic + ir) * P.N + jr;
+          if (rows == mr && cols == nr) {
+            P.u.fn(kc, ap, s.b, c, P.N, acc);
+          } else {
+            P.u.fn(kc, ap, s.b, edge, nr, false);
+            for (int i = 0; i < rows; i++)
+              for (int j = 0; j < cols; j++)
+                c[(size_t)i * P.N + j] = acc ? c[(size_t)i * P.N + j] + edge[i * nr + j] : edge[i * nr + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    std::memset(C, 0, sizeof(float) * (size_t)M * N);
+    return;
+  }
+  static const Micro micro = pick_micro();
+  Problem P{M, N, K, A, transA, B, transB, C, micro};
+  const double flops = 2.0 * M * N * (double)K;
+  const int threads = flops < 4e6 ? 1 : pool_threads();
+  const int mtiles = (M + micro.mr - 1) / micro.mr, ntiles = (N + micro.nr - 1) / micro.nr;
+  // Row chunks of at most MC_TILES micro-rows, a multiple of the thread count when there are enough;
+  // split columns too when there are fewer row chunks than threads.
+  int cm = (mtiles + MC_TILES - 1) / MC_TILES;
+  if (threads > 1) cm = std::min(mtiles, (cm + threads - 1) / threads * threads);
+  int cn = 1;
+  if (cm < threads) cn = std::min(ntiles, (threads + cm - 1) / cm);
+  const int tasks = cm * cn;
+  auto body = [&](int t) {
+    const int a = t / cn, b = t % cn;
+    const int m0 = (int)((long)mtiles * a / cm) * micro.mr, m1 = std::min(M, (int)((long)mtiles * (a + 1) / cm) * micro.mr);
+    const int n0 = (int)((long)ntiles * b / cn) * micro.nr, n1 = std::min(N, (int)((long)ntiles * (b + 1) / cn) * micro.nr);
+    if (m0 < m1 && n0 < n1) run_tile(P, m0, m1, n0, n1);
+  };
+  if (threads == 1) {
+    for (int t = 0; t < tasks; t++) body(t);
+  } else {
+    parallel_for(tasks, body);
+  }
+}
+
+}  // namespace riverbed

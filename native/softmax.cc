@@ -1,0 +1,40 @@
+#include "softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "pool.h"
+
+namespace riverbed {
+
+long softmax_xent(const float* logits, const int32_t* labels, float* loss, float* grad, size_t B, size_t C) {
+  for (size_t i = 0; i < B; i++)
+    if (labels[i] < 0 || (size_t)labels[i] >= C) return (long)i;
+  const int threads = B * C < (1 << 15) ? 1 : std::min<int>(pool_threads(), (int)B);
+  auto rows = [&](size_t r0, size_t r1) {
+    for (size_t i = r0; i < r1; i++) {
+      const float* z = logits + i * C;
+      float* g = grad + i * C;
+      double mx = -std::numeric_limits<double>::infinity();
+      for (size_t j = 0; j < C; j++) mx = std::max(mx, (double)z[j]);
+      double s = 0;
+      for (size_t j = 0; j < C; j++) s += std::exp((double)z[j] - mx);
+      const size_t y = (size_t)labels[i];
+      loss[i] = (float)(std::log(s) + mx - (double)z[y]);
+      for (size_t j = 0; j < C; j++) g[j] = (float)(std::exp((double)z[j] - mx) / s - (j == y ? 1.0 : 0.0));
+    }
+  };
+  if (threads <= 1) {
+    rows(0, B);
+  } else {
+    parallel_for(threads, [&](int t) {
+      size_t b, e;
+      split_range(B, threads, t, 1, &b, &e);
+      if (b < e) rows(b, e);
+    });
+  }
+  return -1;
+}
+
+}  // namespace riverbed

@@ -1,0 +1,90 @@
+/**
+ * Loads the C++ addon (build/Release/riverbed_native.node) once, lazily, and says why when it
+ * cannot: the reason is kept for `nativeAvailability()` and printed once (console.warn) the
+ * first time someone asks for the native backend, never at import.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The raw functions the addon exports (native/riverbed.cc). Arguments are validated by the callers. */
+export interface NativeAddon {
+  info(): { threads: number; isa: string };
+  sgemm(m: number, n: number, k: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
+  addBias(x: Float32Array, bias: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  activation(kind: number, x: Float32Array, out: Float32Array): void;
+  activationGrad(kind: number, x: Float32Array, gy: Float32Array, out: Float32Array): void;
+  /** Returns −1, or the first row whose label is outside [0, C). */
+  softmaxXent(logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array, b: number, c: number): number;
+  sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  sum(x: Float32Array): number;
+  dot(x: Float32Array, y: Float32Array): number;
+  axpy(alpha: number, x: Float32Array, y: Float32Array, out: Float32Array): void;
+  scale(alpha: number, x: Float32Array, out: Float32Array): void;
+  /** Returns −1, or the position of the first index outside [0, rows). */
+  gatherRows(x: Float32Array, rows: number, cols: number, idx: Int32Array, out: Float32Array): number;
+  sgdStep(p: Float32Array, g: Float32Array, v: Float32Array, lr: number, wd: number, momentum: number, nesterov: boolean): void;
+  adamStep(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+    lr: number, wd: number, beta1: number, beta2: number, eps: number, step: number, decoupled: boolean,
+  ): void;
+  sumBandwidth(x: Float32Array): number;
+  /** Resolves to −1, or the first sample whose label is outside [0, C). Runs off the main thread. */
+  cldScores(
+    traj: Float32Array | Float64Array, epochs: number, samples: number,
+    labels: Int32Array, classZ: Float64Array, numClasses: number, out: Float32Array,
+  ): Promise<number>;
+  /** Read-only mapping of a whole file; unmapped when the ArrayBuffer is collected. Throws an Error with strerror text. */
+  mapFile(path: string): ArrayBuffer;
+}
+
+type Loaded = { ok: true; addon: NativeAddon; file: string } | { ok: false; reason: string };
+
+let loaded: Loaded | undefined;
+let warned = false;
+
+/** The package root: the nearest ancestor of this file holding riverbed's package.json (works from src/ and dist/). */
+function packageRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj) && existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+function load(): Loaded {
+  if (process.env.RIVERBED_DISABLE_NATIVE === '1') return { ok: false, reason: 'disabled by RIVERBED_DISABLE_NATIVE=1' };
+  const root = packageRoot();
+  if (!root) return { ok: false, reason: 'cannot find the riverbed package root (binding.gyp) from ' + fileURLToPath(import.meta.url) };
+  const file = path.join(root, 'build', 'Release', 'riverbed_native.node');
+  if (!existsSync(file)) {
+    return { ok: false, reason: `addon not built (${path.relative(root, file)} is missing; run "npm run install" or "node scripts/build-native.mjs")` };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    addon.info();
+    return { ok: true, addon, file };
+  } catch (e) {
+    return { ok: false, reason: `addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** The addon, or the reason it is unavailable. */
+export function nativeAddon(): Loaded {
+  loaded ??= load();
+  return loaded;
+}
+
+/** Like nativeAddon(), and the first time it is unavailable prints the reason once. */
+export function nativeAddonWarnOnce(): Loaded {
+  const l = nativeAddon();
+  if (!l.ok && !warned) {
+    warned = true;
+    console.warn(`riverbed: native backend unavailable: ${l.reason}`);
+  }
+  return l;
+}
