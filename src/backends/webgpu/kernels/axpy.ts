@@ -1,0 +1,25 @@
+/** axpy and scale (shaders/axpy.wgsl). */
+import type { Tensor } from '../../backend.js';
+import { asGpu, sameSize } from '../tensor.js';
+import type { Ctx } from './ctx.js';
+import { runMap } from './map.js';
+
+export function axpy(ctx: Ctx, alpha: number, x: Tensor, y: Tensor): Tensor {
+  sameSize(x, y, 'axpy');
+  const out = ctx.alloc(y.shape);
+  runMap(ctx.rt, { family: 'axpy', entry: 'axpy' }, y.size, [
+    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
+    { slot: 1, buffer: asGpu(y).buffer, base: 'yBase' },
+    { slot: 2, buffer: out.buffer, base: 'oBase' },
+  ], { alpha });
+  return out;
+}
+
+export function scale(ctx: Ctx, alpha: number, x: Tensor): Tensor {
+  const out = ctx.alloc(x.shape);
+  runMap(ctx.rt, { family: 'axpy', entry: 'scale' }, x.size, [
+    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
+    { slot: 2, buffer: out.buffer, base: 'oBase' },
+  ], { alpha, yBase: 0 });
+  return out;
+}
