@@ -18,8 +18,17 @@
 namespace riverbed {
 namespace {
 
+#ifdef KC_OVERRIDE
+constexpr int KC = KC_OVERRIDE;
+#else
 constexpr int KC = 256;
+#endif
+constexpr int NC = 2048;  // columns of op(B) packed at once (KC × NC floats per thread)
+#ifdef MCT_OVERRIDE
+constexpr int MAX_MR = 12, MAX_NR = 32, MC_TILES = MCT_OVERRIDE;
+#else
 constexpr int MAX_MR = 12, MAX_NR = 32, MC_TILES = 20;
+#endif
 
 using MicroFn = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool acc);
 
@@ -118,7 +127,7 @@ float* aligned_floats(size_t n) {
 // Per-thread packing buffers, allocated once per thread and reused by every call.
 struct Scratch {
   float* a = aligned_floats((size_t)MAX_MR * MC_TILES * KC);
-  float* b = aligned_floats((size_t)KC * MAX_NR);
+  float* b = aligned_floats((size_t)KC * NC);
 };
 Scratch& scratch() {
   static thread_local Scratch s;  // never freed: pool threads live as long as the process
@@ -162,25 +171,29 @@ void pack_a(const Problem& P, int i0, int mc, int p0, int kc, float* dst) {
   }
 }
 
-// Packs rows [p0, p0+kc) × cols [j0, j0+cols) of op(B) as one nr-wide micro-panel, zero padded.
-void pack_b(const Problem& P, int p0, int kc, int j0, int cols, float* dst) {
+// Packs rows [p0, p0+kc) × cols [j0, j0+nc) of op(B) as nr-wide micro-panels (each kc × nr,
+// p-major), the last one zero padded.
+void pack_b(const Problem& P, int p0, int kc, int j0, int nc, float* dst) {
   const int nr = P.u.nr;
-  if (P.transB) {  // op(B)(p,j) = B[j*K + p]
-    for (int j = 0; j < nr; j++) {
-      if (j < cols) {
-        const float* src = P.B + (size_t)(j0 + j) * P.K + p0;
-        for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
-      } else {
-        for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0.f;
+  for (int jr = 0; jr < nc; jr += nr, dst += (size_t)kc * nr) {
+    const int cols = std::min(nr, nc - jr);
+    if (P.transB) {  // op(B)(p,j) = B[j*K + p]
+      for (int j = 0; j < nr; j++) {
+        if (j < cols) {
+          const float* src = P.B + (size_t)(j0 + jr + j) * P.K + p0;
+          for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
+        } else {
+          for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0.f;
+        }
       }
-    }
-  } else {  // op(B)(p,j) = B[p*N + j]
-    for (int p = 0; p < kc; p++) {
-      const float* src = P.B + (size_t)(p0 + p) * P.N + j0;
-      float* d = dst + (size_t)p * nr;
-      int j = 0;
-      for (; j < cols; j++) d[j] = src[j];
-      for (; j < nr; j++) d[j] = 0.f;
+    } else {  // op(B)(p,j) = B[p*N + j]
+      for (int p = 0; p < kc; p++) {
+        const float* src = P.B + (size_t)(p0 + p) * P.N + j0 + jr;
+        float* d = dst + (size_t)p * nr;
+        int j = 0;
+        for (; j < cols; j++) d[j] = src[j];
+        for (; j < nr; j++) d[j] = 0.f;
+      }
     }
   }
 }
@@ -190,26 +203,30 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
   Scratch& s = scratch();
   const int mr = P.u.mr, nr = P.u.nr, mcmax = mr * MC_TILES;
   float edge[MAX_MR * MAX_NR];
-  for (int ic = m0; ic < m1; ic += mcmax) {
-    const int mc = std::min(mcmax, m1 - ic);
+  for (int jc = n0; jc < n1; jc += NC) {
+    const int nc = std::min(NC, n1 - jc);
     for (int pc = 0; pc < P.K; pc += KC) {
       const int kc = std::min(KC, P.K - pc);
       const bool acc = pc > 0;
-      pack_a(P, ic, mc, pc, kc, s.a);
-      for (int jr = n0; jr < n1; jr += nr) {
-        const int cols = std::min(nr, n1 - jr);
-        pack_b(P, pc, kc, jr, cols, s.b);
-        for (int ir = 0; ir < mc; ir += mr) {
-          const int rows = std::min(mr, mc - ir);
-          const float* ap = s.a + (size_t)ir * kc;
-          float* c = P.C + (size_t)(ic + ir) * P.N + jr;
-          if (rows == mr && cols == nr) {
-            P.u.fn(kc, ap, s.b, c, P.N, acc);
-          } else {
-            P.u.fn(kc, ap, s.b, edge, nr, false);
-            for (int i = 0; i < rows; i++)
-              for (int j = 0; j < cols; j++)
-                c[(size_t)i * P.N + j] = acc ? c[(size_t)i * P.N + j] + edge[i * nr + j] : edge[i * nr + j];
+      pack_b(P, pc, kc, jc, nc, s.b);
+      for (int ic = m0; ic < m1; ic += mcmax) {
+        const int mc = std::min(mcmax, m1 - ic);
+        pack_a(P, ic, mc, pc, kc, s.a);
+        for (int jr = 0; jr < nc; jr += nr) {
+          const int cols = std::min(nr, nc - jr);
+          const float* bp = s.b + (size_t)jr * kc;
+          for (int ir = 0; ir < mc; ir += mr) {
+            const int rows = std::min(mr, mc - ir);
+            const float* ap = s.a + (size_t)ir * kc;
+            float* c = P.C + (size_t)(ic + ir) * P.N + jc + jr;
+            if (rows == mr && cols == nr) {
+              P.u.fn(kc, ap, bp, c, P.N, acc);
+            } else {
+              P.u.fn(kc, ap, bp, edge, nr, false);
+              for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++)
+                  c[(size_t)i * P.N + j] = acc ? c[(size_t)i * P.N + j] + edge[i * nr + j] : edge[i * nr + j];
+            }
           }
         }
       }
@@ -230,10 +247,9 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
   const double flops = 2.0 * M * N * (double)K;
   const int threads = flops < 4e6 ? 1 : pool_threads();
   const int mtiles = (M + micro.mr - 1) / micro.mr, ntiles = (N + micro.nr - 1) / micro.nr;
-  // Row chunks of at most MC_TILES micro-rows, a multiple of the thread count when there are enough;
-  // split columns too when there are fewer row chunks than threads.
-  int cm = (mtiles + MC_TILES - 1) / MC_TILES;
-  if (threads > 1) cm = std::min(mtiles, (cm + threads - 1) / threads * threads);
+  // One row range per thread (each packs its own op(B) panel once per K block), or split
+  // the columns too when there are fewer micro-rows than threads.
+  int cm = std::min(mtiles, threads);
   int cn = 1;
   if (cm < threads) cn = std::min(ntiles, (threads + cm - 1) / cm);
   const int tasks = cm * cn;

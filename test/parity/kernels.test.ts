@@ -103,12 +103,14 @@ for (const b of backends) {
     });
 
     describe('matmul', () => {
-      // [M, K, N]; the last has 66 820 outputs (past 65 535) and enough work to run multi-threaded.
+      // [M, K, N]: 260×37×257 has 66 820 outputs (past 65 535) and enough work to run
+      // multi-threaded; 20×300×2100 has K and N past the usual CPU blocking sizes (256, 2048).
       const shapes: [number, number, number][] = [
         [1, 1, 1],
         [7, 13, 5],
         [33, 65, 17],
         [260, 37, 257],
+        [20, 300, 2100],
       ];
       for (const [m, k, n] of shapes) {
         for (const transA of [false, true]) {
