@@ -218,9 +218,12 @@ async function demo(o: DemoOptions): Promise<DemoSummary> {
         version: 1,
         method: 'cld',
         parameters: { fraction: o.fraction },
+        backend: backend.name,
         n: data.train.count,
-        // Original MNIST training-set indices (0..59 999), in the order CLD ranked them.
-        indices: Array.from(sel.indices, (c) => data.train.indices[c]!),
+        // As `riverbed coreset cld` writes them: columns of trajectory/train_loss.npy, grouped by class, by rank.
+        indices: Array.from(sel.indices),
+        // The same samples as indices into MNIST's 60 000 training digits (trajectory/train_indices.npy).
+        datasetIndices: Array.from(sel.indices, (c) => data.train.indices[c]!),
       };
       writeFileAtomic(join(o.out, 'selection.json'), JSON.stringify(selection) + '\n');
       writeFileAtomic(join(o.out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');

@@ -2,6 +2,8 @@
  * `riverbed train`: train an MLP on MNIST (bundled) or on `.npy` inputs/labels, optionally
  * recording per-sample trajectories (`--record DIR`) and saving the weights (`--save`).
  */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { Backend } from '../backends/backend.js';
@@ -174,6 +176,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
   const schedule: ScheduleConfig = { name: parseSchedule(o.schedule), warmupSteps: o.warmup };
   const backendChoice = parseBackendChoice(o.backend);
+  checkOutputs(o);
   // Validate the model file before the (slow) data load and training.
   const fileDesc = o.model ? await loadModelDescription(o.model) : undefined;
   const data = await loadData(o);
@@ -252,6 +255,17 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     return summary;
   } finally {
     disposeQuietly(backend);
+  }
+}
+
+/** Fails before training when an output cannot be written (a file where a directory goes, a missing directory). */
+function checkOutputs(o: TrainCliOptions): void {
+  if (o.record !== undefined && existsSync(o.record) && !statSync(o.record).isDirectory()) {
+    fail('E_FILE', 'exists and is not a directory; --record needs a directory', { file: o.record });
+  }
+  if (o.save !== undefined) {
+    const dir = dirname(resolve(o.save));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('E_FILE', `directory ${dir} does not exist`, { file: o.save });
   }
 }
 

@@ -93,6 +93,8 @@ describe('riverbed train', () => {
     expect(riverbed('train', '--inputs', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--hidden', '5', '--epochs', '1', '--save', other, '--backend', 'js').code).toBe(0);
     expectCleanFailure(riverbed(...base, '--model', join(dir, 'model.json'), '--init', other), 'E_MODEL', '0.weight', 'expected [8, 4]');
     expectCleanFailure(riverbed(...base, '--epochs', '0'), 'E_ARG', '--epochs');
+    expectCleanFailure(riverbed(...base, '--record', join(dir, 'x.npy')), 'E_FILE', 'not a directory');
+    expectCleanFailure(riverbed(...base, '--save', join(dir, 'no', 'such', 'w.safetensors')), 'E_FILE', 'does not exist');
     expectCleanFailure(riverbed(...base, '--optimizer', 'lion'), 'E_ARG', '--optimizer');
     expectCleanFailure(riverbed(...base, '--schedule', 'wsd'), 'E_ARG', '--schedule');
     expectCleanFailure(riverbed('train', '--backend', 'js'), 'E_ARG', '--dataset mnist');
@@ -117,6 +119,8 @@ describe('riverbed demo', () => {
     const sel = JSON.parse(readFileSync(join(out, 'selection.json'), 'utf8'));
     expect(sel).toMatchObject({ format: 'riverbed.selection', version: 1, method: 'cld', n: 1000 });
     expect(sel.indices).toHaveLength(100);
+    expect(sel.datasetIndices).toHaveLength(100);
+    expect(Math.max(...sel.indices)).toBeLessThan(1000);
     expect(JSON.parse(readFileSync(join(out, 'trajectory', 'trajectory.json'), 'utf8')).checkpoints).toEqual([1, 2, 3]);
   });
 });
