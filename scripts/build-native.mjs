@@ -53,7 +53,11 @@ const res = spawnSync(gyp.cmd, args, { cwd: root, encoding: 'utf8', env: process
 if (res.error) unavailable(`could not run node-gyp: ${res.error.message}`);
 if (res.status !== 0) {
   const lines = `${res.stderr ?? ''}\n${res.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  const err = lines.find((l) => /error/i.test(l) && !/^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l));
+  const noise = /^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/;
+  const err =
+    lines.find((l) => /\berror:/.test(l)) ?? // the compiler's or linker's own message
+    lines.find((l) => /^gyp ERR!/.test(l) && !noise.test(l)) ??
+    lines.find((l) => /error/i.test(l));
   unavailable(`node-gyp rebuild failed: ${err ?? lines.at(-1) ?? `exit ${res.status}`}`);
 }
 if (!existsSync(path.join(root, 'build', 'Release', 'riverbed_native.node'))) unavailable('node-gyp succeeded but build/Release/riverbed_native.node is missing');
