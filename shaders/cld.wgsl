@@ -8,11 +8,13 @@
 // then r = (Sdz − mean_δ·Σ_e z[e, y]) / (D·std), std = sqrt(S2/D − mean_δ²) (population),
 // and r = 0 when every difference equals the first exactly (or std is 0).
 //
-// f32 trajectories (F64 = false): each difference is the exact pair (hi, lo) from TwoSum, so
-// "all equal" is decided exactly, as the float64 reference does.
-// f64 trajectories (F64 = true): the host splits each value into hi = f32(x), lo = f32(x − hi)
-// (second slab) and decides "all equal" exactly in f64 (flags, 1 = all equal); d = hi-pair + lo.
-//
+// f32 trajectories (F64 = false): the slab holds trajectory rows e0 … e0 + rows; each
+// difference is the exact pair (hi, lo) from TwoSum, so "all equal" is decided exactly, as
+// the float64 reference does, and δ = (hi − hi₀) + (lo − lo₀) keeps ~f32 precision of δ.
+// f64 trajectories (F64 = true): the host computes, in float64 as the reference does, the
+// mean difference and δ_e = (T[e+1] − T[e]) − mean (rounded to f32 once, so even ulp-level
+// structure of the f64 differences survives) plus the exact "all equal" flags; the slab holds
+// the `rows` δ rows and the kernel uses mean_δ = 0 (the reference's centring), Σz unused.
 // Long epoch counts run as several dispatches (first/last flags) carrying the six running
 // vec4 values per invocation in `state`; a single chunk never touches it.
 //!include common
@@ -37,13 +39,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> hi: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> lo: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> labels: array<i32>;
-@group(0) @binding(4) var<storage, read> z: array<f32>;
-@group(0) @binding(5) var<storage, read> sumz: array<f32>;
-@group(0) @binding(6) var<storage, read_write> outv: array<f32>;
-@group(0) @binding(7) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read> flags: array<u32>;
+@group(0) @binding(2) var<storage, read> labels: array<i32>;
+@group(0) @binding(3) var<storage, read> z: array<f32>;
+@group(0) @binding(4) var<storage, read> sumz: array<f32>;
+@group(0) @binding(5) var<storage, read_write> outv: array<f32>;
+@group(0) @binding(6) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> flags: array<u32>;
 
 override F64: bool = false;
 
@@ -60,24 +61,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let y = vec4<u32>(label_of(lane0), label_of(lane0 + 1u), label_of(lane0 + 2u), label_of(lane0 + 3u));
   let C = p.numClasses;
 
-  var prevH = hi[g];
-  var prevL = vec4<f32>(0.0);
-  if (F64) { prevL = lo[g]; }
-  var h0: vec4<f32>;
-  var l0: vec4<f32>;
+  var h0 = vec4<f32>(0.0);
+  var l0 = vec4<f32>(0.0);
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   var sdz = vec4<f32>(0.0);
   var same = vec4<f32>(1.0);
-  if (p.first != 0u) {
-    var s: vec4<f32>;
-    var e: vec4<f32>;
-    let cur = hi[p.stride4 + g];
-    two_sum4(cur, -prevH, &s, &e);
-    if (F64) { e = e + (lo[p.stride4 + g] - prevL); }
-    h0 = s;
-    l0 = e;
-  } else {
+  if (p.first == 0u) {
     let b = g * 6u;
     h0 = state[b];
     l0 = state[b + 1u];
@@ -86,25 +76,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     sdz = state[b + 4u];
     same = state[b + 5u];
   }
-  for (var k = 0u; k < p.rows; k++) {
-    let at = (k + 1u) * p.stride4 + g;
-    let cur = hi[at];
-    var dh: vec4<f32>;
-    var dl: vec4<f32>;
-    two_sum4(cur, -prevH, &dh, &dl);
-    prevH = cur;
-    if (F64) {
-      let curL = lo[at];
-      dl = dl + (curL - prevL);
-      prevL = curL;
+  if (F64) {
+    for (var k = 0u; k < p.rows; k++) {
+      let delta = hi[k * p.stride4 + g];
+      let zr = (p.e0 + k) * C;
+      let zv = vec4<f32>(z[zr + y.x], z[zr + y.y], z[zr + y.z], z[zr + y.w]);
+      s1 += delta;
+      s2 += delta * delta;
+      sdz += delta * zv;
     }
-    same = select(vec4<f32>(0.0), same, (dh == h0) & (dl == l0));
-    let delta = (dh - h0) + (dl - l0);
-    let zr = (p.e0 + k) * C;
-    let zv = vec4<f32>(z[zr + y.x], z[zr + y.y], z[zr + y.z], z[zr + y.w]);
-    s1 += delta;
-    s2 += delta * delta;
-    sdz += delta * zv;
+  } else {
+    var prevH = hi[g];
+    if (p.first != 0u) {
+      two_sum4(hi[p.stride4 + g], -prevH, &h0, &l0);
+    }
+    for (var k = 0u; k < p.rows; k++) {
+      let cur = hi[(k + 1u) * p.stride4 + g];
+      var dh: vec4<f32>;
+      var dl: vec4<f32>;
+      two_sum4(cur, -prevH, &dh, &dl);
+      prevH = cur;
+      same = select(vec4<f32>(0.0), same, (dh == h0) & (dl == l0));
+      let delta = (dh - h0) + (dl - l0);
+      let zr = (p.e0 + k) * C;
+      let zv = vec4<f32>(z[zr + y.x], z[zr + y.y], z[zr + y.z], z[zr + y.w]);
+      s1 += delta;
+      s2 += delta * delta;
+      sdz += delta * zv;
+    }
   }
   if (p.last == 0u) {
     let b = g * 6u;
@@ -117,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return;
   }
   let D = p.D;
-  let mean = s1 / D;
+  let mean = select(s1 / D, vec4<f32>(0.0), F64);
   let variance = max(s2 / D - mean * mean, vec4<f32>(0.0));
   let sd = sqrt(variance);
   let sz = vec4<f32>(sumz[y.x], sumz[y.y], sumz[y.z], sumz[y.w]);

@@ -82,8 +82,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 }
 
 // Column sums: workgroup w handles columns [cg·256, cg·256 + 256) of row block rb (256 rows).
-// count = rows in this chunk (starting at row `first`, a multiple of 256); output row of the
-// partials = first/256 + rb.
+// count = rows in this chunk (starting at row `first`); output row of the partials = outBase + rb.
 @compute @workgroup_size(256)
 fn cols_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let w = wid.x + wid.y * nwg.x;
@@ -98,7 +97,7 @@ fn cols_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   for (var r = r0; r < r1; r++) {
     acc = df_add1(acc, x[(p.first + r) * p.n + j - p.xBase]);
   }
-  pout[(p.first / 256u + rb) * p.n + j] = acc;
+  pout[(p.outBase + rb) * p.n + j] = acc;
 }
 
 // pairs [count, n] → [ceil(count/256), n]

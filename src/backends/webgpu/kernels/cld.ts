@@ -4,8 +4,9 @@
  * row segments written with writeBuffer), so a trajectory past the storage-binding cap (1 M × 50
  * float32 is 200 MB > 128 MiB on lavapipe) never needs one binding. Epochs past `loopChunk`
  * differences run as several dispatches carrying per-sample state. Float64 trajectories are
- * split into hi/lo float32 slabs and their exact "all differences equal" test is done on the
- * host in float64.
+ * prepared on the host in float64, in the pass any float64 → GPU upload needs anyway: the
+ * exact "all differences equal" flags, the reference's own mean difference, and the centred
+ * differences δ_e = (T[e+1] − T[e]) − mean rounded once to float32, which the kernel sums.
  */
 import { fail } from '../../../errors.js';
 import type { CldKernelInput } from '../../backend.js';
@@ -46,17 +47,27 @@ function validate(input: CldKernelInput): void {
   }
 }
 
-/** 1 where every f64 difference of a sample equals its first exactly (the reference's test). */
-function constantFlags(T: Float64Array, E: number, N: number): Uint32Array {
+/**
+ * Per sample: the mean difference, summed in float64 in epoch order exactly as the reference
+ * does (so even noise-level trajectories, whose r hinges on the mean's last bits, match it), and
+ * 1 where every difference equals the first exactly (the reference's zero-variance test).
+ */
+function hostStats(T: Float64Array, E: number, N: number): { flags: Uint32Array; mean: Float64Array } {
   const flags = new Uint32Array(N).fill(1);
   const d0 = new Float64Array(N);
-  for (let i = 0; i < N; i++) d0[i] = T[N + i]! - T[i]!;
+  const mean = new Float64Array(N);
+  for (let i = 0; i < N; i++) mean[i] = d0[i] = T[N + i]! - T[i]!;
   for (let e = 1; e < E - 1; e++) {
     const a = e * N;
     const b = a + N;
-    for (let i = 0; i < N; i++) if (T[b + i]! - T[a + i]! !== d0[i]) flags[i] = 0;
+    for (let i = 0; i < N; i++) {
+      const d = T[b + i]! - T[a + i]!;
+      mean[i] += d;
+      if (d !== d0[i]) flags[i] = 0;
+    }
   }
-  return flags;
+  for (let i = 0; i < N; i++) mean[i] /= E - 1;
+  return { flags, mean };
 }
 
 export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float32Array> {
@@ -91,14 +102,13 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
   rt.write(lBuf, 0, labels);
   const oBuf = buf(N * 4);
   const flagBuf = f64 ? buf(N * 4) : buf(16);
-  if (f64) rt.write(flagBuf, 0, constantFlags(T, E, N));
+  const exact = f64 ? hostStats(T as Float64Array, E, N) : undefined;
+  if (exact) rt.write(flagBuf, 0, exact.flags);
 
   const slabRows = plan.rowsPerChunk + 1;
   const hiBuf = buf(slabRows * plan.tileN * 4);
-  const loBuf = f64 ? buf(slabRows * plan.tileN * 4) : buf(16);
   const stateBuf = plan.chunks > 1 ? buf(plan.tileN * 6 * 4) : buf(96);
-  const hiHost = f64 ? new Float32Array(slabRows * plan.tileN) : undefined;
-  const loHost = f64 ? new Float32Array(slabRows * plan.tileN) : undefined;
+  const deltaHost = f64 ? new Float32Array(plan.rowsPerChunk * plan.tileN) : undefined;
 
   for (let tileStart = 0; tileStart < N; tileStart += plan.tileN) {
     const lanes = Math.min(plan.tileN, N - tileStart);
@@ -109,29 +119,25 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
     for (let c = 0; c < plan.chunks; c++) {
       const e0 = c * plan.rowsPerChunk;
       const rows = Math.min(plan.rowsPerChunk, D - e0);
-      const slabElems = (rows + 1) * stride;
+      let slabElems: number;
       if (!f64) {
+        slabElems = (rows + 1) * stride;
         const T32 = T as Float32Array;
         if (lanes === N && stride === N) rt.write(hiBuf, 0, T32, e0 * N, slabElems);
         else for (let r = 0; r <= rows; r++) rt.write(hiBuf, r * stride * 4, T32, (e0 + r) * N + tileStart, lanes);
       } else {
-        const hi = hiHost!;
-        const lo = loHost!;
-        for (let r = 0; r <= rows; r++) {
-          const src = (e0 + r) * N + tileStart;
+        slabElems = rows * stride;
+        const mean = exact!.mean;
+        const delta = deltaHost!;
+        for (let r = 0; r < rows; r++) {
+          const a = (e0 + r) * N + tileStart;
+          const b = a + N;
           const dst = r * stride;
-          for (let j = 0; j < lanes; j++) {
-            const x = T[src + j]!;
-            const h = Math.fround(x);
-            hi[dst + j] = h;
-            lo[dst + j] = x - h;
-          }
+          for (let j = 0; j < lanes; j++) delta[dst + j] = T[b + j]! - T[a + j]! - mean[tileStart + j]!;
         }
-        rt.write(hiBuf, 0, hi, 0, slabElems);
-        rt.write(loBuf, 0, lo, 0, slabElems);
+        rt.write(hiBuf, 0, delta, 0, slabElems);
       }
       const slabBinding = { buffer: hiBuf, offset: 0, size: slabElems * 4 };
-      const loBinding = f64 ? { buffer: loBuf, offset: 0, size: slabElems * 4 } : loBuf;
       rt.dispatch(
         'cld',
         'main',
@@ -152,7 +158,7 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
           one_a: 1,
           one_b: 1,
         },
-        [slabBinding, loBinding, vl.binding, zBuf, sBuf, vo.binding, stateBuf, vf.binding],
+        [slabBinding, vl.binding, zBuf, sBuf, vo.binding, stateBuf, vf.binding],
         Math.ceil(stride / 4 / 64),
       );
       // The slab is rewritten by the next writeBuffer, which runs ahead of unsubmitted work.

@@ -40,10 +40,13 @@ function reduceAll(ctx: Ctx, x: Tensor, y: Tensor | undefined): Tensor {
   }
   const X = asGpu(x).buffer;
   const Y = y ? asGpu(y).buffer : undefined;
-  const blocks = Math.ceil(count / BLOCK);
+  // Chunks fit one binding; each writes ceil(n / BLOCK) partial pairs after the previous ones.
+  const maxE = rt.maxElems();
+  const chunk = maxE >= BLOCK ? Math.floor(maxE / BLOCK) * BLOCK : maxE;
+  let blocks = 0;
+  for (let first = 0; first < count; first += chunk) blocks += Math.ceil(Math.min(chunk, count - first) / BLOCK);
   const pairs = rt.acquire(blocks * 8);
-  // Chunks are whole blocks so each writes its own partials.
-  const chunk = Math.max(BLOCK, Math.floor(rt.maxElems() / BLOCK) * BLOCK);
+  let outBase = 0;
   for (let first = 0; first < count; first += chunk) {
     const n = Math.min(chunk, count - first);
     const vx = rt.view(X, first, first + n);
@@ -52,11 +55,12 @@ function reduceAll(ctx: Ctx, x: Tensor, y: Tensor | undefined): Tensor {
       FAMILY,
       'partial',
       { MODE: Y ? 1 : 0 },
-      { ...IDLE, count: n, first, xBase: vx.base, yBase: vy?.base ?? 0, outBase: first / BLOCK },
+      { ...IDLE, count: n, first, xBase: vx.base, yBase: vy?.base ?? 0, outBase },
       // sum binds x as y too (y is in the entry's layout; MODE 0 never reads it).
       [vx.binding, vy?.binding ?? vx.binding, undefined, pairs],
       Math.ceil(n / BLOCK),
     );
+    outBase += Math.ceil(n / BLOCK);
   }
   finishPairs(rt, pairs, blocks, out.buffer);
   rt.release(pairs);
@@ -83,16 +87,19 @@ export function sumRows(ctx: Ctx, x: Tensor): Tensor {
   }
   const X = asGpu(x).buffer;
   const groups = Math.ceil(n / 256);
-  let rows = Math.ceil(m / 256);
+  // Row chunks that fit one binding; each writes ceil(rc / 256) partial rows after the previous ones.
+  const rowsPerChunk = Math.floor(rt.maxElems() / n);
+  if (rowsPerChunk < 1) fail('E_ARG', `sumRows: rows of ${n} elements are too long for the webgpu binding cap`);
+  let rows = 0;
+  for (let r0 = 0; r0 < m; r0 += rowsPerChunk) rows += Math.ceil(Math.min(rowsPerChunk, m - r0) / 256);
   if (rows * n * 2 > rt.maxElems()) fail('E_ARG', `sumRows: [${m}, ${n}] is too large for the webgpu binding cap`);
   let pairs = rt.acquire(rows * n * 8);
-  // Row chunks of whole 256-row blocks that fit one binding.
-  const rowsPerChunk = Math.floor(rt.maxElems() / n / 256) * 256;
-  if (rowsPerChunk < 256) fail('E_ARG', `sumRows: rows of ${n} elements are too long for the webgpu binding cap`);
+  let outBase = 0;
   for (let r0 = 0; r0 < m; r0 += rowsPerChunk) {
     const rc = Math.min(rowsPerChunk, m - r0);
     const v = rt.view(X, r0 * n, (r0 + rc) * n);
-    rt.dispatch(FAMILY, 'cols_partial', {}, { ...IDLE, count: rc, first: r0, xBase: v.base, n }, [v.binding, undefined, undefined, pairs], groups * Math.ceil(rc / 256));
+    rt.dispatch(FAMILY, 'cols_partial', {}, { ...IDLE, count: rc, first: r0, xBase: v.base, n, outBase }, [v.binding, undefined, undefined, pairs], groups * Math.ceil(rc / 256));
+    outBase += Math.ceil(rc / 256);
   }
   while (rows > 1) {
     const next = Math.ceil(rows / 256);
