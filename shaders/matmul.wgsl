@@ -1,5 +1,7 @@
 // C[m0:m0+mb, n0:n0+nb] (+)= op(A)[.., k0:k0+kb] · op(B)[k0:k0+kb, ..]; op(X) = Xᵀ when TRANS_X.
-// Register-blocked: each invocation owns a 4 × 4 block of C, a workgroup 32 × 32. No workgroup
+// Register-blocked, no workgroup memory (barriers are slow on lavapipe): `main` gives each
+// invocation a 4 × 4 block of C (workgroup 32 × 32), `main8` an 8 × 8 block (64 × 64); on
+// lavapipe at 1024³ main8 is faster without transposes (5.4 vs 2.9 GFLOP/s) and slower with. No workgroup
 // memory (barriers are slow on lavapipe). The K loop runs kb ≤ the runtime's loop chunk
 // (lavapipe stops loops at 65 535 iterations); longer K accumulates over several dispatches
 // (accumulate = 1). *Base is the first element of each bound range (tiling past the binding cap).
@@ -36,6 +38,7 @@ fn b_at(k: u32, j: u32) -> f32 {
   return b[k * p.N + j - p.bBase];
 }
 
+// 4 × 4 per invocation.
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i0 = p.m0 + (wid.y * 8u + lid.y) * 4u;
@@ -67,6 +70,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (j >= jEnd) { break; }
       let at = i * p.N + j - p.cBase;
       var v = rows[r][q];
+      if (p.accumulate != 0u) { v += c[at]; }
+      c[at] = v;
+    }
+  }
+}
+
+// 8 × 8 per invocation.
+@compute @workgroup_size(8, 8)
+fn main8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i0 = p.m0 + (wid.y * 8u + lid.y) * 8u;
+  let j0 = p.n0 + (wid.x * 8u + lid.x) * 8u;
+  let iEnd = p.m0 + p.mb;
+  let jEnd = p.n0 + p.nb;
+  if (i0 >= iEnd || j0 >= jEnd) { return; }
+  // Clamp reads to the block so edge invocations stay in bounds; their extra results are not written.
+  var ir: array<u32, 8>;
+  var jc: array<u32, 8>;
+  for (var q = 0u; q < 8u; q++) {
+    ir[q] = min(i0 + q, iEnd - 1u);
+    jc[q] = min(j0 + q, jEnd - 1u);
+  }
+  var acc: array<vec4<f32>, 16>;
+  for (var q = 0u; q < 16u; q++) { acc[q] = vec4<f32>(0.0); }
+  for (var t = 0u; t < p.kb; t++) {
+    let k = p.k0 + t;
+    let b0 = vec4<f32>(b_at(k, jc[0]), b_at(k, jc[1]), b_at(k, jc[2]), b_at(k, jc[3]));
+    let b1 = vec4<f32>(b_at(k, jc[4]), b_at(k, jc[5]), b_at(k, jc[6]), b_at(k, jc[7]));
+    for (var r = 0u; r < 8u; r++) {
+      let av = a_at(ir[r], k);
+      acc[2u * r] += av * b0;
+      acc[2u * r + 1u] += av * b1;
+    }
+  }
+  for (var r = 0u; r < 8u; r++) {
+    let i = i0 + r;
+    if (i >= iEnd) { break; }
+    for (var q = 0u; q < 8u; q++) {
+      let j = j0 + q;
+      if (j >= jEnd) { break; }
+      let at = i * p.N + j - p.cBase;
+      var v = acc[2u * r + q / 4u][q % 4u];
       if (p.accumulate != 0u) { v += c[at]; }
       c[at] = v;
     }

@@ -314,7 +314,7 @@ describe.skipIf(!!skip)('webgpu runtime on a device', () => {
     dev.device.destroy();
   });
 
-  it('a child process that disposes the backend exits by itself with code 0', () => {
+  it('a child process exits by itself with code 0, with and without dispose()', () => {
     const dist = join(ROOT, 'dist/backends/webgpu/index.js');
     if (!existsSync(dist)) {
       throw new Error(`${dist} is missing: run "npm run build" first (npm test does)`);
@@ -340,6 +340,21 @@ console.log(JSON.stringify([Array.from(y), Array.from(r)]));
     expect(res.status, res.stderr).toBe(0);
     const [y] = JSON.parse(res.stdout.trim().split('\n').pop()!) as [number[], number[]];
     expect(y).toEqual([7, 10, 15, 22]);
+
+    // The contract also asks that a script which never calls dispose() exits.
+    const lazy = join(dir, 'no-dispose.mjs');
+    writeFileSync(
+      lazy,
+      `import { createWebGpuBackend } from ${JSON.stringify(dist)};
+const be = await createWebGpuBackend();
+const x = be.upload(new Float32Array([1, 2, 3, 4]), [2, 2]);
+console.log(JSON.stringify(Array.from(await be.read(be.matmul(x, x)))));
+`,
+    );
+    const res2 = spawnSync(process.execPath, [lazy], { encoding: 'utf8', timeout: 60_000 });
+    expect(res2.error, String(res2.error)).toBeUndefined();
+    expect(res2.status, res2.stderr).toBe(0);
+    expect(JSON.parse(res2.stdout.trim().split('\n').pop()!)).toEqual([7, 10, 15, 22]);
   });
 });
 
