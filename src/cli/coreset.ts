@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Backend, BackendChoice } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
-import { type Budget, type CldSelection, cldCoreset } from '../coreset/cld.js';
+import { type Budget, type CldInputs, type CldSelection, checkCldInputs, cldCoresetChecked } from '../coreset/cld.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
 import { encodeNpy } from '../io/npy.js';
@@ -90,7 +90,30 @@ async function makeProgress(total: number): Promise<Progress> {
   return { update: (step, label) => bar.update(step, { step: label }), stop: () => bar.stop() };
 }
 
-function selectionJson(sel: CldSelection, params: Record<string, unknown>, n: number): string {
+/** "a,b,c" of an Int32Array as latin1 bytes, without building 100 k+ JS strings. */
+export function formatIntList(a: Int32Array): Buffer {
+  const buf = Buffer.allocUnsafe(a.length * 12 + 1);
+  let p = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (i > 0) buf[p++] = 44; // ,
+    let v = a[i]!;
+    if (v < 0) {
+      buf[p++] = 45; // -
+      v = -v;
+    }
+    let d = 1;
+    while (d * 10 <= v) d *= 10;
+    while (d >= 1) {
+      const q = Math.floor(v / d);
+      buf[p++] = 48 + q;
+      v -= q * d;
+      d = Math.floor(d / 10);
+    }
+  }
+  return buf.subarray(0, p);
+}
+
+function selectionJson(sel: CldSelection, params: Record<string, unknown>, n: number): Buffer[] {
   const head = {
     format: 'riverbed.selection',
     version: 1,
@@ -104,8 +127,21 @@ function selectionJson(sel: CldSelection, params: Record<string, unknown>, n: nu
     absentClasses: sel.absentClasses,
   };
   const text = JSON.stringify(head, null, 2);
-  // indices on one line, built without an intermediate JS array (100 k+ entries)
-  return `${text.slice(0, -2)},\n  "indices": [${sel.indices.join(',')}]\n}\n`;
+  // indices on one line, written as bytes directly (100 k+ entries)
+  return [Buffer.from(`${text.slice(0, -2)},\n  "indices": [`, 'utf8'), formatIntList(sel.indices), Buffer.from(']\n}\n', 'latin1')];
+}
+
+/** RIVERBED_PROFILE=1: one line of phase timings on stderr (for the benchmark's breakdown). */
+function phaseTimer(): ((phase: string) => void) | undefined {
+  if (!process.env.RIVERBED_PROFILE) return undefined;
+  let last = performance.now();
+  const parts: string[] = [`start ${last.toFixed(1)}`];
+  process.once('exit', () => process.stderr.write(`riverbed: profile (ms): ${parts.join(', ')}\n`));
+  return (phase) => {
+    const now = performance.now();
+    parts.push(`${phase} ${(now - last).toFixed(1)}`);
+    last = now;
+  };
 }
 
 export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
@@ -122,6 +158,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
   checkOutputs(outputs, [trainLossPath, trainLabelsPath, valLossPath, valLabelsPath]);
 
   const progress = await makeProgress(5);
+  const timing = phaseTimer();
   let backend: Backend | undefined;
   try {
     const train = await loadTrajectory(trainLossPath, 'train loss');
@@ -131,24 +168,29 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
     if (val.epochs !== train.epochs) {
       fail('E_SHAPE', `has ${val.epochs} epochs but the train loss ${trainLossPath} has ${train.epochs}`, { file: valLossPath, field: 'val loss' });
     }
-    progress.update(1, 'selecting backend');
+    const inputs: CldInputs = {
+      trainLoss: train.data,
+      epochs: train.epochs,
+      samples: train.samples,
+      trainLabels,
+      valLoss: val.data,
+      valSamples: val.samples,
+      valLabels,
+      sources: { trainLoss: trainLossPath, trainLabels: trainLabelsPath, valLoss: valLossPath, valLabels: valLabelsPath },
+    };
+    // Every check before the backend opens: bad input never pays for (or hears from) a device.
+    const checked = await checkCldInputs(inputs);
+    timing?.('load+validate');
+    progress.update(1, 'opening backend');
     const selected = await selectBackend(choice);
     backend = selected.backend;
+    timing?.(`backend ${backend.name}`);
     progress.update(2, `scoring on ${backend.name}`);
-    const sel = await cldCoreset(
-      {
-        trainLoss: train.data,
-        epochs: train.epochs,
-        samples: train.samples,
-        trainLabels,
-        valLoss: val.data,
-        valSamples: val.samples,
-        valLabels,
-        sources: { trainLoss: trainLossPath, trainLabels: trainLabelsPath, valLoss: valLossPath, valLabels: valLabelsPath },
-      },
-      budget,
-      { backend, onProgress: (done) => progress.update(Math.min(4, 1 + done), done >= 4 ? 'selected' : 'scoring') },
-    );
+    const sel = await cldCoresetChecked(inputs, checked, budget, backend, (done) => {
+      if (done === 3) timing?.('score');
+      progress.update(Math.min(4, 1 + done), done >= 3 ? 'selecting' : 'scoring');
+    });
+    timing?.('select');
     progress.update(4, 'writing');
     const params = {
       ...budget,
@@ -159,10 +201,11 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
       epochs: train.epochs,
       valSamples: val.samples,
     };
-    const files: PendingFile[] = [{ path: outPath, data: Buffer.from(selectionJson(sel, params, train.samples), 'utf8') }];
+    const files: PendingFile[] = [{ path: outPath, data: selectionJson(sel, params, train.samples) }];
     if (o.scores) files.push({ path: o.scores, data: encodeNpy(sel.scores, [sel.scores.length]) });
     if (o.indicesNpy) files.push({ path: o.indicesNpy, data: encodeNpy(sel.indices, [sel.indices.length], { dtype: 'i8' }) });
     writeFilesAtomic(files);
+    timing?.('write');
     progress.update(5, 'done');
     progress.stop();
 

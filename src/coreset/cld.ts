@@ -17,7 +17,8 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { type Budget, selectPerClass, validateBudget } from './select.js';
+import { MAX_LABEL } from '../io/trajectory.js';
+import { type Budget, budgetPerClass, topPerClass, validateBudget } from './select.js';
 import { findNonFinite, prepareFiniteCheck } from './finite.js';
 
 export type { Budget } from './select.js';
@@ -54,24 +55,33 @@ function where(file: string | undefined, field: string): { file?: string; field:
   return file ? { file, field } : { field };
 }
 
-function checkLabels(labels: Int32Array, n: number, file: string | undefined, field: string, lossField: string): number {
+/** Checks labels (0 ≤ y ≤ MAX_LABEL) and counts them per class in the same pass; returns max label. */
+function checkLabels(labels: Int32Array, n: number, file: string | undefined, field: string, lossField: string, counts: Int32Array): number {
   if (labels.length !== n) {
     fail('E_SHAPE', `has ${labels.length} labels but the ${lossField} has ${n} samples`, where(file, field));
   }
   let max = -1;
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
-    if (y < 0) fail('E_LABEL', `${field}[${i}] is ${y}; labels must be integers ≥ 0`, file ? { file } : {});
+    if (y < 0 || y > MAX_LABEL) fail('E_LABEL', `${field}[${i}] is ${y}; labels must be integers in 0..${MAX_LABEL}`, file ? { file } : {});
+    counts[y]!++;
     if (y > max) max = y;
   }
   return max;
 }
 
+export interface CheckedCld {
+  numClasses: number;
+  /** Training / validation samples per class, length numClasses. */
+  trainCounts: Int32Array;
+  valCounts: Int32Array;
+}
+
 /**
- * Checks shapes, epochs, labels and finiteness; returns the number of classes.
+ * Checks shapes, epochs, labels and finiteness; returns the number of classes and class counts.
  * (Await `prepareFiniteCheck()` first to let the NaN/Inf test use the addon.)
  */
-export function validateCldInputs(inputs: CldInputs): number {
+export function validateCldInputs(inputs: CldInputs): CheckedCld {
   const { epochs: E, samples: N, valSamples: M, sources: src = {} } = inputs;
   if (!Number.isInteger(E) || E < 3) {
     fail('E_ARG', `CLD needs at least 3 epochs (2 loss differences), got ${E}`, where(src.trainLoss, 'epochs'));
@@ -86,8 +96,11 @@ export function validateCldInputs(inputs: CldInputs): number {
     const why = Number.isInteger(e2) ? `has ${e2} epochs but the train loss has ${E}` : `has ${inputs.valLoss.length} values, expected ${E} × ${M}`;
     fail('E_SHAPE', why, where(src.valLoss, 'val loss'));
   }
-  const maxTrain = checkLabels(inputs.trainLabels, N, src.trainLabels, 'train labels', 'train loss');
-  const maxVal = checkLabels(inputs.valLabels, M, src.valLabels, 'val labels', 'val loss');
+  // counted over the whole label range (zero pages cost nothing until touched), trimmed below
+  const trainAll = new Int32Array(MAX_LABEL + 1);
+  const valAll = new Int32Array(MAX_LABEL + 1);
+  const maxTrain = checkLabels(inputs.trainLabels, N, src.trainLabels, 'train labels', 'train loss', trainAll);
+  const maxVal = checkLabels(inputs.valLabels, M, src.valLabels, 'val labels', 'val loss', valAll);
   for (const [arr, n, file, field] of [
     [inputs.trainLoss, N, src.trainLoss, 'train loss'],
     [inputs.valLoss, M, src.valLoss, 'val loss'],
@@ -99,7 +112,8 @@ export function validateCldInputs(inputs: CldInputs): number {
       fail('E_VALUE', `${field}[epoch ${e}, sample ${i}] is ${arr[bad]}; losses must be finite`, file ? { file } : {});
     }
   }
-  return Math.max(maxTrain, maxVal) + 1;
+  const numClasses = Math.max(maxTrain, maxVal) + 1;
+  return { numClasses, trainCounts: trainAll.slice(0, numClasses), valCounts: valAll.slice(0, numClasses) };
 }
 
 /**
@@ -112,11 +126,15 @@ export function classValidationZ(
   valSamples: number,
   valLabels: Int32Array,
   numClasses: number,
+  counts?: Int32Array,
 ): { classZ: Float64Array; valCounts: Int32Array } {
   const C = numClasses;
   const D = epochs - 1;
-  const valCounts = new Int32Array(C);
-  for (let j = 0; j < valSamples; j++) valCounts[valLabels[j]!]!++;
+  let valCounts = counts;
+  if (!valCounts) {
+    valCounts = new Int32Array(C);
+    for (let j = 0; j < valSamples; j++) valCounts[valLabels[j]!]!++;
+  }
   const means = new Float64Array(epochs * C);
   for (let e = 0; e < epochs; e++) {
     const row = e * valSamples;
@@ -151,22 +169,23 @@ export async function cldScores(
   backend: Backend,
   inputs: CldInputs,
 ): Promise<{ scores: Float32Array; numClasses: number; absentClasses: number[] }> {
-  await prepareFiniteCheck();
-  const numClasses = validateCldInputs(inputs);
-  return scoreValidated(backend, inputs, numClasses);
+  const checked = await checkCldInputs(inputs);
+  const { scores, absentClasses } = await scoreValidated(backend, inputs, checked);
+  return { scores, numClasses: checked.numClasses, absentClasses };
 }
 
 async function scoreValidated(
   backend: Backend,
   inputs: CldInputs,
-  numClasses: number,
-): Promise<{ scores: Float32Array; numClasses: number; absentClasses: number[] }> {
-  const { classZ, valCounts } = classValidationZ(inputs.valLoss, inputs.epochs, inputs.valSamples, inputs.valLabels, numClasses);
-  const trainCounts = new Int32Array(numClasses);
-  const labels = inputs.trainLabels;
-  for (let i = 0; i < labels.length; i++) trainCounts[labels[i]!]!++;
+  checked: CheckedCld,
+  onClassZ: () => void = () => {},
+): Promise<{ scores: Float32Array; absentClasses: number[] }> {
+  const { numClasses, trainCounts, valCounts } = checked;
+  const { classZ } = classValidationZ(inputs.valLoss, inputs.epochs, inputs.valSamples, inputs.valLabels, numClasses, valCounts);
+  onClassZ();
   const absentClasses: number[] = [];
   for (let c = 0; c < numClasses; c++) if (trainCounts[c]! > 0 && valCounts[c] === 0) absentClasses.push(c);
+  const labels = inputs.trainLabels;
   const scores = await backend.cldScores({
     trajectory: inputs.trainLoss,
     epochs: inputs.epochs,
@@ -181,7 +200,13 @@ async function scoreValidated(
     for (const c of absentClasses) absent[c] = 1;
     for (let i = 0; i < labels.length; i++) if (absent[labels[i]!]) scores[i] = NaN;
   }
-  return { scores, numClasses, absentClasses };
+  return { scores, absentClasses };
+}
+
+/** Awaits the fast NaN/Inf test, then validates (see `validateCldInputs`). */
+export async function checkCldInputs(inputs: CldInputs): Promise<CheckedCld> {
+  await prepareFiniteCheck();
+  return validateCldInputs(inputs);
 }
 
 /**
@@ -194,26 +219,37 @@ export async function cldCoreset(
   budget: Budget,
   options: { backend?: Backend; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<CldSelection> {
-  const progress = options.onProgress ?? (() => {});
-  const STEPS = 4;
   validateBudget(budget);
-  await prepareFiniteCheck();
-  const numClasses = validateCldInputs(inputs);
-  progress(1, STEPS);
-  let backend = options.backend;
-  let owned = false;
-  if (!backend) {
-    const { selectBackend } = await import('../backends/select.js');
-    backend = (await selectBackend('auto')).backend;
-    owned = true;
-  }
+  const checked = await checkCldInputs(inputs);
+  if (options.backend) return cldCoresetChecked(inputs, checked, budget, options.backend, options.onProgress);
+  const { selectBackend } = await import('../backends/select.js');
+  const { backend } = await selectBackend('auto');
   try {
-    const { scores, absentClasses } = await scoreValidated(backend, inputs, numClasses);
-    progress(3, STEPS);
-    const { indices, perClassSelected } = selectPerClass(scores, inputs.trainLabels, numClasses, budget, new Set(absentClasses));
-    progress(4, STEPS);
-    return { indices, scores, perClassSelected, absentClasses, numClasses, backend: backend.name };
+    return await cldCoresetChecked(inputs, checked, budget, backend, options.onProgress);
   } finally {
-    if (owned) backend.dispose();
+    backend.dispose();
   }
+}
+
+/**
+ * `cldCoreset` for inputs already validated by `checkCldInputs`: lets a caller validate
+ * everything before it opens a backend, without paying for it twice.
+ * Progress steps: 1 validated, 2 class z-scores, 3 scored, 4 selected.
+ */
+export async function cldCoresetChecked(
+  inputs: CldInputs,
+  checked: CheckedCld,
+  budget: Budget,
+  backend: Backend,
+  onProgress: (done: number, total: number) => void = () => {},
+): Promise<CldSelection> {
+  validateBudget(budget);
+  onProgress(1, 4);
+  const { scores, absentClasses } = await scoreValidated(backend, inputs, checked, () => onProgress(2, 4));
+  onProgress(3, 4);
+  // labels were checked by checkCldInputs: go straight to the budget and the per-class top-k
+  const perClassSelected = budgetPerClass(checked.trainCounts, budget, new Set(absentClasses));
+  const indices = topPerClass(scores, inputs.trainLabels, checked.numClasses, perClassSelected);
+  onProgress(4, 4);
+  return { indices, scores, perClassSelected, absentClasses, numClasses: checked.numClasses, backend: backend.name };
 }

@@ -85,81 +85,109 @@ export function budgetPerClass(counts: ArrayLike<number>, budget: Budget, exclud
   return k;
 }
 
-/** Float32 bits → uint32 whose ascending order is the float's DESCENDING order (NaN last, −0 = +0). */
-function descendingKeys(scores: Float32Array): Uint32Array {
-  const bits = new Uint32Array(scores.buffer, scores.byteOffset, scores.length);
-  const keys = new Uint32Array(scores.length);
-  for (let i = 0; i < scores.length; i++) {
-    const s = scores[i]!;
-    let u: number;
-    if (s !== s) u = 0; // NaN: below every number
-    else if (s === 0) u = 0x80000000; // +0 and −0 tie
-    else {
-      u = bits[i]!;
-      u = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+/** A float32 (value and bits) → uint32 whose ascending order is the float's DESCENDING order (NaN last, −0 = +0). */
+function descendingKey(s: number, u: number): number {
+  if (s !== s) return 0xffffffff; // NaN: after every number
+  if (s === 0) return 0x7fffffff; // +0 and −0 tie
+  return u & 0x80000000 ? u : ~u >>> 0 & 0x7fffffff;
+}
+
+/** 2^21: a position below this packs with a 32-bit key into one exactly representable float64. */
+const PACK = 2097152;
+
+/**
+ * Orders `list` (sample indices in ascending index order) by rank — score descending, then
+ * position, i.e. index — with a native numeric sort of packed float64 (key · 2^21 + position), no
+ * comparator calls; writes the first `m` to `out` at `at`.
+ */
+function rankInto(list: Int32Array, scores: Float32Array, bits: Uint32Array, m: number, out: Int32Array, at: number): void {
+  const len = list.length;
+  if (m === 0 || len === 0) return;
+  if (len <= PACK) {
+    const packed = new Float64Array(len);
+    for (let j = 0; j < len; j++) {
+      const i = list[j]!;
+      packed[j] = descendingKey(scores[i]!, bits[i]!) * PACK + j;
     }
-    keys[i] = ~u >>> 0;
+    packed.sort();
+    for (let j = 0; j < m; j++) {
+      const p = packed[j]!;
+      out[at + j] = list[p - Math.floor(p / PACK) * PACK]!;
+    }
+  } else {
+    const key = new Uint32Array(len);
+    for (let j = 0; j < len; j++) key[j] = descendingKey(scores[list[j]!]!, bits[list[j]!]!);
+    const order = Array.from({ length: len }, (_, j) => j);
+    order.sort((a, b) => key[a]! - key[b]! || a - b);
+    for (let j = 0; j < m; j++) out[at + j] = list[order[j]!]!;
   }
-  return keys;
 }
 
 /**
- * Every sample, grouped by class ascending and ranked within its class (score descending, index
- * ascending). A stable LSD radix sort on typed arrays (11+11+10 bits of the score, then the
- * class): O(N), no comparator calls; ties keep index order because every pass is stable.
- * Returns the order and, per class, where its run starts (`offsets[c]..offsets[c+1]`).
+ * The top k_c of every class, grouped by class ascending, within a class by rank (score
+ * descending, index ascending). Labels must already be checked (0 ≤ label < numClasses).
+ *
+ * Two straight passes over the N samples and small per-class work, so it is fast even on a
+ * cold JIT (a CLI run calls it once): pass 1 builds a per-class histogram of a monotone bucket of
+ * the score (scores are correlations in [−1, 1]; any float still lands in a bucket, only less
+ * evenly); per class, the bucket holding the k-th best sample is the boundary. Pass 2 sends
+ * every sample above the boundary bucket, and every sample in it, to its class's list (in index
+ * order). Each list is then ranked exactly by a native sort and cut at k_c: samples in better
+ * buckets always rank before the boundary bucket, so only that bucket's members compete.
  */
-export function rankWithinClasses(scores: Float32Array, labels: Int32Array, numClasses: number): { order: Int32Array; offsets: Int32Array } {
+export function topPerClass(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array {
   const n = scores.length;
-  let keys = descendingKeys(scores);
-  let idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  let keys2 = new Uint32Array(n);
-  let idx2 = new Int32Array(n);
-  const passes: [number, number][] = [
-    [0, 2047],
-    [11, 2047],
-    [22, 1023],
-  ];
-  const hist = new Int32Array(2048 * 3);
+  const C = numClasses;
+  const B = Math.max(8, Math.min(2048, Math.floor((1 << 23) / C)));
+  const half = B / 2;
+  const hist = new Int32Array(C * B);
   for (let i = 0; i < n; i++) {
-    const k = keys[i]!;
-    hist[k & 2047]!++;
-    hist[2048 + ((k >>> 11) & 2047)]!++;
-    hist[4096 + (k >>> 22)]!++;
+    const s = scores[i]!;
+    let b = Math.floor((1 - s) * half);
+    if (!(b >= 0)) b = s !== s ? B - 1 : 0;
+    else if (b >= B) b = B - 1;
+    hist[labels[i]! * B + b]!++;
   }
-  for (let p = 0; p < 3; p++) {
-    const [shift, mask] = passes[p]!;
-    const base = 2048 * p;
-    // Skip a pass whose digit is the same for every key (common for the top bits).
-    let nonEmpty = 0;
-    for (let b = 0; b <= mask; b++) if (hist[base + b]! > 0) nonEmpty++;
-    if (nonEmpty <= 1) continue;
-    let sum = 0;
-    for (let b = 0; b <= mask; b++) {
-      const c = hist[base + b]!;
-      hist[base + b] = sum;
-      sum += c;
+  const bound = new Int32Array(C); // boundary bucket; −1: class selects nothing
+  const listStart = new Int32Array(C + 1);
+  const kc = new Int32Array(C);
+  let total = 0;
+  for (let c = 0; c < C; c++) {
+    let nc = 0;
+    for (let b = 0; b < B; b++) nc += hist[c * B + b]!;
+    const want = Math.min(k[c]!, nc);
+    kc[c] = want;
+    total += want;
+    let listLen = 0;
+    if (want === 0) bound[c] = -1;
+    else {
+      let b = 0;
+      while (listLen + hist[c * B + b]! < want) listLen += hist[c * B + b++]!;
+      bound[c] = b;
+      listLen += hist[c * B + b]!;
     }
-    for (let i = 0; i < n; i++) {
-      const k = keys[i]!;
-      const pos = hist[base + ((k >>> shift) & mask)]!++;
-      keys2[pos] = k;
-      idx2[pos] = idx[i]!;
-    }
-    [keys, keys2] = [keys2, keys];
-    [idx, idx2] = [idx2, idx];
+    listStart[c + 1] = listStart[c]! + listLen;
   }
-  const offsets = new Int32Array(numClasses + 1);
-  for (let i = 0; i < n; i++) offsets[labels[i]! + 1]!++;
-  for (let c = 0; c < numClasses; c++) offsets[c + 1]! += offsets[c]!;
-  const next = offsets.slice(0, numClasses);
-  const order = idx2;
+  const lists = new Int32Array(listStart[C]!);
+  const fill = listStart.slice(0, C);
   for (let i = 0; i < n; i++) {
-    const j = idx[i]!;
-    order[next[labels[j]!]!++] = j;
+    const c = labels[i]!;
+    const bc = bound[c]!;
+    if (bc < 0) continue;
+    const s = scores[i]!;
+    let b = Math.floor((1 - s) * half);
+    if (!(b >= 0)) b = s !== s ? B - 1 : 0;
+    else if (b >= B) b = B - 1;
+    if (b <= bc) lists[fill[c]!++] = i;
   }
-  return { order, offsets };
+  const out = new Int32Array(total);
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset, n);
+  let at = 0;
+  for (let c = 0; c < C; c++) {
+    rankInto(lists.subarray(listStart[c]!, listStart[c + 1]!), scores, bits, kc[c]!, out, at);
+    at += kc[c]!;
+  }
+  return out;
 }
 
 function checkLabels(scores: Float32Array, labels: Int32Array, numClasses: number): void {
@@ -186,14 +214,5 @@ export function selectPerClass(
   validateBudget(budget);
   checkLabels(scores, labels, numClasses);
   const k = budgetPerClass(classCounts(labels, numClasses), budget, excluded);
-  const { order, offsets } = rankWithinClasses(scores, labels, numClasses);
-  let total = 0;
-  for (const kc of k) total += kc;
-  const indices = new Int32Array(total);
-  let at = 0;
-  for (let c = 0; c < numClasses; c++) {
-    indices.set(order.subarray(offsets[c]!, offsets[c]! + k[c]!), at);
-    at += k[c]!;
-  }
-  return { indices, perClassSelected: k };
+  return { indices: topPerClass(scores, labels, numClasses, k), perClassSelected: k };
 }

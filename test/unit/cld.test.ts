@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BackendName } from '../../src/backends/backend.js';
-import { type CldInputs, cldCoreset, cldScores } from '../../src/coreset/cld.js';
+import { type Budget, type CldInputs, cldCoreset, cldScores } from '../../src/coreset/cld.js';
 import { budgetPerClass, decimalFraction, selectPerClass } from '../../src/coreset/select.js';
 import { RiverbedError } from '../../src/errors.js';
 import { backendsUnderTest, rng } from '../helpers/backends.js';
@@ -105,7 +105,8 @@ describe.each(backends)('CLD on $name', (b) => {
       for (let i = 0; i < o.n; i++) if (inputs.trainLabels[i] === inputs.constantClass) expect(scores[i]).toBe(0);
       expect(scores[o.classes + 2]).toBe(scores[o.classes + 7]);
 
-      for (const budget of [{ perClass: 3 }, { perClass: 10_000 }, { fraction: 0.1 }, { fraction: 0.37 }, { fraction: 1 }]) {
+      const budgets: Budget[] = [{ perClass: 3 }, { perClass: 10_000 }, { fraction: 0.1 }, { fraction: 0.37 }, { fraction: 1 }];
+      for (const budget of budgets) {
         const sel = await cldCoreset(inputs, budget, { backend });
         expect(sel.backend).toBe(b.name);
         expect(sel.absentClasses).toEqual([inputs.absent]);
@@ -194,7 +195,7 @@ describe('selection rules', () => {
     const top = selectPerClass(scores, labels, 3, { perClass: 2 });
     expect(Array.from(top.indices)).toEqual([1, 0, 5, 4, 8]);
   });
-  it('radix ranking agrees with a comparator sort on many random scores with ties', () => {
+  it('top-k per class agrees with a comparator sort on many random scores with ties', () => {
     const r = rng(77);
     const n = 20_000;
     const scores = new Float32Array(n);
@@ -205,14 +206,33 @@ describe('selection rules', () => {
     }
     scores[3] = -0;
     scores[4] = 0;
-    const got = selectPerClass(scores, labels, 13, { perClass: n });
-    const expected: number[] = [];
+    const ranked: number[][] = [];
     for (let c = 0; c < 13; c++) {
       const idx = Array.from({ length: n }, (_, i) => i).filter((i) => labels[i] === c);
       idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
-      expected.push(...idx);
+      ranked.push(idx);
     }
-    expect(Array.from(got.indices)).toEqual(expected);
+    for (const K of [1, 2, 3, 37, 700, 1500, n]) {
+      const got = selectPerClass(scores, labels, 13, { perClass: K });
+      expect(Array.from(got.indices), `K=${K}`).toEqual(ranked.flatMap((l) => l.slice(0, K)));
+    }
+    // scores far outside [−1, 1] (the bucketing clamps; ranking stays exact), infinities, denormals
+    const wide = new Float32Array(n);
+    for (let i = 0; i < n; i++) wide[i] = (r() - 0.5) * 10 ** Math.floor(r() * 12 - 4);
+    wide[10] = Infinity;
+    wide[11] = -Infinity;
+    wide[12] = 1e-40;
+    wide[13] = -1e-40;
+    const rankedWide: number[][] = [];
+    for (let c = 0; c < 13; c++) {
+      const idx = Array.from({ length: n }, (_, i) => i).filter((i) => labels[i] === c);
+      idx.sort((a, b) => (wide[b]! > wide[a]! ? 1 : wide[b]! < wide[a]! ? -1 : a - b));
+      rankedWide.push(idx);
+    }
+    for (const K of [1, 5, 100, n]) {
+      const got = selectPerClass(wide, labels, 13, { perClass: K });
+      expect(Array.from(got.indices), `wide K=${K}`).toEqual(rankedWide.flatMap((l) => l.slice(0, K)));
+    }
   });
   it('labels out of range are rejected', () => {
     expect(() => selectPerClass(new Float32Array(2), new Int32Array([0, 3]), 2, { perClass: 1 })).toThrow(RiverbedError);
