@@ -189,6 +189,13 @@ export class Runtime {
     if (count > 0) this.device.queue.writeBuffer(buf, byteOffset, data, start, count);
   }
 
+  private scratch?: Float32Array;
+  /** A reused host array of at least `n` floats (fresh memory is slow to fault in on these VMs). */
+  scratchF32(n: number): Float32Array {
+    if (!this.scratch || this.scratch.length < n) this.scratch = new Float32Array(n);
+    return this.scratch;
+  }
+
   // ---- recording ------------------------------------------------------------------------------
 
   private ensurePass(): GPUComputePassEncoder {

@@ -108,7 +108,7 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
   const slabRows = plan.rowsPerChunk + 1;
   const hiBuf = buf(slabRows * plan.tileN * 4);
   const stateBuf = plan.chunks > 1 ? buf(plan.tileN * 6 * 4) : buf(96);
-  const deltaHost = f64 ? new Float32Array(plan.rowsPerChunk * plan.tileN) : undefined;
+  const deltaHost = f64 ? rt.scratchF32(plan.rowsPerChunk * plan.tileN) : undefined;
 
   for (let tileStart = 0; tileStart < N; tileStart += plan.tileN) {
     const lanes = Math.min(plan.tileN, N - tileStart);
