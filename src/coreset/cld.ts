@@ -136,11 +136,12 @@ export function classValidationZ(
     for (let j = 0; j < valSamples; j++) valCounts[valLabels[j]!]!++;
   }
   const means = new Float64Array(epochs * C);
+  for (let e = 0, k = 0; e < epochs; e++) {
+    const base = e * C;
+    for (let j = 0; j < valSamples; j++, k++) means[base + valLabels[j]!]! += valLoss[k]!;
+  }
   for (let e = 0; e < epochs; e++) {
-    const row = e * valSamples;
-    const m = means.subarray(e * C, (e + 1) * C);
-    for (let j = 0; j < valSamples; j++) m[valLabels[j]!]! += valLoss[row + j]!;
-    for (let c = 0; c < C; c++) m[c] = valCounts[c]! > 0 ? m[c]! / valCounts[c]! : 0;
+    for (let c = 0; c < C; c++) means[e * C + c] = valCounts[c]! > 0 ? means[e * C + c]! / valCounts[c]! : 0;
   }
   const classZ = new Float64Array(D * C);
   const dv = new Float64Array(D);
