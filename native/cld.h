@@ -7,9 +7,12 @@
 // the one-pass variance accurate: with u_0 = 0, var ≥ mean(u)²/D, so at most log10(D+1)
 // digits cancel), S1 = Σu, S2 = Σu², Suz = Σ u·z; then, as Σ_e z[e,c] = Zc,
 //   r = (Suz − mean(u)·Zc) / (D·std),  std² = S2/D − mean(u)².
-// S2 == 0 exactly iff all differences are equal. Samples go in 16-wide groups down all
-// epochs with the accumulators in registers; each thread owns a contiguous range of samples
-// and prefetches a few cache lines ahead in every row.
+// S2 == 0 exactly iff all differences are equal; S1 telescopes to (T[D] − T[1]) − (D−1)·d_0.
+// AVX-512 path: samples go in 16-wide groups down all epochs (two at a time) with the
+// accumulators in registers; z[e, y] comes from a permute of a register-resident float table
+// (C ≤ 64) or from one 64-bit gather of a (z_e, z_e+1) float pair (C > 64). Float z changes r
+// by < 1e-7. Each thread owns a contiguous range of samples and prefetches ahead in every row.
+// Other CPUs: a portable block kernel, auto-vectorised per target clone.
 #pragma once
 #include <cstddef>
 #include <cstdint>

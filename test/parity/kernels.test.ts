@@ -68,12 +68,16 @@ interface CldCase {
 /**
  * A CLD input with every awkward sample kind: random losses, constant losses (every 97th
  * sample), exactly constant non-zero differences (every 89th: 1 + 0.25·e, exact in float32),
+ * nearly constant differences (every 83rd),
  * and — when C > 1 — a class (the last) whose validation loss is flat, so its z is all zero.
  */
 function cldInput({ E, N, C }: CldCase, f64: boolean, seed: number): CldKernelInput {
   const r = rng(seed);
   const T = f64 ? new Float64Array(E * N) : new Float32Array(E * N);
   for (let i = 0; i < E * N; i++) T[i] = 3 * r();
+  // Nearly constant differences (a steep trend plus a few ulps of noise): a one-pass variance
+  // without a shift would cancel catastrophically here.
+  for (let i = 11; i < N; i += 83) for (let e = 0; e < E; e++) T[e * N + i] = 1 + 0.25 * e + 1e-5 * (r() - 0.5);
   for (let i = 0; i < N; i += 97) for (let e = 0; e < E; e++) T[e * N + i] = 0.75;
   for (let i = 5; i < N; i += 89) for (let e = 0; e < E; e++) T[e * N + i] = 1 + 0.25 * e;
   const v = new Float64Array(E * C);
@@ -270,12 +274,17 @@ for (const b of backends) {
     });
 
     describe('cldScores', () => {
+      // Class counts 1, 10, 40, 100 and 300 reach every lookup strategy a CPU kernel might use
+      // (register tables, gathers); odd and even epoch counts reach paired-epoch remainders.
       const cases: CldCase[] = [
         { E: 5, N: 70_001, C: 10 },
         { E: 3, N: 65_539, C: 1 },
         { E: 3, N: 1_000, C: 10 },
         { E: 50, N: 2_051, C: 10 },
         { E: 50, N: 333, C: 1 },
+        { E: 4, N: 1_037, C: 40 },
+        { E: 7, N: 4_099, C: 100 },
+        { E: 50, N: 1_000, C: 300 },
         { E: 2, N: 17, C: 3 },
       ];
       for (const c of cases) {
