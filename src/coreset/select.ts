@@ -138,7 +138,7 @@ function rankInto(list: Int32Array, scores: Float32Array, bits: Uint32Array, m: 
 export function topPerClass(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array {
   const n = scores.length;
   const C = numClasses;
-  const B = Math.max(8, Math.min(2048, Math.floor((1 << 23) / C)));
+  const B = Math.max(8, Math.min(512, Math.floor((1 << 22) / C)));
   const half = B / 2;
   const hist = new Int32Array(C * B);
   for (let i = 0; i < n; i++) {
