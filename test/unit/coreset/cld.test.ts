@@ -3,12 +3,12 @@
  * formula (test/helpers/cld_official.ts), on every backend; and the budget rules.
  */
 import { describe, expect, it } from 'vitest';
-import type { BackendName } from '../../src/backends/backend.js';
-import { type Budget, type CldInputs, cldCoreset, cldScores } from '../../src/coreset/cld.js';
-import { budgetPerClass, decimalFraction, selectPerClass } from '../../src/coreset/select.js';
-import { RiverbedError } from '../../src/errors.js';
-import { backendsUnderTest, rng } from '../helpers/backends.js';
-import { largestRemainder, officialCld } from '../helpers/cld_official.js';
+import type { BackendName } from '../../../src/backends/backend.js';
+import { type Budget, type CldInputs, cldCoreset, cldScores } from '../../../src/coreset/cld.js';
+import { budgetPerClass, decimalFraction, selectPerClass } from '../../../src/coreset/select.js';
+import { RiverbedError } from '../../../src/errors.js';
+import { backendsUnderTest, rng } from '../../helpers/backends.js';
+import { largestRemainder, officialCld } from '../../helpers/cld_official.js';
 
 const NAMES = (process.env.RIVERBED_CLD_BACKENDS?.split(',') ?? ['js', 'native', 'webgpu']) as BackendName[];
 const backends = await backendsUnderTest(NAMES);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFilesAtomic } from '../../src/io/atomic.js';
+import { writeFileAtomic, writeFilesAtomic } from '../../../src/io/atomic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'riverbed-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

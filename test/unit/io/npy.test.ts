@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RiverbedError } from '../../src/errors.js';
-import { encodeNpy, npyHeaderBytes, parseNpyHeader, readNpy, readNpyHeader, writeNpy } from '../../src/io/npy.js';
+import { RiverbedError } from '../../../src/errors.js';
+import { encodeNpy, npyHeaderBytes, parseNpyHeader, readNpy, readNpyHeader, writeNpy } from '../../../src/io/npy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'riverbed-npy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeNpy } from '../../src/io/npy.js';
-import { labelsToInt32, loadLabels, loadTrajectory, naturalCompare } from '../../src/io/trajectory.js';
+import { writeNpy } from '../../../src/io/npy.js';
+import { labelsToInt32, loadLabels, loadTrajectory, naturalCompare } from '../../../src/io/trajectory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'riverbed-traj-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
