@@ -19,8 +19,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17", "-O2", "-O0"],
-      "cflags": ["-O3", "-pthread", "-fopenmp-simd", "-fno-math-errno"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-pthread", "-fopenmp-simd", "-fno-math-errno", "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"],
+      "cflags": ["-O3", "-pthread", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-pthread", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"],
       "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
