@@ -216,13 +216,14 @@ for (const name of ['native', 'webgpu', 'js']) {
 
 // ---- (d) the CLI end to end ------------------------------------------------------------------
 const out = mkdtempSync(join(tmpdir(), 'riverbed-bench-'));
-function cliRun(extra) {
+function cliRun(extra, env = process.env) {
   const args = [dist('cli/main.js'), 'coreset', 'cld', '--train-loss', files.trainLoss, '--train-labels', files.trainLabels, '--val-loss', files.valLoss, '--val-labels', files.valLabels, '--fraction', '0.1', '--out', join(out, 'sel.json'), ...extra];
   const t = performance.now();
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env });
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`CLI failed (${r.status}): ${r.stderr.trim()}`);
-  return ms;
+  const profile = /riverbed: profile \(ms\): (.*)/.exec(r.stderr)?.[1];
+  return { ms, profile };
 }
 results.cli = {};
 for (const [label, extra] of [
@@ -233,14 +234,17 @@ for (const [label, extra] of [
   try {
     cliRun(extra); // warm the page cache and the file system
     const ms = [];
-    for (let i = 0; i < 7; i++) ms.push(cliRun(extra));
+    for (let i = 0; i < 7; i++) ms.push(cliRun(extra).ms);
     const s = stats(ms);
     const entry = { ...s, command: `node dist/cli/main.js coreset cld … --fraction 0.1 ${extra.join(' ')}`.trim() };
     if (numpyTotalMs) entry.speedupVsNumpyLoadPlusFormula = numpyTotalMs / s.median_ms;
+    const { profile } = cliRun(extra, { ...process.env, RIVERBED_PROFILE: '1' });
+    entry.phasesOfOneRun = profile;
     results.cli[label] = entry;
     console.log(
       `(d) CLI end to end (--backend ${label}): median ${fmt(s.median_ms)}, min ${fmt(s.min_ms)} (7 runs, process start included)` +
-        (entry.speedupVsNumpyLoadPlusFormula ? ` → ${entry.speedupVsNumpyLoadPlusFormula.toFixed(1)}× numpy's load + formula` : ''),
+        (entry.speedupVsNumpyLoadPlusFormula ? ` → ${entry.speedupVsNumpyLoadPlusFormula.toFixed(1)}× numpy's load + formula` : '') +
+        `\n    phases of one run (ms; "start" = process start to the command's first line): ${profile}`,
     );
   } catch (err) {
     results.cli[label] = { error: err.message };
