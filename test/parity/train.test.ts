@@ -61,3 +61,24 @@ describe.each(cases)('training on $name matches js', ({ name, skip, create }) =>
     });
   }
 });
+
+describe('webgpu: the model engine frees every intermediate', () => {
+  const gpu = cases.find((c) => c.name === 'webgpu')!;
+  it.skipIf(!!gpu?.skip || !gpu)('no new GPU buffers once the pool is warm (training + recording)', async () => {
+    const b = await gpu.create();
+    try {
+      const stats = (b as unknown as { rt: { stats: { buffersCreated: number } } }).rt.stats;
+      const model = Mlp.init(b, mlpDescription(784, [16], 10, 'relu'), 1);
+      const train = toDevice(b, data.train);
+      const val = toDevice(b, data.val);
+      const cfg = { epochs: 1, batchSize: 64, optimizer: optimizerConfig('adam'), schedule: { name: 'constant' as const, warmupSteps: 0 }, seed: 1, record: true };
+      await runTraining(model, train, val, cfg);
+      const warm = stats.buffersCreated;
+      await runTraining(model, train, val, { ...cfg, epochs: 3 });
+      // Same shapes as the warm-up run: every buffer (optimizer state included) must come from the pool.
+      expect(stats.buffersCreated - warm).toBe(0);
+    } finally {
+      b.dispose();
+    }
+  });
+});
