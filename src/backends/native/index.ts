@@ -4,6 +4,11 @@
  * Tensors are plain typed arrays in JS memory handed to C++ without copies. Shapes, dtypes and
  * indices are validated here, before the call; small kernels run synchronously, the CLD kernel
  * runs on a libuv worker (its C++ side splits the work over the addon's own thread pool).
+ *
+ * Environment: RIVERBED_THREADS=n sizes the pool (default: the cores this process may use);
+ * RIVERBED_ISA=generic|avx2 caps the hand-written AVX-512 paths (gemm, CLD, streaming sum) for
+ * testing the fallbacks; RIVERBED_DISABLE_NATIVE=1 makes the addon unavailable;
+ * RIVERBED_SKIP_NATIVE=1 skips building it on install.
  */
 import { RiverbedError, fail } from '../../errors.js';
 import {
