@@ -5,6 +5,7 @@
  * addon loaded, else js. The heavy modules (Dawn, the addon) are imported only when asked for,
  * so a CLI run that never touches the GPU does not pay for loading Dawn.
  */
+import { readdirSync } from 'node:fs';
 import { RiverbedError, fail } from '../errors.js';
 import type { Backend, BackendChoice } from './backend.js';
 import { BACKEND_NAMES } from './backend.js';
@@ -69,9 +70,34 @@ export async function createBackend(name: 'js' | 'native' | 'webgpu'): Promise<B
   }
 }
 
+/**
+ * On Linux a hardware GPU shows up as a device node. Without one, Dawn could only offer a software
+ * adapter (lavapipe), which `auto` rejects anyway — so `auto` skips loading Dawn (~50 ms and two
+ * warning lines on stderr) when no node exists. Other platforms always probe.
+ */
+export function gpuDeviceNode(): string | undefined {
+  if (process.platform !== 'linux') return 'n/a';
+  const found = (dir: string, prefix: string) => {
+    try {
+      return readdirSync(dir).find((f) => f.startsWith(prefix));
+    } catch {
+      return undefined;
+    }
+  };
+  const dri = found('/dev/dri', 'renderD');
+  if (dri) return `/dev/dri/${dri}`;
+  const nv = found('/dev', 'nvidia');
+  if (nv) return `/dev/${nv}`;
+  const dxg = found('/dev', 'dxg');
+  return dxg ? '/dev/dxg' : undefined;
+}
+
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Selected> {
   if (choice !== 'auto') return { backend: await createBackend(choice), reason: `requested with backend "${choice}"` };
-  const gpu = await webgpuStatus();
+  const gpu: BackendStatus =
+    gpuDeviceNode() === undefined
+      ? { name: 'webgpu', available: false, detail: 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so no hardware adapter' }
+      : await webgpuStatus();
   if (gpu.available && !gpu.software) {
     return { backend: await createBackend('webgpu'), reason: `auto: GPU adapter ${gpu.detail}` };
   }

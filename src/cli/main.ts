@@ -5,27 +5,36 @@
  */
 import { Command } from 'commander';
 import { RiverbedError } from '../errors.js';
-import { registerCoreset } from './coreset.js';
-import { registerDemo } from './demo.js';
-import { registerDoctor } from './doctor.js';
-import { registerTrain } from './train.js';
 import { VERSION } from '../version.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Subcommand modules, imported on demand: `riverbed coreset …` must not pay for loading the
+ * model engine and datasets that `demo` needs (start-up time is part of the CLI benchmark).
+ */
+const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
+  coreset: async () => (await import('./coreset.js')).registerCoreset,
+  train: async () => (await import('./train.js')).registerTrain,
+  demo: async () => (await import('./demo.js')).registerDemo,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
+};
+
+/** The program with the subcommand named in argv registered, or all of them (help, unknown). */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('riverbed')
     .description('Training dynamics of neural networks as tools: CLD coresets, loss trajectories, curvature.')
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  registerCoreset(program);
-  registerTrain(program);
-  registerDemo(program);
-  registerDoctor(program);
+  const named = argv[2];
+  const wanted = named !== undefined && named in SUBCOMMANDS ? [named] : Object.keys(SUBCOMMANDS);
+  for (const name of wanted) (await SUBCOMMANDS[name]!())(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return 0;
