@@ -37,6 +37,7 @@ interface DemoOptions {
   lr: number;
   seed: number;
   trainSize?: number;
+  recordInit?: boolean;
   out?: string;
   json?: boolean;
 }
@@ -54,6 +55,7 @@ export function registerDemo(program: Command): void {
     .option('--lr <x>', 'SGD learning rate (momentum 0.9, cosine schedule)', numberOption('--lr', (n) => n > 0, 'a positive number'), 0.05)
     .option('--seed <n>', 'seed of the split, initialisation, shuffling and the random subset', intOption('--seed', 0), 0)
     .option('--train-size <n>', 'use only this many training digits (quick runs)', intOption('--train-size', 100))
+    .option('--record-init', 'also record the trajectory before the first update (one more loss difference for CLD)')
     .option('--out <DIR>', 'also write the trajectories, the selection and a summary (demo.json) into DIR')
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (o: DemoOptions) => {
@@ -118,7 +120,7 @@ async function demo(o: DemoOptions): Promise<DemoSummary> {
 
     // 1. Full-data training with trajectory recording.
     say(`1/4 training ${describeModel(desc)} on all ${data.train.count} digits for ${o.epochs} epochs, recording trajectories…`);
-    const fullCfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: true };
+    const fullCfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: true, recordInit: !!o.recordInit };
     const fullSteps = stepsPerEpoch(data.train.count, o.batchSize) * o.epochs;
     const full = Mlp.init(backend, desc, o.seed);
     const [run, tFull] = await phase('train + record', fullSteps, (tick) =>

@@ -110,7 +110,7 @@ describe('riverbed train', () => {
 describe('riverbed demo', () => {
   it('runs the whole story on a small slice and prints both accuracies', () => {
     const out = join(dir, 'demo');
-    const r = riverbed('demo', '--backend', 'js', '--train-size', '1000', '--epochs', '3', '--retrain-epochs', '10', '--batch-size', '32', '--hidden', '32', '--out', out, '--json');
+    const r = riverbed('demo', '--backend', 'js', '--train-size', '1000', '--epochs', '3', '--retrain-epochs', '10', '--batch-size', '32', '--hidden', '32', '--record-init', '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ format: 'riverbed.demo', backend: 'js', samples: { train: 1000, val: 10000, test: 10000, subset: 100 } });
@@ -121,6 +121,6 @@ describe('riverbed demo', () => {
     expect(sel.indices).toHaveLength(100);
     expect(sel.datasetIndices).toHaveLength(100);
     expect(Math.max(...sel.indices)).toBeLessThan(1000);
-    expect(JSON.parse(readFileSync(join(out, 'trajectory', 'trajectory.json'), 'utf8')).checkpoints).toEqual([1, 2, 3]);
+    expect(JSON.parse(readFileSync(join(out, 'trajectory', 'trajectory.json'), 'utf8')).checkpoints).toEqual(['init', 1, 2, 3]);
   });
 });
