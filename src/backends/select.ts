@@ -94,15 +94,19 @@ export function gpuDeviceNode(): string | undefined {
 
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Selected> {
   if (choice !== 'auto') return { backend: await createBackend(choice), reason: `requested with backend "${choice}"` };
-  const gpu: BackendStatus =
-    gpuDeviceNode() === undefined
-      ? { name: 'webgpu', available: false, detail: 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so no hardware adapter' }
-      : await webgpuStatus();
+  const noDevice = gpuDeviceNode() === undefined;
+  const gpu: BackendStatus = noDevice
+    ? { name: 'webgpu', available: false, detail: 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so no hardware adapter' }
+    : await webgpuStatus();
   if (gpu.available && !gpu.software) {
     return { backend: await createBackend('webgpu'), reason: `auto: GPU adapter ${gpu.detail}` };
   }
   const native = await nativeStatus();
-  const gpuWhy = gpu.available ? `webgpu adapter is a software rasteriser (${gpu.detail})` : `webgpu unavailable (${gpu.detail})`;
+  const gpuWhy = noDevice
+    ? gpu.detail
+    : gpu.available
+      ? `webgpu adapter is a software rasteriser (${gpu.detail})`
+      : `webgpu unavailable (${gpu.detail})`;
   if (native.available) {
     return { backend: await createBackend('native'), reason: `auto: ${gpuWhy}; native ${native.detail}` };
   }
