@@ -219,17 +219,3 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace riverbed
-
-namespace riverbed {
-
-// allocLarge(bytes) → zero-filled ArrayBuffer on 2 MiB-aligned, MADV_HUGEPAGE memory, unmapped when collected
-Napi::Value AllocLarge(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Mapping m = map_anonymous(count(info, 0));
-  if (!m.error.empty()) throw Napi::Error::New(env, m.error);
-  if (!m.data) return Napi::ArrayBuffer::New(env, 0);
-  const size_t len = m.length;
-  return Napi::ArrayBuffer::New(env, m.data, len, [len](Napi::Env, void* data) { unmap(data, len); });
-}
-
-}  // namespace riverbed

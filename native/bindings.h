@@ -23,6 +23,5 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info);
 Napi::Value SumBandwidth(const Napi::CallbackInfo& info);
 Napi::Value CldScores(const Napi::CallbackInfo& info);  // → Promise<number>
 Napi::Value MapFile(const Napi::CallbackInfo& info);
-Napi::Value AllocLarge(const Napi::CallbackInfo& info);
 
 }  // namespace riverbed

@@ -1,7 +1,6 @@
 #include "mmap.h"
 
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
 
 #include <fcntl.h>
@@ -59,31 +58,6 @@ Mapping map_file(const std::string& path) {
   ::madvise(p, m.length, MADV_HUGEPAGE);  // honoured for file mappings only with read-only THP for page cache
 #endif
   m.data = p;
-  return m;
-}
-
-Mapping map_anonymous(size_t length) {
-  Mapping m;
-  m.length = length;
-  if (length == 0) return m;
-  constexpr size_t HUGE = size_t(2) << 20;
-  const size_t padded = length + HUGE;  // room to align the start to 2 MiB
-  void* p = ::mmap(nullptr, padded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    m.error = std::strerror(errno);
-    m.length = 0;
-    return m;
-  }
-  // Trim to a 2 MiB-aligned start so whole huge pages back the array.
-  const uintptr_t base = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t start = (base + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
-  if (start > base) ::munmap(p, start - base);
-  const size_t tail = (base + padded) - (start + length);
-  if (tail > 0) ::munmap(reinterpret_cast<void*>(start + length), tail);
-#ifdef MADV_HUGEPAGE
-  ::madvise(reinterpret_cast<void*>(start), length, MADV_HUGEPAGE);
-#endif
-  m.data = reinterpret_cast<void*>(start);
   return m;
 }
 

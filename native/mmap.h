@@ -18,9 +18,4 @@ struct Mapping {
 Mapping map_file(const std::string& path);
 void unmap(void* data, size_t length);
 
-// Anonymous zero-filled memory for big arrays, 2 MiB aligned and advised MADV_HUGEPAGE, so
-// first touch faults in 2 MiB at a time instead of 4 KiB (these VMs fault 4 KiB pages in at
-// ~0.35 GB/s). Release with unmap(data, length).
-Mapping map_anonymous(size_t length);
-
 }  // namespace riverbed

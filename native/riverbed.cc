@@ -17,7 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sumRows", SumRows},     {"sum", Sum},           {"dot", Dot},
       {"axpy", Axpy},           {"scale", Scale},       {"gatherRows", GatherRows},
       {"sgdStep", SgdStep},     {"adamStep", AdamStep}, {"sumBandwidth", SumBandwidth},
-      {"cldScores", CldScores}, {"mapFile", MapFile},   {"allocLarge", AllocLarge},
+      {"cldScores", CldScores}, {"mapFile", MapFile},
   };
   for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   return exports;
