@@ -121,6 +121,24 @@ export interface Backend {
   sgdStep(param: Tensor, grad: Tensor, velocity: Tensor, h: SgdHyper): void;
   adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void;
 
+  // ---- curvature: the pieces of Pearlmutter's R-operator (HVP / GGN products) -------
+  /** x ⊙ y elementwise (same size). */
+  mul(x: Tensor, y: Tensor): Tensor;
+  /**
+   * The R-derivative of the activation backward gz = ga ⊙ f'(z):
+   * R(gz) = ga ⊙ f''(z) ⊙ rz + rga ⊙ f'(z), z the pre-activation. ReLU's f'' is 0.
+   */
+  activationRGrad(kind: Activation, z: Tensor, rz: Tensor, ga: Tensor, rga: Tensor): Tensor;
+  /**
+   * Per-row Hessian of softmax cross-entropy w.r.t. the logits [B,C] applied to r [B,C]:
+   * p ⊙ r − p · (pᵀr), p = softmax(row) (per sample, not divided by B; labels do not enter).
+   */
+  softmaxHessianVec(logits: Tensor, r: Tensor): Tensor;
+  /** A copy of x's flat elements [offset, offset + size(shape)) with the given shape. */
+  slice(x: Tensor, offset: number, shape: readonly number[]): Tensor;
+  /** Writes src's flat elements into dst starting at dstOffset (in place). */
+  copyInto(dst: Tensor, dstOffset: number, src: Tensor): void;
+
   // ---- fused hot loops --------------------------------------------------------
   /** Pearson r of every sample's loss differences with its class's (one pass, no per-class copies). */
   cldScores(input: CldKernelInput): Promise<Float32Array>;

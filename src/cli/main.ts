@@ -17,6 +17,8 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   coreset: async () => (await import('./coreset.js')).registerCoreset,
   train: async () => (await import('./train.js')).registerTrain,
   demo: async () => (await import('./demo.js')).registerDemo,
+  hvp: async () => (await import('./hvp.js')).registerHvp,
+  hessian: async () => (await import('./hessian.js')).registerHessian,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
 };
 

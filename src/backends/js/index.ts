@@ -15,7 +15,7 @@ import {
   type Tensor,
   shapeSize,
 } from '../backend.js';
-import { activationDerivative, activationValue, cldScoresReference } from './math.js';
+import { activationDerivative, activationSecondDerivative, activationValue, cldScoresReference } from './math.js';
 
 export class JsTensor implements Tensor {
   readonly backend = 'js' as const;
@@ -228,6 +228,66 @@ export class JsBackend implements Backend {
       V[i] = vi;
       P[i] = p - (h.lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + h.eps);
     }
+  }
+
+  mul(x: Tensor, y: Tensor): Tensor {
+    sameSize(x, y, 'mul');
+    const X = f32(x);
+    const Y = f32(y);
+    const out = new Float32Array(X.length);
+    for (let i = 0; i < X.length; i++) out[i] = X[i]! * Y[i]!;
+    return new JsTensor('f32', x.shape, out);
+  }
+
+  activationRGrad(kind: Activation, z: Tensor, rz: Tensor, ga: Tensor, rga: Tensor): Tensor {
+    for (const [t, what] of [[rz, 'rz'], [ga, 'ga'], [rga, 'rga']] as const) sameSize(z, t, `activationRGrad ${what}`);
+    const Z = f32(z);
+    const RZ = f32(rz);
+    const GA = f32(ga);
+    const RGA = f32(rga);
+    const out = new Float32Array(Z.length);
+    for (let i = 0; i < Z.length; i++) {
+      const x = Z[i]!;
+      out[i] = GA[i]! * activationSecondDerivative(kind, x) * RZ[i]! + RGA[i]! * activationDerivative(kind, x);
+    }
+    return new JsTensor('f32', z.shape, out);
+  }
+
+  softmaxHessianVec(logits: Tensor, r: Tensor): Tensor {
+    const [b, c] = dims2(logits, 'softmaxHessianVec logits');
+    sameSize(logits, r, 'softmaxHessianVec');
+    const Z = f32(logits);
+    const R = f32(r);
+    const out = new Float32Array(b * c);
+    const p = new Float64Array(c);
+    for (let i = 0; i < b; i++) {
+      let mx = -Infinity;
+      for (let j = 0; j < c; j++) mx = Math.max(mx, Z[i * c + j]!);
+      let s = 0;
+      for (let j = 0; j < c; j++) s += (p[j] = Math.exp(Z[i * c + j]! - mx));
+      let pr = 0;
+      for (let j = 0; j < c; j++) {
+        p[j] = p[j]! / s;
+        pr += p[j]! * R[i * c + j]!;
+      }
+      for (let j = 0; j < c; j++) out[i * c + j] = p[j]! * (R[i * c + j]! - pr);
+    }
+    return new JsTensor('f32', logits.shape, out);
+  }
+
+  slice(x: Tensor, offset: number, shape: readonly number[]): Tensor {
+    const n = shapeSize(shape);
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > x.size) {
+      fail('E_ARG', `slice [${offset}, ${offset + n}) is outside a tensor of ${x.size} elements`);
+    }
+    return new JsTensor('f32', [...shape], f32(x).slice(offset, offset + n));
+  }
+
+  copyInto(dst: Tensor, dstOffset: number, src: Tensor): void {
+    if (!Number.isInteger(dstOffset) || dstOffset < 0 || dstOffset + src.size > dst.size) {
+      fail('E_ARG', `copyInto [${dstOffset}, ${dstOffset + src.size}) is outside a tensor of ${dst.size} elements`);
+    }
+    f32(dst).set(f32(src), dstOffset);
   }
 
   async cldScores(input: CldKernelInput): Promise<Float32Array> {

@@ -88,6 +88,25 @@ export function activationDerivative(kind: Activation, x: number): number {
   }
 }
 
+/** f''(x). ReLU's second derivative is 0 wherever it exists. */
+export function activationSecondDerivative(kind: Activation, x: number): number {
+  switch (kind) {
+    case 'relu':
+      return 0;
+    case 'tanh': {
+      const t = Math.tanh(x);
+      return -2 * t * (1 - t * t);
+    }
+    case 'sigmoid': {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 - s) * (1 - 2 * s);
+    }
+    case 'gelu':
+      // d/dx [Φ(x) + x φ(x)] = 2φ(x) + x φ'(x) = φ(x) (2 − x²)
+      return INV_SQRT_2PI * Math.exp(-0.5 * x * x) * (2 - x * x);
+  }
+}
+
 /**
  * CLD scores the obvious way, two passes in float64 per sample, as the official
  * `Compute_CLD_scores.py` does it (population std, zero std → r = 0).

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// PLACEHOLDER: being written in this session (issue 4); registers nothing until then.
+export function registerCoresetBaselines(_coreset: Command): void {}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// PLACEHOLDER: being written in this session (issue 5); registers nothing until then.
+export function registerHessian(_program: Command): void {}
