@@ -8,11 +8,13 @@
  *     ~K·2⁻²⁴ of rounding next to the float64 reference, which matters for outputs near 0;
  *   - sum / dot / sumRows over n terms: atol 1e-6·√n — a float32 (e.g. GPU tree) reduction's
  *     typical error is ~2⁻²⁴·√n·rms, and the reference accumulates in float64;
- *   - cldScores: atol 1e-5 absolute, rtol 0 (the issue's bound for CLD scores).
+ *   - cldScores: atol 1e-5 absolute, rtol 0 (the issue's bound for CLD scores);
+ *   - slice / copyInto: exact (rtol 0, atol 0) — they only move values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Backend, type BackendName, type CldKernelInput, type Tensor } from '../../src/backends/backend.js';
 import { JsBackend } from '../../src/backends/js/index.js';
+import { RiverbedError } from '../../src/errors.js';
 import {
   AWKWARD_SIZES,
   DEFAULT_TOL,
@@ -271,6 +273,125 @@ for (const b of backends) {
           });
         }
       }
+    });
+
+    describe('curvature: mul', () => {
+      it.each([...AWKWARD_SIZES])('n = %i', async (n) => {
+        const [x, xr] = pair(be, randomArray(n, n + 61, -3, 3), [n]);
+        const [y, yr] = pair(be, randomArray(n, n + 62, -3, 3), [n]);
+        await compare(be, be.mul(x, y), ref.mul(xr, yr), 'mul');
+      });
+      it('keeps x\'s shape and rejects different sizes', async () => {
+        const [x, xr] = pair(be, randomArray(7 * 3, 63), [7, 3]);
+        const [y, yr] = pair(be, randomArray(21, 64), [21]);
+        await compare(be, be.mul(x, y), ref.mul(xr, yr), 'mul 2-D');
+        expect(() => be.mul(be.zeros([3]), be.zeros([4]))).toThrow(RiverbedError);
+      });
+    });
+
+    for (const kind of ACTIVATIONS) {
+      describe(`curvature: activationRGrad ${kind}`, () => {
+        it.each([...AWKWARD_SIZES])('n = %i', async (n) => {
+          const zs = randomArray(n, n + 71, -6, 6);
+          // exact 0 (ReLU's kink, GELU's f'' peak), both tails, GELU's f'' zeros at ±√2, tanh saturated at ±9
+          if (n >= 9) zs.set([0, -6, 6, 1e-3, -1e-3, Math.SQRT2, -Math.SQRT2, 9, -9]);
+          const [z, zr] = pair(be, zs, [n]);
+          const [rz, rzr] = pair(be, randomArray(n, n + 72), [n]);
+          const [ga, gar] = pair(be, randomArray(n, n + 73), [n]);
+          const [rga, rgar] = pair(be, randomArray(n, n + 74), [n]);
+          await compare(be, be.activationRGrad(kind, z, rz, ga, rga), ref.activationRGrad(kind, zr, rzr, gar, rgar), `R(${kind}')`);
+        });
+      });
+    }
+    it('activationRGrad rejects operands of different sizes', () => {
+      const z = be.zeros([5]);
+      const short = be.zeros([4]);
+      expect(() => be.activationRGrad('tanh', z, short, z, z)).toThrow(RiverbedError);
+      expect(() => be.activationRGrad('gelu', z, z, short, z)).toThrow(RiverbedError);
+      expect(() => be.activationRGrad('relu', z, z, z, short)).toThrow(RiverbedError);
+    });
+
+    describe('curvature: softmaxHessianVec', () => {
+      const cases: [string, number, number, number][] = [
+        ['B=1, C=1 (always 0)', 1, 1, 3],
+        ['B=7, C=10', 7, 10, 3],
+        ['B=33, C=10, logits ±80', 33, 10, 80],
+        ['B=6 554, C=10 (65 540 outputs)', 6_554, 10, 5],
+        ['B=5, C=1 000, logits ±80', 5, 1_000, 80],
+        ['B=2, C=65 537 (a row past 65 535)', 2, 65_537, 5],
+      ];
+      it.each(cases)('%s', async (_name, bsz, c, scale) => {
+        const [z, zr] = pair(be, randomArray(bsz * c, bsz * c + 81, -scale, scale), [bsz, c]);
+        const [r, rr] = pair(be, randomArray(bsz * c, bsz * c + 82), [bsz, c]);
+        await compare(be, be.softmaxHessianVec(z, r), ref.softmaxHessianVec(zr, rr), 'H·r');
+      });
+      it('each row of H·r sums to 0 (H has the all-ones vector in its null space)', async () => {
+        const bsz = 17;
+        const c = 10;
+        const got = await be.read(be.softmaxHessianVec(be.upload(randomArray(bsz * c, 83, -80, 80), [bsz, c]), be.upload(randomArray(bsz * c, 84), [bsz, c])));
+        for (let i = 0; i < bsz; i++) {
+          let s = 0;
+          for (let j = 0; j < c; j++) s += got[i * c + j]!;
+          expect(Math.abs(s), `row ${i}`).toBeLessThan(1e-5);
+        }
+      });
+      it('rejects r of a different size and 1-D logits', () => {
+        expect(() => be.softmaxHessianVec(be.zeros([3, 4]), be.zeros([3, 5]))).toThrow(RiverbedError);
+        expect(() => be.softmaxHessianVec(be.zeros([12]), be.zeros([12]))).toThrow(RiverbedError);
+      });
+    });
+
+    describe('curvature: slice and copyInto', () => {
+      const n = 70_001;
+      // [offset, shape]: the first element, the last one, the whole tensor, an odd offset, and
+      // 65 537 elements ending exactly at the end.
+      const slices: [number, number[]][] = [
+        [0, [1]],
+        [n - 1, [1]],
+        [0, [n]],
+        [1, [3, 257]],
+        [n - 65_537, [65_537]],
+        [12_345, [7, 11, 13]],
+      ];
+      it.each(slices)('slice at %i, shape %j', async (offset, shape) => {
+        const [x, xr] = pair(be, randomArray(n, 91), [n]);
+        await compare(be, be.slice(x, offset, shape), ref.slice(xr, offset, shape), 'slice');
+      });
+      it.each(slices)('copyInto at %i, %j elements', async (offset, shape) => {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const [dst, dstr] = pair(be, randomArray(n, 92), [n]);
+        const [src, srcr] = pair(be, randomArray(size, 93 + size), shape);
+        be.copyInto(dst, offset, src);
+        ref.copyInto(dstr, offset, srcr);
+        await compare(be, dst, dstr, 'copyInto (the whole destination: nothing outside the range changes)', { rtol: 0, atol: 0 });
+      });
+      it('splits a flat vector into layer blocks and reassembles it exactly', async () => {
+        const blocks: number[][] = [[32, 20], [32], [32, 32], [32], [5, 32], [5]];
+        const total = blocks.reduce((acc, s) => acc + s.reduce((a, b) => a * b, 1), 0);
+        const data = randomArray(total, 94);
+        const v = be.upload(data, [total]);
+        const out = be.zeros([total]);
+        let off = 0;
+        for (const shape of blocks) {
+          const part = be.slice(v, off, shape);
+          expect(part.shape).toEqual(shape);
+          be.copyInto(out, off, be.scale(2, part));
+          off += part.size;
+        }
+        expectClose(await be.read(out), data.map((x) => 2 * x), { rtol: 0, atol: 0 }, 'reassembled');
+      });
+      it('rejects offsets outside the tensor, non-integer and negative offsets, leaving dst unchanged', async () => {
+        const data = randomArray(10, 95);
+        const x = be.upload(data, [10]);
+        const src = be.upload(randomArray(4, 96), [4]);
+        for (const [off, shape] of [[-1, [2]], [9, [2]], [0, [11]], [10, [1]], [1.5, [2]], [NaN, [1]]] as [number, number[]][]) {
+          expect(() => be.slice(x, off, shape), `slice(${off}, [${shape}])`).toThrow(RiverbedError);
+        }
+        for (const off of [-1, 7, 10, 0.5, NaN, Infinity]) {
+          expect(() => be.copyInto(x, off, src), `copyInto(${off})`).toThrow(RiverbedError);
+        }
+        expectClose(await be.read(x), data, { rtol: 0, atol: 0 }, 'dst after rejected copies');
+      });
     });
 
     describe('cldScores', () => {
