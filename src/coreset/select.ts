@@ -216,3 +216,127 @@ export function selectPerClass(
   const k = budgetPerClass(classCounts(labels, numClasses), budget, excluded);
   return { indices: topPerClass(scores, labels, numClasses, k), perClassSelected: k };
 }
+
+// ---- budget options (issue 4): equal budgets, a minimum per class, excluded samples ----------
+
+/**
+ * How a `{ fraction: F }` budget is split over classes:
+ *  - `proportional` (default): k_c = F·n_c by largest remainder (`budgetPerClass`).
+ *  - `equal`: the same k for every class, T = round(F·N) in total. Water-filling from the
+ *    smallest class: a class that cannot fill its share takes all its samples and the rest is
+ *    shared again among the others; the last units of an uneven share go to the lowest class ids.
+ * A `{ perClass: K }` budget is equal by definition (k_c = min(K, n_c)); the mode does not change it.
+ * Classes listed in `excludedClasses` take no share in `equal` mode (their share is redistributed).
+ */
+export type BudgetMode = 'proportional' | 'equal';
+
+export interface BudgetOptions {
+  mode?: BudgetMode;
+  /** Every class keeps at least min(M, n_c) samples, on top of the budget (the total can grow). */
+  minPerClass?: number;
+  /** Sample indices never to select (e.g. known-bad labels). */
+  exclude?: Int32Array | readonly number[];
+}
+
+export function validateBudgetOptions(o: BudgetOptions, samples?: number): void {
+  if (o.mode !== undefined && o.mode !== 'proportional' && o.mode !== 'equal') {
+    fail('E_ARG', `budget mode must be proportional or equal, got "${o.mode}"`, { field: '--budget' });
+  }
+  if (o.minPerClass !== undefined && (!Number.isInteger(o.minPerClass) || o.minPerClass < 0)) {
+    fail('E_ARG', `the minimum per class must be an integer ≥ 0, got ${o.minPerClass}`, { field: '--min-per-class' });
+  }
+  if (o.exclude && samples !== undefined) {
+    for (let j = 0; j < o.exclude.length; j++) {
+      const i = o.exclude[j]!;
+      if (!Number.isInteger(i) || i < 0 || i >= samples) fail('E_ARG', `excluded index ${i} (entry ${j}) is outside 0..${samples - 1}`, { field: '--exclude' });
+    }
+  }
+}
+
+/** 1 for every excluded sample index. */
+export function excludedMask(samples: number, exclude?: Int32Array | readonly number[]): Uint8Array {
+  const mask = new Uint8Array(samples);
+  if (exclude) for (let j = 0; j < exclude.length; j++) mask[exclude[j]!] = 1;
+  return mask;
+}
+
+/** Equal shares of `total` over classes with capacities `cap` (see BudgetMode). */
+export function equalShares(cap: ArrayLike<number>, total: number, excluded?: ReadonlySet<number>): number[] {
+  const C = cap.length;
+  const k = new Array<number>(C).fill(0);
+  const open = Array.from({ length: C }, (_, c) => c).filter((c) => !excluded?.has(c) && cap[c]! > 0);
+  open.sort((a, b) => cap[a]! - cap[b]! || a - b);
+  let left = total;
+  let i = 0;
+  // classes too small for the current share take everything
+  while (i < open.length && cap[open[i]!]! * (open.length - i) <= left) {
+    k[open[i]!] = cap[open[i]!]!;
+    left -= cap[open[i]!]!;
+    i++;
+  }
+  const rest = open.slice(i).sort((a, b) => a - b);
+  if (rest.length > 0) {
+    const share = Math.floor(left / rest.length);
+    let extra = left - share * rest.length;
+    for (const c of rest) {
+      k[c] = share + (extra > 0 ? 1 : 0);
+      if (extra > 0) extra--;
+    }
+  }
+  return k;
+}
+
+/**
+ * k_c per class under a budget and its options. `counts` are the samples that CAN be selected
+ * per class (excluded samples already removed): fractions are fractions of that pool, and every
+ * class's quota and cap use its own count.
+ */
+export function budgetPerClassWith(counts: ArrayLike<number>, budget: Budget, options: BudgetOptions = {}, excludedClasses?: ReadonlySet<number>): number[] {
+  validateBudget(budget);
+  validateBudgetOptions(options);
+  let k: number[];
+  if ('fraction' in budget && options.mode === 'equal') {
+    let n = 0;
+    for (let c = 0; c < counts.length; c++) n += counts[c]!;
+    const { num, den } = decimalFraction(budget.fraction);
+    const total = Number((2n * num * BigInt(n) + den) / (2n * den)); // round(F·N), half up
+    k = equalShares(counts, total, excludedClasses);
+  } else {
+    k = budgetPerClass(counts, budget, excludedClasses);
+  }
+  const m = options.minPerClass ?? 0;
+  if (m > 0) for (let c = 0; c < k.length; c++) if (!excludedClasses?.has(c)) k[c] = Math.max(k[c]!, Math.min(m, counts[c]!));
+  return k;
+}
+
+/** Which end of a score a method keeps. */
+export type Keep = 'highest' | 'lowest';
+
+/**
+ * The top k_c of each class by `scores` (highest or lowest kept), never an excluded sample:
+ * budgets from each class's own count of selectable samples. Ties by index ascending; NaN scores
+ * rank last. Indices grouped by class ascending, within a class by rank.
+ */
+export function selectPerClassWith(
+  scores: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+  budget: Budget,
+  options: BudgetOptions & { keep?: Keep } = {},
+  excludedClasses?: ReadonlySet<number>,
+): { indices: Int32Array; perClassSelected: number[] } {
+  validateBudget(budget);
+  checkLabels(scores, labels, numClasses);
+  validateBudgetOptions(options, scores.length);
+  const mask = excludedMask(scores.length, options.exclude);
+  const counts = new Int32Array(numClasses);
+  for (let i = 0; i < labels.length; i++) if (!mask[i]) counts[labels[i]!]!++;
+  const k = budgetPerClassWith(counts, budget, options, excludedClasses);
+  let key = scores;
+  if (options.keep === 'lowest' || options.exclude?.length) {
+    key = new Float32Array(scores.length);
+    const sign = options.keep === 'lowest' ? -1 : 1;
+    for (let i = 0; i < scores.length; i++) key[i] = mask[i] ? NaN : sign * scores[i]!;
+  }
+  return { indices: topPerClass(key, labels, numClasses, k), perClassSelected: k };
+}

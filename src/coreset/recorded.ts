@@ -1,0 +1,89 @@
+/**
+ * A recorded run (the directory `riverbed train --record DIR` writes) as arrays, loading only the
+ * metrics a method needs. Rows are checkpoints; `checkpoints` says which is "init".
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../errors.js';
+import { readNpy } from '../io/npy.js';
+import { loadLabels } from '../io/trajectory.js';
+
+export type Checkpoint = 'init' | number;
+export type Metric = 'loss' | 'correct' | 'margin' | 'errorNorm';
+
+/** Per-sample metrics of one split, each [checkpoints, samples] row-major. */
+export interface SplitArrays {
+  samples: number;
+  labels: Int32Array;
+  loss?: Float32Array | Float64Array;
+  correct?: Uint8Array;
+  margin?: Float32Array | Float64Array;
+  errorNorm?: Float32Array | Float64Array;
+}
+
+export interface RecordedRun {
+  /** What each row is: "init" or the epoch after which it was taken. */
+  checkpoints: Checkpoint[];
+  train: SplitArrays;
+  /** Needed by CLD only (loss + labels). */
+  val?: SplitArrays;
+  /** The directory it came from, if any (for messages and manifests). */
+  dir?: string;
+}
+
+const FILE: Record<Metric, string> = { loss: 'loss', correct: 'correct', margin: 'margin', errorNorm: 'error_norm' };
+
+async function loadMetric(dir: string, split: 'train' | 'val', metric: Metric, rows: number, samples: number): Promise<Float32Array | Float64Array | Uint8Array> {
+  const file = join(dir, `${split}_${FILE[metric]}.npy`);
+  if (!existsSync(file)) fail('E_FILE', `missing: the recorded run has no ${split} ${metric} (record with \`riverbed train --record\`)`, { file });
+  const a = await readNpy(file);
+  if (a.shape.length !== 2 || a.shape[0] !== rows || a.shape[1] !== samples) {
+    fail('E_SHAPE', `expected shape [${rows}, ${samples}] (checkpoints × samples), got [${a.shape.join(', ')}]`, { file });
+  }
+  if (metric === 'correct') {
+    if (a.dtype !== 'u1' && a.dtype !== 'b1') fail('E_DTYPE', `correctness must be uint8/bool, got ${a.dtype}`, { file });
+  } else if (a.dtype !== 'f4' && a.dtype !== 'f8') fail('E_DTYPE', `${metric} must be float32/float64, got ${a.dtype}`, { file });
+  return a.data as Float32Array | Float64Array | Uint8Array;
+}
+
+/** Loads the manifest, the labels and the requested metrics of a recorded run directory. */
+export async function loadRecordedRun(dir: string, need: { train?: readonly Metric[]; val?: readonly Metric[] } = {}): Promise<RecordedRun> {
+  const manifestPath = join(dir, 'trajectory.json');
+  if (!existsSync(manifestPath)) fail('E_FILE', 'not a recorded run: trajectory.json is missing (record one with `riverbed train --record DIR`)', { file: dir });
+  let m: { format?: string; checkpoints?: Checkpoint[]; train?: { samples?: number }; val?: { samples?: number } };
+  try {
+    m = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (err) {
+    return fail('E_FORMAT', `not valid JSON (${(err as Error).message})`, { file: manifestPath });
+  }
+  if (m.format !== 'riverbed.trajectory' || !Array.isArray(m.checkpoints)) fail('E_FORMAT', 'expected format "riverbed.trajectory" with a checkpoints list', { file: manifestPath });
+  const rows = m.checkpoints.length;
+  const trainLabels = await loadLabels(join(dir, 'train_labels.npy'), 'train labels');
+  const run: RecordedRun = { checkpoints: m.checkpoints, train: { samples: trainLabels.length, labels: trainLabels }, dir };
+  for (const metric of need.train ?? []) (run.train as unknown as Record<string, unknown>)[metric] = await loadMetric(dir, 'train', metric, rows, trainLabels.length);
+  if (need.val && need.val.length > 0) {
+    const valLabels = await loadLabels(join(dir, 'val_labels.npy'), 'val labels');
+    run.val = { samples: valLabels.length, labels: valLabels };
+    for (const metric of need.val) (run.val as unknown as Record<string, unknown>)[metric] = await loadMetric(dir, 'val', metric, rows, valLabels.length);
+  }
+  return run;
+}
+
+/** Rows of `checkpoints` taken after training epochs (not "init"), optionally only epochs ≤ upTo. */
+export function trainedRows(checkpoints: readonly Checkpoint[], upTo = Infinity): number[] {
+  const rows: number[] = [];
+  checkpoints.forEach((c, r) => {
+    if (c !== 'init' && c <= upTo) rows.push(r);
+  });
+  return rows;
+}
+
+/** The given rows of a [rows, samples] matrix, as a new contiguous matrix (or the same one when all rows, in order). */
+export function pickRows<T extends Float32Array | Float64Array | Uint8Array>(a: T, samples: number, rows: readonly number[]): T {
+  const total = a.length / samples;
+  if (rows.length === total && rows.every((r, i) => r === i)) return a;
+  const Ctor = a.constructor as new (n: number) => T;
+  const out = new Ctor(rows.length * samples);
+  rows.forEach((r, j) => out.set(a.subarray(r * samples, (r + 1) * samples) as never, j * samples));
+  return out;
+}
