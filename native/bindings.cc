@@ -181,6 +181,28 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// mul(x, y, out)
+Napi::Value Mul(const Napi::CallbackInfo& info) {
+  auto x = f32(info, 0, "x");
+  mul(x.data, f32(info, 1, "y").data, f32(info, 2, "out").data, x.length);
+  return info.Env().Undefined();
+}
+
+// activationRGrad(kind, z, rz, ga, rga, out)
+Napi::Value ActivationRGrad(const Napi::CallbackInfo& info) {
+  auto z = f32(info, 1, "z");
+  activation_rgrad((Act)(int)num(info, 0), z.data, f32(info, 2, "rz").data, f32(info, 3, "ga").data,
+                   f32(info, 4, "rga").data, f32(info, 5, "out").data, z.length);
+  return info.Env().Undefined();
+}
+
+// softmaxHessianVec(logits, r, out, B, C)
+Napi::Value SoftmaxHessianVec(const Napi::CallbackInfo& info) {
+  softmax_hessian_vec(f32(info, 0, "logits").data, f32(info, 1, "r").data, f32(info, 2, "out").data, count(info, 3),
+                      count(info, 4));
+  return info.Env().Undefined();
+}
+
 Napi::Value SumBandwidth(const Napi::CallbackInfo& info) {
   auto x = f32(info, 0, "x");
   return Napi::Number::New(info.Env(), sum_bandwidth(x.data, x.length));

@@ -23,5 +23,8 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info);
 Napi::Value SumBandwidth(const Napi::CallbackInfo& info);
 Napi::Value CldScores(const Napi::CallbackInfo& info);  // → Promise<number>
 Napi::Value MapFile(const Napi::CallbackInfo& info);
+Napi::Value Mul(const Napi::CallbackInfo& info);
+Napi::Value ActivationRGrad(const Napi::CallbackInfo& info);
+Napi::Value SoftmaxHessianVec(const Napi::CallbackInfo& info);
 
 }  // namespace riverbed

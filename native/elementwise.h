@@ -11,5 +11,8 @@ enum class Act { relu = 0, tanh = 1, sigmoid = 2, gelu = 3 };
 void add_bias(const float* x, const float* bias, float* out, size_t rows, size_t cols);
 void activation(Act kind, const float* x, float* out, size_t n);
 void activation_grad(Act kind, const float* x, const float* gy, float* out, size_t n);
+// R-operator of the activation backward: out = ga·f''(z)·rz + rga·f'(z).
+void activation_rgrad(Act kind, const float* z, const float* rz, const float* ga, const float* rga, float* out, size_t n);
+void mul(const float* x, const float* y, float* out, size_t n);  // x ⊙ y
 
 }  // namespace riverbed

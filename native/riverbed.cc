@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"axpy", Axpy},           {"scale", Scale},       {"gatherRows", GatherRows},
       {"sgdStep", SgdStep},     {"adamStep", AdamStep}, {"sumBandwidth", SumBandwidth},
       {"cldScores", CldScores}, {"mapFile", MapFile},
+      {"mul", Mul},             {"activationRGrad", ActivationRGrad}, {"softmaxHessianVec", SoftmaxHessianVec},
   };
   for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   return exports;

@@ -30,6 +30,9 @@ export interface NativeAddon {
     lr: number, wd: number, beta1: number, beta2: number, eps: number, step: number, decoupled: boolean,
   ): void;
   sumBandwidth(x: Float32Array): number;
+  mul(x: Float32Array, y: Float32Array, out: Float32Array): void;
+  activationRGrad(kind: number, z: Float32Array, rz: Float32Array, ga: Float32Array, rga: Float32Array, out: Float32Array): void;
+  softmaxHessianVec(logits: Float32Array, r: Float32Array, out: Float32Array, b: number, c: number): void;
   /** Resolves to −1, or the first sample whose label is outside [0, C). Runs off the main thread. */
   cldScores(
     traj: Float32Array | Float64Array, epochs: number, samples: number,

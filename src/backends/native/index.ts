@@ -260,6 +260,52 @@ export class NativeBackend implements Backend {
     );
   }
 
+  mul(x: Tensor, y: Tensor): Tensor {
+    sameSize(x, y, 'mul');
+    const X = f32(x, 'mul x');
+    const out = new Float32Array(X.length);
+    this.#addon.mul(X, f32(y, 'mul y'), out);
+    return tensor(x.shape, out);
+  }
+
+  activationRGrad(kind: Activation, z: Tensor, rz: Tensor, ga: Tensor, rga: Tensor): Tensor {
+    const code = ACT_CODE[kind];
+    if (code === undefined) fail('E_ARG', `unknown activation "${kind}"`);
+    for (const [t, what] of [[rz, 'rz'], [ga, 'ga'], [rga, 'rga']] as const) sameSize(z, t, `activationRGrad ${what}`);
+    const Z = f32(z, `${kind}RGrad z`);
+    const out = new Float32Array(Z.length);
+    this.#addon.activationRGrad(code, Z, f32(rz, `${kind}RGrad rz`), f32(ga, `${kind}RGrad ga`), f32(rga, `${kind}RGrad rga`), out);
+    return tensor(z.shape, out);
+  }
+
+  softmaxHessianVec(logits: Tensor, r: Tensor): Tensor {
+    const [b, c] = dims2(logits, 'softmaxHessianVec logits');
+    sameSize(logits, r, 'softmaxHessianVec');
+    const out = new Float32Array(b * c);
+    this.#addon.softmaxHessianVec(f32(logits, 'softmaxHessianVec logits'), f32(r, 'softmaxHessianVec r'), out, b, c);
+    return tensor(logits.shape, out);
+  }
+
+  // slice / copyInto are plain memcpy: TypedArray slice/set do it without crossing into C++.
+  slice(x: Tensor, offset: number, shape: readonly number[]): Tensor {
+    const s = checkShape(shape, 'slice');
+    const n = shapeSize(s);
+    const X = f32(x, 'slice x');
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > X.length) {
+      fail('E_ARG', `slice [${offset}, ${offset + n}) is outside a tensor of ${X.length} elements`);
+    }
+    return tensor(s, X.slice(offset, offset + n));
+  }
+
+  copyInto(dst: Tensor, dstOffset: number, src: Tensor): void {
+    const D = f32(dst, 'copyInto dst');
+    const S = f32(src, 'copyInto src');
+    if (!Number.isInteger(dstOffset) || dstOffset < 0 || dstOffset + S.length > D.length) {
+      fail('E_ARG', `copyInto [${dstOffset}, ${dstOffset + S.length}) is outside a tensor of ${D.length} elements`);
+    }
+    D.set(S, dstOffset);
+  }
+
   async cldScores(input: CldKernelInput): Promise<Float32Array> {
     const { trajectory: T, epochs: E, samples: N, labels, numClasses: C, classZ } = input;
     if (!(T instanceof Float32Array) && !(T instanceof Float64Array)) fail('E_DTYPE', 'cldScores: trajectory must be a Float32Array or Float64Array', { field: 'trajectory' });
