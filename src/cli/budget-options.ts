@@ -1,0 +1,94 @@
+/**
+ * The budget options every `riverbed coreset <method>` shares:
+ *   --per-class K | --fraction F, --budget proportional|equal, --min-per-class M, --exclude FILE.
+ * `addBudgetOptions(cmd)` declares them, `parseBudgetOptions(opts)` checks them and reads the
+ * exclusion list (a 1-D .npy of integers, or a text file with one index per line; blank lines and
+ * lines starting with # are ignored).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { type Budget, type BudgetMode, type BudgetOptions, validateBudgetOptions } from '../coreset/select.js';
+import { fail } from '../errors.js';
+import { readNpy } from '../io/npy.js';
+
+export interface BudgetCliOptions {
+  perClass?: string;
+  fraction?: string;
+  budget?: string;
+  minPerClass?: string;
+  exclude?: string;
+}
+
+export interface ParsedBudget {
+  budget: Budget;
+  options: BudgetOptions;
+  /** The exclusion file, for the manifest. */
+  excludeFile?: string;
+}
+
+export function addBudgetOptions(cmd: Command): Command {
+  return cmd
+    .option('--per-class <K>', 'keep K samples of every class (at most the class size)')
+    .option('--fraction <F>', 'keep round(F·N) samples (0 < F ≤ 1), split over classes by --budget')
+    .option('--budget <mode>', 'proportional (k_c = F·n_c, largest remainder) | equal (same k per class; what small classes cannot fill goes to the others)', 'proportional')
+    .option('--min-per-class <M>', 'every class keeps at least min(M, n_c) samples, on top of the budget')
+    .option('--exclude <FILE>', 'sample indices never to select: 1-D .npy of integers, or text with one index per line');
+}
+
+export function parseBudget(perClass: string | undefined, fraction: string | undefined): Budget {
+  if (perClass !== undefined && fraction !== undefined) fail('E_ARG', 'give either --per-class K or --fraction F, not both', { field: '--per-class' });
+  if (perClass !== undefined) {
+    const k = /^\s*\d+\s*$/.test(perClass) ? Number(perClass) : NaN;
+    if (!Number.isSafeInteger(k) || k < 1) fail('E_ARG', `K must be an integer ≥ 1, got "${perClass}"`, { field: '--per-class' });
+    return { perClass: k };
+  }
+  if (fraction !== undefined) {
+    const f = fraction.trim() === '' ? NaN : Number(fraction);
+    if (!(f > 0 && f <= 1)) fail('E_ARG', `F must be a number with 0 < F ≤ 1, got "${fraction}"`, { field: '--fraction' });
+    return { fraction: f };
+  }
+  return fail('E_ARG', 'a budget is required: --per-class K or --fraction F', { field: '--per-class' });
+}
+
+/** Reads an exclusion list: .npy (any integer dtype, or float with integral values) or text. */
+export async function readIndexList(path: string): Promise<Int32Array> {
+  if (path.toLowerCase().endsWith('.npy')) {
+    const a = await readNpy(path, { mmap: false });
+    if (a.shape.length !== 1) fail('E_SHAPE', `an index list must be 1-D, got shape [${a.shape.join(', ')}]`, { file: path, field: '--exclude' });
+    const out = new Int32Array(a.shape[0]!);
+    for (let i = 0; i < out.length; i++) {
+      const v = Number(a.data[i]!);
+      if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) fail('E_VALUE', `entry ${i} is ${a.data[i]}; indices must be integers ≥ 0`, { file: path, field: '--exclude' });
+      out[i] = v;
+    }
+    return out;
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return fail('E_FILE', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: path, field: '--exclude' });
+  }
+  const out: number[] = [];
+  text.split(/\r?\n/).forEach((line, n) => {
+    const s = line.trim();
+    if (s === '' || s.startsWith('#')) return;
+    if (!/^\d+$/.test(s) || Number(s) > 0x7fffffff) fail('E_VALUE', `line ${n + 1} is "${s}"; expected one integer index ≥ 0 per line`, { file: path, field: '--exclude' });
+    out.push(Number(s));
+  });
+  return Int32Array.from(out);
+}
+
+export async function parseBudgetOptions(o: BudgetCliOptions): Promise<ParsedBudget> {
+  const budget = parseBudget(o.perClass, o.fraction);
+  const mode = (o.budget ?? 'proportional') as BudgetMode;
+  let minPerClass: number | undefined;
+  if (o.minPerClass !== undefined) {
+    minPerClass = /^\s*\d+\s*$/.test(o.minPerClass) ? Number(o.minPerClass) : NaN;
+    if (!Number.isSafeInteger(minPerClass)) fail('E_ARG', `M must be an integer ≥ 0, got "${o.minPerClass}"`, { field: '--min-per-class' });
+  }
+  const options: BudgetOptions = { mode, minPerClass };
+  validateBudgetOptions(options);
+  if (o.exclude !== undefined) options.exclude = await readIndexList(o.exclude);
+  return { budget, options, excludeFile: o.exclude };
+}
