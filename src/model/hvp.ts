@@ -1,0 +1,362 @@
+/**
+ * Exact curvature-vector products of the MEAN cross-entropy of an MLP, by Pearlmutter's
+ * R-operator: one ordinary forward (and, for the Hessian, one ordinary backward), then an
+ * R-forward pass (the directional derivative of every activation along v) and an R-backward pass
+ * (the directional derivative of every gradient). No finite differences.
+ *
+ *   Hessian:  H v  = R{∇θ L}            (R-forward, softmax Hessian at the logits, R-backward)
+ *   GGN:      G v  = Jᵀ H_loss J v       (R-forward gives J v at the logits; the softmax Hessian is
+ *                                         applied per sample; an ordinary backward of that gives Jᵀ·)
+ *
+ * Everything is composed from the Backend contract's kernels, so it runs on every backend, and
+ * every intermediate tensor is freed as soon as it is dead (webgpu pools buffers).
+ *
+ * Parameter-vector order: layer by layer, weight (row-major [out, in]) then bias, exactly the
+ * order of the safetensors keys (`0.weight`, `0.bias`, `2.weight`, …). A product may be restricted
+ * to some layers' parameters (a diagonal block of the curvature matrix); the vector then holds
+ * only those layers' parameters, in the same order.
+ */
+import type { Backend, Tensor } from '../backends/backend.js';
+import { fail } from '../errors.js';
+import { isLinear, type LinearLayer } from './description.js';
+import type { Mlp } from './mlp.js';
+
+export type CurvatureKind = 'hessian' | 'ggn';
+
+/** One parameter tensor's place in a flat parameter vector. */
+export interface ParameterBlock {
+  /** `i.weight` or `i.bias` (the safetensors key). */
+  name: string;
+  /** Module index of the layer in the description. */
+  layer: number;
+  kind: 'weight' | 'bias';
+  shape: number[];
+  /** Offset of the first element in the flat vector. */
+  offset: number;
+  size: number;
+  /** Index into `model.params`. */
+  paramIndex: number;
+}
+
+/** Where each parameter sits in a flat vector over the chosen layers (all linear layers by default). */
+export interface ParameterLayout {
+  /** Length of the flat vector. */
+  size: number;
+  blocks: ParameterBlock[];
+  /** Module indices of the layers included, ascending. */
+  layers: number[];
+}
+
+/**
+ * The flat-vector layout of `model`'s parameters, optionally restricted to some layers, named by
+ * their module index as in the safetensors keys ("0", "2", …; numbers are accepted too).
+ */
+export function parameterLayout(model: Mlp, layers?: readonly (string | number)[]): ParameterLayout {
+  const linear = model.description.layers.map((l, i) => (isLinear(l) ? i : -1)).filter((i) => i >= 0);
+  let chosen = linear;
+  if (layers !== undefined) {
+    if (layers.length === 0) fail('E_ARG', `expected at least one layer; linear layers are ${linear.join(', ')}`, { field: 'layer' });
+    const set = new Set<number>();
+    for (const name of layers) {
+      const s = String(name).trim();
+      const i = /^\d+$/.test(s) ? Number(s) : NaN;
+      if (!linear.includes(i)) {
+        fail('E_ARG', `"${s}" is not a linear layer of the model; expected one of ${linear.map((l) => `"${l}"`).join(', ')} (module index of the safetensors keys)`, { field: 'layer' });
+      }
+      set.add(i);
+    }
+    chosen = linear.filter((i) => set.has(i));
+  }
+  const blocks: ParameterBlock[] = [];
+  let offset = 0;
+  model.params.forEach((p, paramIndex) => {
+    if (!chosen.includes(p.layer)) return;
+    const size = p.shape.reduce((a, d) => a * d, 1);
+    blocks.push({ name: p.name, layer: p.layer, kind: p.kind, shape: [...p.shape], offset, size, paramIndex });
+    offset += size;
+  });
+  return { size: offset, blocks, layers: chosen };
+}
+
+/** A batch of inputs [B, features] (f32) and labels [B] (i32) on the model's backend. */
+export interface DeviceBatch {
+  x: Tensor;
+  labels: Tensor;
+}
+
+/** What one batch's products reuse: the forward activations and (Hessian) the ordinary backward. */
+interface BatchState {
+  /** Input of every layer; [0] is the caller's x (never freed here). */
+  inputs: Tensor[];
+  logits: Tensor;
+  /** Hessian only: gradient of the (weighted) loss w.r.t. each layer's output, for layers ≥ the lowest active one. */
+  gOut?: (Tensor | undefined)[];
+}
+
+export interface CurvatureProductOptions {
+  kind?: CurvatureKind;
+  /** Restrict to these layers' parameters (module indices); default all. */
+  layers?: readonly (string | number)[];
+  /**
+   * Keep each batch's forward (and backward) state between products, as PyHessian keeps its
+   * autograd graph: a product then costs the R-passes only. Default true. Call dispose() when done.
+   */
+  cache?: boolean;
+}
+
+/**
+ * Curvature-vector products of the mean cross-entropy over `batches` (all samples weighted equally,
+ * so several batches give the product of the whole dataset's mean loss).
+ */
+export class CurvatureProduct {
+  readonly kind: CurvatureKind;
+  readonly layout: ParameterLayout;
+  /** Number of products computed so far (each is one pass over all batches). */
+  products = 0;
+  private readonly backend: Backend;
+  private readonly total: number;
+  private readonly active: Set<number>;
+  private readonly lowest: number;
+  private readonly cache: boolean;
+  private readonly states = new Map<number, BatchState>();
+
+  constructor(
+    readonly model: Mlp,
+    readonly batches: readonly DeviceBatch[],
+    options: CurvatureProductOptions = {},
+  ) {
+    this.backend = model.backend;
+    this.kind = options.kind ?? 'hessian';
+    if (this.kind !== 'hessian' && this.kind !== 'ggn') fail('E_ARG', `expected "hessian" or "ggn", got ${JSON.stringify(this.kind)}`, { field: 'kind' });
+    this.layout = parameterLayout(model, options.layers);
+    this.active = new Set(this.layout.layers);
+    this.lowest = this.layout.layers[0]!;
+    this.cache = options.cache ?? true;
+    if (batches.length === 0) fail('E_ARG', 'expected at least one batch of samples', { field: 'inputs' });
+    const features = (model.description.layers.find(isLinear) as LinearLayer).in;
+    let total = 0;
+    batches.forEach((b, i) => {
+      if (b.x.shape.length !== 2 || b.x.shape[1] !== features) {
+        fail('E_SHAPE', `batch ${i}: inputs have shape [${b.x.shape.join(', ')}]; expected [batch, ${features}]`, { field: 'inputs' });
+      }
+      if (b.labels.size !== b.x.shape[0]) fail('E_SHAPE', `batch ${i}: ${b.labels.size} labels for ${b.x.shape[0]} samples`, { field: 'labels' });
+      total += b.x.shape[0]!;
+    });
+    if (total === 0) fail('E_ARG', 'expected at least one sample', { field: 'inputs' });
+    this.total = total;
+  }
+
+  /** Number of samples the mean runs over. */
+  get samples(): number {
+    return this.total;
+  }
+
+  /**
+   * The product with v (any shape of `layout.size` elements, on the model's backend); returns a new
+   * tensor of v's shape that the caller frees.
+   */
+  apply(v: Tensor): Tensor {
+    const b = this.backend;
+    if (v.backend !== b.name || v.dtype !== 'f32') fail('E_ARG', `vector must be an f32 tensor on the ${b.name} backend, got ${v.backend}/${v.dtype}`, { field: 'vector' });
+    if (v.size !== this.layout.size) {
+      const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
+      fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
+    }
+    // Slice v into per-parameter blocks once; every batch reuses them.
+    const vp = new Map<number, Tensor>();
+    for (const blk of this.layout.blocks) vp.set(blk.paramIndex, b.slice(v, blk.offset, blk.shape));
+    let out: Tensor | undefined;
+    this.batches.forEach((batch, i) => {
+      const state = this.state(i, batch);
+      const grads = this.productOnBatch(state, vp, batch.x.shape[0]!);
+      if (!this.cache) this.freeState(state, i);
+      if (out === undefined) {
+        out = b.zeros(v.shape);
+        for (const blk of this.layout.blocks) {
+          b.copyInto(out, blk.offset, grads.get(blk.paramIndex)!);
+          b.free(grads.get(blk.paramIndex)!);
+        }
+      } else {
+        const part = b.zeros(v.shape);
+        for (const blk of this.layout.blocks) {
+          b.copyInto(part, blk.offset, grads.get(blk.paramIndex)!);
+          b.free(grads.get(blk.paramIndex)!);
+        }
+        const sum = b.axpy(1, part, out);
+        b.free(part);
+        b.free(out);
+        out = sum;
+      }
+    });
+    for (const t of vp.values()) b.free(t);
+    this.products++;
+    return out!;
+  }
+
+  /** Frees the cached batch states (the model and batches stay the caller's). */
+  dispose(): void {
+    for (const [i, s] of this.states) this.freeState(s, i);
+    this.states.clear();
+  }
+
+  private state(i: number, batch: DeviceBatch): BatchState {
+    const cached = this.states.get(i);
+    if (cached) return cached;
+    const b = this.backend;
+    const { inputs, logits } = this.model.forwardWithCache(batch.x);
+    const state: BatchState = { inputs, logits };
+    if (this.kind === 'hessian') {
+      // Ordinary backward of the batch's share of the mean loss, keeping every layer's output gradient.
+      const ce = b.softmaxCrossEntropy(logits, batch.labels);
+      b.free(ce.loss);
+      const layers = this.model.description.layers;
+      const gOut: (Tensor | undefined)[] = new Array(layers.length);
+      let g = b.scale(1 / this.total, ce.grad);
+      b.free(ce.grad);
+      let p = this.model.params.length;
+      for (let li = layers.length - 1; li >= this.lowest; li--) {
+        const l = layers[li]!;
+        gOut[li] = g;
+        if (isLinear(l)) {
+          if (l.bias !== false) p--;
+          const w = this.model.params[--p]!.tensor;
+          if (li > this.lowest) g = b.matmul(g, w, false, false);
+        } else {
+          g = b.activationGrad(l.type, inputs[li]!, g);
+        }
+      }
+      state.gOut = gOut;
+    }
+    if (this.cache) this.states.set(i, state);
+    return state;
+  }
+
+  private freeState(s: BatchState, _i: number): void {
+    const b = this.backend;
+    for (let k = 1; k < s.inputs.length; k++) b.free(s.inputs[k]!);
+    b.free(s.logits);
+    if (s.gOut) for (const g of s.gOut) if (g) b.free(g);
+  }
+
+  /** One batch's contribution to the product, per active parameter (index into model.params). */
+  private productOnBatch(state: BatchState, vp: Map<number, Tensor>, _batchSize: number): Map<number, Tensor> {
+    const b = this.backend;
+    const layers = this.model.description.layers;
+    const params = this.model.params;
+    const paramOf = paramIndices(this.model);
+
+    // R-forward: Rin[i] = R{input of layer i}; undefined means zero (below the first active layer).
+    const rin: (Tensor | undefined)[] = new Array(layers.length);
+    let rh: Tensor | undefined;
+    layers.forEach((l, i) => {
+      rin[i] = rh;
+      const h = state.inputs[i]!;
+      if (isLinear(l)) {
+        const [wi, bi] = paramOf[i]!;
+        let rz: Tensor | undefined = rh ? b.matmul(rh, params[wi]!.tensor, false, true) : undefined;
+        if (this.active.has(i)) {
+          let t = b.matmul(h, vp.get(wi)!, false, true);
+          if (bi !== undefined) {
+            const tb = b.addBias(t, vp.get(bi)!);
+            b.free(t);
+            t = tb;
+          }
+          if (rz) {
+            const s = b.axpy(1, t, rz);
+            b.free(t);
+            b.free(rz);
+            rz = s;
+          } else rz = t;
+        }
+        rh = rz;
+      } else if (rh) {
+        rh = b.activationGrad(l.type, h, rh);
+      }
+    });
+    const rLogits = rh!; // the lowest active layer makes it defined
+
+    // At the logits: R{g} = H_loss · R{z}, the softmax cross-entropy Hessian per sample, over the mean.
+    const shv = b.softmaxHessianVec(state.logits, rLogits);
+    b.free(rLogits);
+    let rg = b.scale(1 / this.total, shv);
+    b.free(shv);
+
+    // Backward: R-backward (Hessian) or the ordinary backward of H_loss J v (GGN).
+    const out = new Map<number, Tensor>();
+    const hess = this.kind === 'hessian';
+    for (let i = layers.length - 1; i >= this.lowest; i--) {
+      const l = layers[i]!;
+      const h = state.inputs[i]!;
+      const r = rin[i];
+      const goOn = i > this.lowest;
+      if (isLinear(l)) {
+        const [wi, bi] = paramOf[i]!;
+        const w = params[wi]!.tensor;
+        const g = hess ? state.gOut![i]! : undefined;
+        if (this.active.has(i)) {
+          let gw = b.matmul(rg, h, true, false);
+          if (hess && r) {
+            const extra = b.matmul(g!, r, true, false);
+            const s = b.axpy(1, extra, gw);
+            b.free(extra);
+            b.free(gw);
+            gw = s;
+          }
+          out.set(wi, gw);
+          if (bi !== undefined) out.set(bi, b.sumRows(rg));
+        }
+        if (goOn) {
+          let next = b.matmul(rg, w, false, false);
+          if (hess && this.active.has(i)) {
+            const extra = b.matmul(g!, vp.get(wi)!, false, false);
+            const s = b.axpy(1, extra, next);
+            b.free(extra);
+            b.free(next);
+            next = s;
+          }
+          b.free(rg);
+          rg = next;
+        }
+      } else if (goOn) {
+        const next = hess && r ? b.activationRGrad(l.type, h, r, state.gOut![i]!, rg) : b.activationGrad(l.type, h, rg);
+        b.free(rg);
+        rg = next;
+      }
+    }
+    b.free(rg);
+    for (const r of rin) if (r) b.free(r);
+    return out;
+  }
+}
+
+/** For each module index of a linear layer: [weight param index, bias param index | undefined]. */
+function paramIndices(model: Mlp): ([number, number | undefined] | undefined)[] {
+  const out: ([number, number | undefined] | undefined)[] = new Array(model.description.layers.length);
+  model.params.forEach((p, k) => {
+    const cur = out[p.layer] ?? [k, undefined];
+    if (p.kind === 'weight') cur[0] = k;
+    else cur[1] = k;
+    out[p.layer] = cur;
+  });
+  return out;
+}
+
+/** H v of the mean cross-entropy over one batch (no caching). The caller frees the result. */
+export function hessianVectorProduct(model: Mlp, x: Tensor, labels: Tensor, v: Tensor, layers?: readonly (string | number)[]): Tensor {
+  const p = new CurvatureProduct(model, [{ x, labels }], { kind: 'hessian', layers, cache: false });
+  return p.apply(v);
+}
+
+/** G v (generalised Gauss–Newton, Jᵀ H_loss J v) of the mean cross-entropy over one batch. The caller frees the result. */
+export function ggnVectorProduct(model: Mlp, x: Tensor, labels: Tensor, v: Tensor, layers?: readonly (string | number)[]): Tensor {
+  const p = new CurvatureProduct(model, [{ x, labels }], { kind: 'ggn', layers, cache: false });
+  return p.apply(v);
+}
+
+/** The model's parameters (or some layers') as one flat f32 vector [size] on its backend. */
+export function flattenParameters(model: Mlp, layers?: readonly (string | number)[]): Tensor {
+  const layout = parameterLayout(model, layers);
+  const out = model.backend.zeros([layout.size]);
+  for (const blk of layout.blocks) model.backend.copyInto(out, blk.offset, model.params[blk.paramIndex]!.tensor);
+  return out;
+}
