@@ -1,4 +1,5 @@
-// axpy (out = y + alpha·x) and scale (out = alpha·x) over elements [first, first + count).
+// axpy (out = y + alpha·x), scale (out = alpha·x) and mul (out = x ⊙ y) over elements
+// [first, first + count).
 //!include common
 
 struct Params {
@@ -29,4 +30,12 @@ fn scale(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   if (i >= p.count) { return; }
   let gi = p.first + i;
   o[gi - p.oBase] = p.alpha * x[gi - p.xBase];
+}
+
+@compute @workgroup_size(256)
+fn mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid, 256u);
+  if (i >= p.count) { return; }
+  let gi = p.first + i;
+  o[gi - p.oBase] = x[gi - p.xBase] * y[gi - p.yBase];
 }

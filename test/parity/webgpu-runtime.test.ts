@@ -3,7 +3,9 @@
  * batching (flushEvery 1 vs default), tiling past the storage-binding cap (forced with a tiny
  * maxBindingBytes), loops past lavapipe's 65 535-iteration cap, the pipeline cache, CLD's hard
  * cases (ulp-level differences, float64 detail below float32 resolution, epoch chunking), the
- * GELU tail, and a child process that must exit by itself after dispose().
+ * GELU tail, the curvature kernels tiled and batched (R-operator pieces, slice/copyInto past the
+ * binding cap, the matrix × vector path, a Lanczos loop on the device), and a child process that
+ * must exit by itself after dispose().
  *
  * The first block needs no GPU (layouts, dispatch maths). The rest skips visibly without an
  * adapter (and fails in CI, through backendsUnderTest).
@@ -18,6 +20,7 @@ import type { Backend, CldKernelInput, Tensor } from '../../src/backends/backend
 import { JsBackend } from '../../src/backends/js/index.js';
 import { WebGpuBackend, type WebGpuOptions } from '../../src/backends/webgpu/backend.js';
 import { openDevice } from '../../src/backends/webgpu/device.js';
+import { RiverbedError } from '../../src/errors.js';
 import { createWebGpuBackend, probeWebGpu } from '../../src/backends/webgpu/index.js';
 import { cldPlan } from '../../src/backends/webgpu/kernels/cld.js';
 import { matmulBlocks } from '../../src/backends/webgpu/kernels/matmul.js';
@@ -32,7 +35,7 @@ describe('webgpu runtime: pure parts (no GPU)', () => {
     const families = readdirSync(SHADER_DIR)
       .filter((f) => f.endsWith('.wgsl'))
       .map((f) => f.slice(0, -5));
-    expect(families).toEqual(expect.arrayContaining(['matmul', 'elementwise', 'reduce', 'softmax_ce', 'axpy', 'gather', 'optim', 'cld']));
+    expect(families).toEqual(expect.arrayContaining(['matmul', 'elementwise', 'reduce', 'softmax_ce', 'axpy', 'gather', 'optim', 'cld', 'act_rgrad', 'softmax_hvp', 'matvec']));
     for (const fam of families) {
       const layout = parseParams(shaderSource(fam));
       layout.fields.forEach((f, i) => expect(f.offset).toBe(4 * i));
@@ -294,6 +297,124 @@ describe.skipIf(!!skip)('webgpu runtime on a device', () => {
       for (let i = 0; i < want.length; i++) if (want[i] === 0) expect(chunked[i], `sample ${i} zero (chunked)`).toBe(0);
     });
   }
+
+  it('curvature kernels tiled past the binding cap (4 KiB, flushEvery 1) match js and the untiled run', async () => {
+    const tiled = await backend({ maxBindingBytes: 4096, flushEvery: 1 });
+    const maxE = tiled.rt.maxElems();
+    expect(maxE).toBeLessThan(1024);
+    const n = 5003; // > 5 bindings, odd
+    const zs = randomArray(n, 61, -6, 6);
+    zs.set([0, -6, 6, 1e-3, -1e-3, Math.SQRT2, -Math.SQRT2, 9, -9], 1000); // straddles a tile edge
+    const ops = [zs, randomArray(n, 62), randomArray(n, 63), randomArray(n, 64)];
+    const run = async (b: Backend): Promise<Float32Array[]> => {
+      const [z, rz, ga, rga] = ops.map((d) => b.upload(d, [n]));
+      const outs = [b.mul(z!, rz!), ...(['relu', 'tanh', 'sigmoid', 'gelu'] as const).map((k) => b.activationRGrad(k, z!, rz!, ga!, rga!))];
+      for (const [bsz, c] of [[301, 10], [9, 700]] as const) {
+        // rows of 10: one invocation per row, ~96 rows per tile; rows of 700: a workgroup per row, one row per tile
+        outs.push(b.softmaxHessianVec(b.upload(randomArray(bsz * c, c, -20, 20), [bsz, c]), b.upload(randomArray(bsz * c, c + 1), [bsz, c])));
+      }
+      return Promise.all(outs.map((t) => b.read(t)));
+    };
+    const [got, untiled, want] = await Promise.all([run(tiled), run(be), run(ref)]);
+    const names = ['mul', "R(relu')", "R(tanh')", "R(sigmoid')", "R(gelu')", 'H·r rows', 'H·r wide'];
+    got.forEach((g, i) => {
+      expectClose(g, want[i]!, { rtol: 1e-4, atol: 1e-6 }, `tiled ${names[i]}`);
+      // Tiling only moves bindings: the same operations in the same order.
+      expect(Array.from(g), `tiled = untiled ${names[i]}`).toEqual(Array.from(untiled[i]!));
+    });
+    // A row longer than one binding cannot be tiled by rows: a clear error, not garbage.
+    expect(() => tiled.softmaxHessianVec(tiled.zeros([2, maxE + 1]), tiled.zeros([2, maxE + 1]))).toThrow(RiverbedError);
+  });
+
+  it('slice and copyInto move tensors far past the binding cap exactly, and copyInto of a tensor onto itself', async () => {
+    const tiled = await backend({ maxBindingBytes: 4096, flushEvery: 1 });
+    const n = 20_011;
+    const data = randomArray(n, 71);
+    const x = tiled.upload(data, [n]);
+    expect(Array.from(await tiled.read(tiled.slice(x, 3, [4, 4001])))).toEqual(Array.from(data.subarray(3, 3 + 16_004)));
+    const dst = tiled.zeros([n + 5]);
+    tiled.copyInto(dst, 5, x);
+    const back = await tiled.read(dst);
+    expect(Array.from(back.subarray(0, 5))).toEqual([0, 0, 0, 0, 0]);
+    expect(Array.from(back.subarray(5))).toEqual(Array.from(data));
+    // WebGPU forbids copying a buffer onto itself; the backend goes through a temporary, as TypedArray.set does.
+    const self = tiled.upload(data, [n]);
+    tiled.copyInto(self, 0, self);
+    expect(Array.from(await tiled.read(self))).toEqual(Array.from(data));
+  });
+
+  it('matrix × vector (N = 1 or M = 1) with every transpose matches js, tiled and untiled, K past 65 535', async () => {
+    const tiled = await backend({ maxBindingBytes: 4096, loopChunk: 7 });
+    // [M, K, N]: long K split over workgroups, short K one invocation per row, K-major matrices, K = 70 000.
+    const shapes: [number, number, number][] = [
+      [37, 3000, 1],
+      [37, 300, 1],
+      [3000, 37, 1],
+      [1, 3000, 45],
+      [1, 45, 3000],
+      [2, 70_000, 1],
+      [1, 70_000, 3],
+      [1, 1, 1],
+    ];
+    for (const b of [be, tiled]) {
+      for (const [m, k, n] of shapes) {
+        for (const tA of [false, true]) {
+          for (const tB of [false, true]) {
+            const A = randomArray(m * k, m + 3 * k);
+            const B = randomArray(k * n, n + 5 * k);
+            const sa = tA ? [k, m] : [m, k];
+            const sb = tB ? [n, k] : [k, n];
+            const got = await b.read(b.matmul(b.upload(A, sa), b.upload(B, sb), tA, tB));
+            const want = await ref.read(ref.matmul(ref.upload(A, sa), ref.upload(B, sb), tA, tB));
+            const label = `${b === be ? '' : 'tiled '}${m}×${k}×${n} tA=${tA} tB=${tB}`;
+            expectClose(got, want, { rtol: 1e-4, atol: 1e-6 * k }, label);
+          }
+        }
+      }
+    }
+  });
+
+  it('a Lanczos loop on the device (copyInto a basis row, slice k rows, Q(Qᵀw), read α and β) matches js and stays batched', async () => {
+    const P = 3001;
+    const k = 8;
+    const diag = randomArray(P, 81, 0, 1);
+    diag[17] = 10; // one outlier, as a Hessian's top eigenvalue
+    const v0 = randomArray(P, 82);
+    const lanczos = async (b: Backend): Promise<number[]> => {
+      const d = b.upload(diag, [P, 1]);
+      let norm = 0;
+      for (const x of v0) norm += x * x;
+      let v = b.scale(1 / Math.sqrt(norm), b.upload(v0, [P, 1]));
+      const Q = b.zeros([k, P]);
+      b.copyInto(Q, 0, v);
+      const ab: number[] = [];
+      for (let j = 0; j < k; j++) {
+        let w = b.mul(d, v); // the operator: diag(d)
+        ab.push((await b.read(b.dot(w, v)))[0]!);
+        const Qj = b.slice(Q, 0, [j + 1, P]);
+        w = b.axpy(-1, b.matmul(Qj, b.matmul(Qj, w), true), w); // full reorthogonalisation
+        const beta = Math.sqrt((await b.read(b.dot(w, w)))[0]!);
+        ab.push(beta);
+        v = b.scale(1 / beta, w);
+        if (j + 1 < k) b.copyInto(Q, (j + 1) * P, v);
+      }
+      return ab;
+    };
+    const fresh = await backend();
+    const before = fresh.rt.stats.submits;
+    const got = await lanczos(fresh);
+    // One submit per read (2 per step) plus at most one flush per flushEvery recorded commands.
+    expect(fresh.rt.stats.submits - before).toBeLessThanOrEqual(2 * k + Math.ceil(fresh.rt.stats.dispatches / fresh.rt.flushEvery) + 1);
+    expectClose(got, await lanczos(ref), { rtol: 1e-4, atol: 1e-5 }, 'α, β');
+    expect(Math.max(...got.filter((_, i) => i % 2 === 0))).toBeGreaterThan(5); // α sees the outlier
+
+    // Many small copies share submits: 100 single-element rows, one read.
+    const rows = fresh.zeros([100]);
+    const s0 = fresh.rt.stats.submits;
+    for (let i = 0; i < 100; i++) fresh.copyInto(rows, i, fresh.upload(new Float32Array([i]), [1]));
+    expect(Array.from(await fresh.read(rows))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(fresh.rt.stats.submits - s0).toBeLessThanOrEqual(Math.ceil(100 / fresh.rt.flushEvery) + 1);
+  });
 
   it('reuses pooled buffers after free()', async () => {
     const fresh = await backend();

@@ -15,14 +15,17 @@ import {
   shapeSize,
 } from '../backend.js';
 import type { GpuDevice } from './device.js';
-import { axpy, scale } from './kernels/axpy.js';
+import { activationRGrad } from './kernels/act-rgrad.js';
+import { axpy, mul, scale } from './kernels/axpy.js';
 import { cldScores } from './kernels/cld.js';
+import { copyInto, slice } from './kernels/copy.js';
 import type { Ctx } from './kernels/ctx.js';
 import { activation, activationGrad, addBias } from './kernels/elementwise.js';
 import { gatherRows } from './kernels/gather.js';
 import { matmul } from './kernels/matmul.js';
 import { adamStep, sgdStep } from './kernels/optim.js';
 import { dot, sum, sumRows } from './kernels/reduce.js';
+import { softmaxHessianVec } from './kernels/softmax-hvp.js';
 import { softmaxCrossEntropy } from './kernels/softmax.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
 import { GpuTensor, asGpu } from './tensor.js';
@@ -131,6 +134,25 @@ export class WebGpuBackend implements Backend, Ctx {
   adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void {
     adamStep(this, param, grad, m, v, h);
   }
+
+  // ---- curvature (R-operator pieces) -------------------------------------------------------------
+
+  mul(x: Tensor, y: Tensor): Tensor {
+    return mul(this, x, y);
+  }
+  activationRGrad(kind: Activation, z: Tensor, rz: Tensor, ga: Tensor, rga: Tensor): Tensor {
+    return activationRGrad(this, kind, z, rz, ga, rga);
+  }
+  softmaxHessianVec(logits: Tensor, r: Tensor): Tensor {
+    return softmaxHessianVec(this, logits, r);
+  }
+  slice(x: Tensor, offset: number, shape: readonly number[]): Tensor {
+    return slice(this, x, offset, shape);
+  }
+  copyInto(dst: Tensor, dstOffset: number, src: Tensor): void {
+    copyInto(this, dst, dstOffset, src);
+  }
+
   cldScores(input: CldKernelInput): Promise<Float32Array> {
     return cldScores(this, input);
   }

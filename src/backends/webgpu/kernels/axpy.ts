@@ -1,4 +1,4 @@
-/** axpy and scale (shaders/axpy.wgsl). */
+/** axpy, scale and mul (shaders/axpy.wgsl). */
 import type { Tensor } from '../../backend.js';
 import { asGpu, sameSize } from '../tensor.js';
 import type { Ctx } from './ctx.js';
@@ -21,5 +21,16 @@ export function scale(ctx: Ctx, alpha: number, x: Tensor): Tensor {
     { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
     { slot: 2, buffer: out.buffer, base: 'oBase' },
   ], { alpha, yBase: 0 });
+  return out;
+}
+
+export function mul(ctx: Ctx, x: Tensor, y: Tensor): Tensor {
+  sameSize(x, y, 'mul');
+  const out = ctx.alloc(x.shape);
+  runMap(ctx.rt, { family: 'axpy', entry: 'mul' }, x.size, [
+    { slot: 0, buffer: asGpu(x, 'f32', 'mul x').buffer, base: 'xBase' },
+    { slot: 1, buffer: asGpu(y, 'f32', 'mul y').buffer, base: 'yBase' },
+    { slot: 2, buffer: out.buffer, base: 'oBase' },
+  ], { alpha: 0 });
   return out;
 }

@@ -8,6 +8,7 @@ import { fail } from '../../../errors.js';
 import type { Tensor } from '../../backend.js';
 import { asGpu, dims2 } from '../tensor.js';
 import type { Ctx } from './ctx.js';
+import { matvec } from './matvec.js';
 
 /** Elements spanned by rows [r0, r0 + nr) × cols [c0, c0 + nc) of a row-major matrix with `ld` columns. */
 function span(nr: number, nc: number, ld: number): number {
@@ -63,6 +64,15 @@ export function matmul(ctx: Ctx, a: Tensor, b: Tensor, transA = false, transB = 
   if (M === 0 || N === 0) return out;
   if (K === 0) {
     rt.clear(out.buffer, 0, Math.ceil((M * N * 4) / 4) * 4);
+    return out;
+  }
+  // A vector operand: no blocking wins, and a long K must not run inside one workgroup.
+  if (N === 1) {
+    matvec(rt, A, B, out.buffer, M, K, transA ? 'cols' : 'rows');
+    return out;
+  }
+  if (M === 1) {
+    matvec(rt, B, A, out.buffer, N, K, transB ? 'rows' : 'cols');
     return out;
   }
   const { mb, nb, kb } = matmulBlocks(M, N, K, transA, transB, rt.maxElems(), rt.loopChunk);
