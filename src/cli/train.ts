@@ -10,12 +10,15 @@ import type { Backend } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import { type Dataset, loadNpyDataset, numClasses, splitDataset } from '../data/dataset.js';
 import { MNIST_CLASSES, loadMnist } from '../data/mnist.js';
+import { OnlineCld } from '../coreset/online.js';
 import { fail } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { encodeNpy } from '../io/npy.js';
 import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
-import { type RunConfig, runTraining, toDevice } from '../train/run.js';
+import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, parseSchedule } from '../train/schedule.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 
@@ -79,6 +82,8 @@ interface TrainCliOptions {
   seed: number;
   record?: string;
   recordInit?: boolean;
+  onlineCld?: string;
+  onlineCldSource: string;
   save?: string;
   init?: string;
   backend: string;
@@ -110,6 +115,8 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed of initialisation, shuffling and the train/val split', intOption('--seed', 0), 0)
     .option('--record <DIR>', 'write per-sample trajectories (train_*.npy, val_*.npy, trajectory.json) into DIR')
     .option('--record-init', 'also record before the first update (checkpoint "init")')
+    .option('--online-cld <scores.npy>', 'accumulate CLD scores while training (running sums, O(N) memory, no trajectory files) and write them as float32 .npy')
+    .option('--online-cld-source <src>', 'train losses for --online-cld: eval (an evaluation pass over the train set after each epoch, = offline CLD) | batch (the losses of the training mini-batches, no extra pass)', 'eval')
     .option('--save <W.safetensors>', 'write the trained weights (PyTorch names: 0.weight [out, in], 0.bias, …)')
     .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
     .option('--json', 'print the result as JSON on stdout')
@@ -167,6 +174,7 @@ export interface TrainSummary {
   test?: { loss: number; accuracy: number };
   seconds: { load: number; train: number; record: number; total: number };
   record?: string;
+  onlineCld?: { path: string; source: 'eval' | 'batch'; checkpoints: number };
   save?: string;
 }
 
@@ -189,6 +197,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   try {
     const model = o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
     const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit };
+    const online = o.onlineCld !== undefined ? onlineCldHooks(o, data, cfg) : undefined;
     const train = toDevice(backend, data.train);
     const val = data.val ? toDevice(backend, data.val) : undefined;
     const total = stepsPerEpoch(data.train.count, o.batchSize) * o.epochs;
@@ -202,6 +211,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       onEpoch: (_e, loss) => {
         lastLoss = ` loss ${loss.toFixed(4)}`;
       },
+      ...online?.hooks,
     });
     bar.stop();
     const summary: TrainSummary = {
@@ -244,6 +254,10 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       });
       summary.record = o.record;
     }
+    if (online) {
+      writeFileAtomic(o.onlineCld!, encodeNpy(online.cld.scores(), [data.train.count]));
+      summary.onlineCld = { path: o.onlineCld!, source: online.source, checkpoints: online.cld.checkpoints };
+    }
     if (o.save !== undefined) {
       await model.save(o.save, { 'riverbed.dataset': data.datasetName, 'riverbed.seed': String(o.seed) });
       summary.save = o.save;
@@ -258,10 +272,37 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   }
 }
 
+/** Online CLD (`--online-cld`): the run hooks that feed an OnlineCld at every checkpoint. */
+function onlineCldHooks(o: TrainCliOptions, data: Loaded, cfg: RunConfig): { cld: OnlineCld; source: 'eval' | 'batch'; hooks: Pick<RunHooks, 'onCheckpoint' | 'onBatchLoss'> } {
+  const source = o.onlineCldSource;
+  if (source !== 'eval' && source !== 'batch') fail('E_ARG', `expected eval or batch, got "${source}"`, { field: '--online-cld-source' });
+  if (!data.val) fail('E_ARG', 'online CLD needs validation samples (--val-size > 0 or --val-fraction > 0)', { field: '--online-cld' });
+  if (o.epochs < 2 + (o.recordInit && source === 'eval' ? 0 : 1)) fail('E_ARG', 'online CLD needs at least 3 checkpoints (epochs, plus "init" with --record-init)', { field: '--epochs' });
+  const valData = data.val;
+  const cld = new OnlineCld(data.train.labels, data.classes);
+  const batchLoss = new Float32Array(data.train.count);
+  cfg.evaluate = { train: source === 'eval', val: true };
+  return {
+    cld,
+    source,
+    hooks: {
+      onBatchLoss: source === 'batch' ? (_e, rows, loss) => rows.forEach((r, j) => (batchLoss[r] = loss[j]!)) : undefined,
+      onCheckpoint: (cp, tr, va) => {
+        if (source === 'batch' && cp === 'init') return; // no training batches before the first update
+        cld.observeVal(source === 'eval' ? tr!.loss : batchLoss, va!.loss, valData.labels);
+      },
+    },
+  };
+}
+
 /** Fails before training when an output cannot be written (a file where a directory goes, a missing directory). */
 function checkOutputs(o: TrainCliOptions): void {
   if (o.record !== undefined && existsSync(o.record) && !statSync(o.record).isDirectory()) {
     fail('E_FILE', 'exists and is not a directory; --record needs a directory', { file: o.record });
+  }
+  if (o.onlineCld !== undefined) {
+    const dir = dirname(resolve(o.onlineCld));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('E_FILE', `directory ${dir} does not exist`, { file: o.onlineCld, field: '--online-cld' });
   }
   if (o.save !== undefined) {
     const dir = dirname(resolve(o.save));
@@ -290,6 +331,7 @@ function printSummary(s: TrainSummary): void {
   if (s.test) lines.push(`test        accuracy ${pct(s.test.accuracy)}, loss ${s.test.loss.toFixed(4)}`);
   lines.push(`time        load ${s.seconds.load.toFixed(1)} s, train ${s.seconds.train.toFixed(1)} s, record ${s.seconds.record.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s`);
   if (s.record) lines.push(`trajectory  ${s.record}/trajectory.json`);
+  if (s.onlineCld) lines.push(`online CLD  ${s.onlineCld.path} (${s.onlineCld.source} losses, ${s.onlineCld.checkpoints} checkpoints)`);
   if (s.save) lines.push(`weights     ${s.save}`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -34,6 +34,11 @@ export interface RunConfig {
   /** Record per-sample metrics after every epoch (and before training when recordInit). */
   record?: boolean;
   recordInit?: boolean;
+  /**
+   * Evaluate at every checkpoint even without recording, and hand the metrics to
+   * `hooks.onCheckpoint` (online CLD): the train rows, the validation set, or both.
+   */
+  evaluate?: { train: boolean; val: boolean };
   /** Rows per forward pass when recording/evaluating (default 2048). */
   evalBatchSize?: number;
 }
@@ -41,6 +46,10 @@ export interface RunConfig {
 export interface RunHooks {
   onStep?: (step: number, total: number, epoch: number) => void;
   onEpoch?: (epoch: number, trainLoss: number, val?: SampleMetrics) => void;
+  /** Metrics at every checkpoint ("init" with recordInit, then each epoch), when recording or `cfg.evaluate` asks for them. */
+  onCheckpoint?: (checkpoint: 'init' | number, train: SampleMetrics | undefined, val: SampleMetrics | undefined) => void;
+  /** Per-sample losses of each training mini-batch (see TrainOptions.onBatchLoss); `rows` index `data`. */
+  onBatchLoss?: (epoch: number, rows: Int32Array, loss: Float32Array) => void;
 }
 
 export interface RunResult extends TrainResult {
@@ -79,14 +88,17 @@ export async function runTraining(
   }
   let recordMs = 0;
   const empty = (): SampleMetrics => ({ loss: new Float32Array(0), correct: new Uint8Array(0), margin: new Float32Array(0), errorNorm: new Float32Array(0) });
+  const wantTrain = !!recorder || !!cfg.evaluate?.train;
+  const wantVal = !!recorder || !!cfg.evaluate?.val;
   const checkpoint = async (cp: 'init' | number): Promise<SampleMetrics | undefined> => {
-    if (!recorder) return undefined;
+    if (!wantTrain && !wantVal) return undefined;
     const t0 = performance.now();
-    const tr = await evaluateSamples(model, data.x, data.labels, { rows: trainRows, batchSize: evalBs });
-    const va = val ? await evaluateSamples(model, val.x, val.labels, { batchSize: evalBs }) : empty();
-    recorder.record(cp, tr, va);
+    const tr = wantTrain ? await evaluateSamples(model, data.x, data.labels, { rows: trainRows, batchSize: evalBs }) : undefined;
+    const va = val && wantVal ? await evaluateSamples(model, val.x, val.labels, { batchSize: evalBs }) : undefined;
+    recorder?.record(cp, tr!, va ?? empty());
+    hooks.onCheckpoint?.(cp, tr, va);
     recordMs += performance.now() - t0;
-    return val ? va : undefined;
+    return va;
   };
   if (cfg.recordInit) await checkpoint('init');
   const initMs = recordMs;
@@ -101,6 +113,7 @@ export async function runTraining(
       schedule: cfg.schedule,
       seed: cfg.seed,
       onStep: hooks.onStep,
+      onBatchLoss: hooks.onBatchLoss,
       onEpoch: async (epoch, loss) => {
         const va = await checkpoint(epoch);
         hooks.onEpoch?.(epoch, loss, va);

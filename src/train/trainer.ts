@@ -32,6 +32,12 @@ export interface TrainOptions {
   onStep?: (step: number, totalSteps: number, epoch: number) => void;
   /** Called after every epoch with its mean training loss; may be async (e.g. to record a trajectory). */
   onEpoch?: (epoch: number, meanLoss: number) => void | Promise<void>;
+  /**
+   * Per-sample losses of every mini-batch as it was trained on (before its update), with the
+   * batch's rows. Read back without stalling the loop; all of an epoch's calls happen before its
+   * `onEpoch`. Used by online CLD scored from training batches.
+   */
+  onBatchLoss?: (epoch: number, rows: Int32Array, loss: Float32Array) => void;
 }
 
 export interface TrainResult {
@@ -62,6 +68,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       rng.shuffle(order);
       let acc = b.zeros([1]);
+      const batchReads: Promise<void>[] = [];
       for (let s = 0; s < perEpoch; s++) {
         const idx = order.subarray(s * o.batchSize, Math.min(n, (s + 1) * o.batchSize));
         const k = idx.length;
@@ -77,13 +84,23 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
         opt.step(grads, learningRate(o.optimizer.lr, t, total, o.schedule));
         for (const g of grads) b.free(g);
         const bs = b.sum(loss);
-        b.free(loss);
+        if (o.onBatchLoss) {
+          const rowsCopy = Int32Array.from(idx);
+          const hook = o.onBatchLoss;
+          batchReads.push(
+            b.read(loss).then((v) => {
+              b.free(loss);
+              hook(epoch, rowsCopy, v);
+            }),
+          );
+        } else b.free(loss);
         const acc2 = b.axpy(1, bs, acc);
         b.free(bs);
         b.free(acc);
         acc = acc2;
         o.onStep?.(opt.steps, total, epoch);
       }
+      await Promise.all(batchReads);
       const sum = (await b.read(acc))[0]!;
       b.free(acc);
       const mean = sum / n;
