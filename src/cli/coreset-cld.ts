@@ -1,48 +1,39 @@
 /**
  * `riverbed coreset cld …`: CLD coreset selection from loss trajectories in `.npy` files.
  *
- * Everything is read and validated before anything is written; all outputs (selection JSON,
- * optional scores and indices `.npy`) are committed together through temp files + rename, so bad
- * input leaves no output at all. Progress goes to stderr only when stderr is a terminal.
+ * The trajectory is streamed in column tiles under `--max-memory` when it does not fit (see
+ * src/coreset/stream.ts); `--shard i/n` scores one contiguous slice and writes a part for
+ * `riverbed coreset merge` (src/coreset/shard.ts). Everything that can be checked before reading
+ * the trajectory is checked before a backend opens; all outputs (selection JSON, optional scores
+ * and indices `.npy`, or a shard part) are committed together through temp files + rename, so bad
+ * input — including a trajectory that changes while it is read — leaves no output at all.
+ * Progress goes to stderr only when stderr is a terminal.
  */
-import { resolve, dirname } from 'node:path';
-import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Backend, BackendChoice } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
-import { type Budget, type CldInputs, type CldSelection, checkCldInputs, cldCoresetChecked } from '../coreset/cld.js';
+import type { Budget } from '../coreset/cld.js';
+import type { BudgetOptions } from '../coreset/select.js';
+import { cldShard, encodeShardPart, parseShard } from '../coreset/shard.js';
+import { type MemoryPlan, type StreamProgress, defaultMaxMemory, parseSize, planCldScoring, prepareCldFiles, selectFromScores } from '../coreset/stream.js';
 import { fail } from '../errors.js';
-import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
-import { encodeNpy } from '../io/npy.js';
-import { loadLabels, loadTrajectory } from '../io/trajectory.js';
+import { writeFilesAtomic } from '../io/atomic.js';
+import { runManifest } from '../io/manifest.js';
+import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
+import { checkOutputPaths, writeSelection } from './coreset-output.js';
 
-export interface CldCommandOptions {
+export interface CldCommandOptions extends BudgetCliOptions {
   trainLoss?: string;
   trainLabels?: string;
   valLoss?: string;
   valLabels?: string;
-  perClass?: string;
-  fraction?: string;
   out?: string;
   scores?: string;
   indicesNpy?: string;
   backend: string;
+  maxMemory?: string;
+  shard?: string;
   json?: boolean;
-}
-
-export function parseBudget(perClass: string | undefined, fraction: string | undefined): Budget {
-  if (perClass !== undefined && fraction !== undefined) fail('E_ARG', 'give either --per-class K or --fraction F, not both', { field: '--per-class' });
-  if (perClass !== undefined) {
-    const k = /^\s*\d+\s*$/.test(perClass) ? Number(perClass) : NaN;
-    if (!Number.isSafeInteger(k) || k < 1) fail('E_ARG', `K must be an integer ≥ 1, got "${perClass}"`, { field: '--per-class' });
-    return { perClass: k };
-  }
-  if (fraction !== undefined) {
-    const f = fraction.trim() === '' ? NaN : Number(fraction);
-    if (!(f > 0 && f <= 1)) fail('E_ARG', `F must be a number with 0 < F ≤ 1, got "${fraction}"`, { field: '--fraction' });
-    return { fraction: f };
-  }
-  return fail('E_ARG', 'a budget is required: --per-class K or --fraction F', { field: '--per-class' });
 }
 
 function required(value: string | undefined, flag: string): string {
@@ -50,44 +41,37 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
-function checkOutputs(outputs: [string, string][], inputs: string[]): void {
-  const seen = new Map<string, string>();
-  const ins = new Set(inputs.map((p) => resolve(p)));
-  for (const [flag, path] of outputs) {
-    const abs = resolve(path);
-    if (ins.has(abs)) fail('E_ARG', `output ${path} would overwrite an input file`, { field: flag });
-    const other = seen.get(abs);
-    if (other) fail('E_ARG', `${path} is given for both ${other} and ${flag}`, { field: flag });
-    seen.set(abs, flag);
-    let dirOk = false;
-    try {
-      dirOk = statSync(dirname(abs)).isDirectory();
-    } catch {
-      dirOk = false;
-    }
-    if (!dirOk) fail('E_FILE', `output directory ${dirname(abs)} does not exist`, { file: path, field: flag });
-    try {
-      if (statSync(abs).isDirectory()) fail('E_FILE', 'is a directory, expected a file path', { file: path, field: flag });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    }
-  }
-}
-
 interface Progress {
   update(step: number, label: string): void;
+  /** Streaming: samples done, with throughput. */
+  stream(p: StreamProgress): void;
   stop(): void;
 }
 
 async function makeProgress(total: number): Promise<Progress> {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  if (!process.stderr.isTTY) return { update: () => {}, stream: () => {}, stop: () => {} };
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: 'coreset cld [{bar}] {value}/{total} {step}', stream: process.stderr, clearOnComplete: true, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
+  let streaming = false;
   bar.start(total, 0, { step: 'loading' });
-  return { update: (step, label) => bar.update(step, { step: label }), stop: () => bar.stop() };
+  return {
+    update: (step, label) => {
+      if (!streaming) bar.update(step, { step: label });
+    },
+    stream: (p) => {
+      if (!streaming) {
+        streaming = true;
+        bar.setTotal(p.samples);
+      }
+      const s = Math.max(p.elapsedMs, 1) / 1000;
+      const rate = `${(p.samplesDone / s / 1e6).toFixed(2)} M samples/s, ${(p.bytesRead / s / 1e9).toFixed(2)} GB/s`;
+      bar.update(p.samplesDone, { step: `samples (${rate})` });
+    },
+    stop: () => bar.stop(),
+  };
 }
 
 /** "a,b,c" of an Int32Array as latin1 bytes, without building 100 k+ JS strings. */
@@ -113,24 +97,6 @@ export function formatIntList(a: Int32Array): Buffer {
   return buf.subarray(0, p);
 }
 
-function selectionJson(sel: CldSelection, params: Record<string, unknown>, n: number): Buffer[] {
-  const head = {
-    format: 'riverbed.selection',
-    version: 1,
-    method: 'cld',
-    parameters: params,
-    backend: sel.backend,
-    n,
-    selected: sel.indices.length,
-    numClasses: sel.numClasses,
-    perClass: sel.perClassSelected,
-    absentClasses: sel.absentClasses,
-  };
-  const text = JSON.stringify(head, null, 2);
-  // indices on one line, written as bytes directly (100 k+ entries)
-  return [Buffer.from(`${text.slice(0, -2)},\n  "indices": [`, 'utf8'), formatIntList(sel.indices), Buffer.from(']\n}\n', 'latin1')];
-}
-
 /** RIVERBED_PROFILE=1: one line of phase timings on stderr (for the benchmark's breakdown). */
 function phaseTimer(): ((phase: string) => void) | undefined {
   if (!process.env.RIVERBED_PROFILE) return undefined;
@@ -144,95 +110,127 @@ function phaseTimer(): ((phase: string) => void) | undefined {
   };
 }
 
+function memoryOf(plan: MemoryPlan): Record<string, unknown> {
+  return { mode: plan.mode, maxMemory: plan.maxMemory, tiles: plan.tiles, tileSamples: plan.tileSamples, bufferBytes: plan.bufferBytes };
+}
+
 export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
-  const trainLossPath = required(o.trainLoss, '--train-loss');
-  const trainLabelsPath = required(o.trainLabels, '--train-labels');
-  const valLossPath = required(o.valLoss, '--val-loss');
-  const valLabelsPath = required(o.valLabels, '--val-labels');
+  const files = {
+    trainLoss: required(o.trainLoss, '--train-loss'),
+    trainLabels: required(o.trainLabels, '--train-labels'),
+    valLoss: required(o.valLoss, '--val-loss'),
+    valLabels: required(o.valLabels, '--val-labels'),
+  };
   const outPath = required(o.out, '--out');
-  const budget = parseBudget(o.perClass, o.fraction);
+  const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  // a shard may keep every score (no budget): the merge then takes any budget
+  const hasBudget = o.perClass !== undefined || o.fraction !== undefined;
+  const parsed = hasBudget || !shard ? await parseBudgetOptions(o) : { ...(await parseBudgetOptions({ ...o, perClass: '1' })), budget: undefined };
+  const budget: Budget | undefined = parsed.budget;
+  const budgetOptions: BudgetOptions = parsed.options;
   const choice: BackendChoice = parseBackendChoice(o.backend);
+  const maxMemory = o.maxMemory !== undefined ? parseSize(o.maxMemory) : defaultMaxMemory();
   const outputs: [string, string][] = [['--out', outPath]];
+  if (shard && (o.scores || o.indicesNpy)) fail('E_ARG', '--scores and --indices-npy are written by `coreset merge`, not by a shard', { field: o.scores ? '--scores' : '--indices-npy' });
   if (o.scores) outputs.push(['--scores', o.scores]);
   if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
-  checkOutputs(outputs, [trainLossPath, trainLabelsPath, valLossPath, valLabelsPath]);
+  const inputPaths = [files.trainLoss, files.trainLabels, files.valLoss, files.valLabels];
+  checkOutputPaths(outputs, parsed.excludeFile ? [...inputPaths, parsed.excludeFile] : inputPaths);
 
   const progress = await makeProgress(5);
   const timing = phaseTimer();
   let backend: Backend | undefined;
+  const params: Record<string, unknown> = {
+    ...(budget ?? {}),
+    budget: budgetOptions.mode ?? 'proportional',
+    ...(budgetOptions.minPerClass !== undefined ? { minPerClass: budgetOptions.minPerClass } : {}),
+    ...(parsed.excludeFile ? { exclude: parsed.excludeFile, excluded: budgetOptions.exclude?.length ?? 0 } : {}),
+    ...files,
+    ...(shard ? { shard: `${shard.index}/${shard.count}` } : {}),
+  };
   try {
-    const train = await loadTrajectory(trainLossPath, 'train loss');
-    const trainLabels = await loadLabels(trainLabelsPath, 'train labels');
-    const val = await loadTrajectory(valLossPath, 'val loss');
-    const valLabels = await loadLabels(valLabelsPath, 'val labels');
-    if (val.epochs !== train.epochs) {
-      fail('E_SHAPE', `has ${val.epochs} epochs but the train loss ${trainLossPath} has ${train.epochs}`, { file: valLossPath, field: 'val loss' });
+    if (shard) {
+      // parts carry their own input identity; only the budget options are validated up front
+      const selected = await selectBackend(choice);
+      backend = selected.backend;
+      progress.update(2, `scoring shard ${shard.index}/${shard.count} on ${backend.name}`);
+      const part = await cldShard(files, shard, {
+        backend,
+        maxMemory,
+        budget,
+        budgetOptions,
+        parameters: params,
+        onProgress: (p) => progress.stream(p),
+      });
+      writeFilesAtomic([{ path: outPath, data: [Buffer.from(encodeShardPart(part), 'utf8')] }]);
+      progress.stop();
+      const summary = { out: outPath, shard: part.shard, backend: part.backend, candidates: part.indices.length, keep: part.keep, inputId: part.inputId };
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else {
+        process.stdout.write(
+          `shard ${shard.index}/${shard.count}: samples [${part.shard.start}, ${part.shard.end}) scored on ${part.backend}, ${part.indices.length} candidates → ${outPath}\n`,
+        );
+      }
+      return;
     }
-    const inputs: CldInputs = {
-      trainLoss: train.data,
-      epochs: train.epochs,
-      samples: train.samples,
-      trainLabels,
-      valLoss: val.data,
-      valSamples: val.samples,
-      valLabels,
-      sources: { trainLoss: trainLossPath, trainLabels: trainLabelsPath, valLoss: valLossPath, valLabels: valLabelsPath },
-    };
-    // Every check before the backend opens: bad input never pays for (or hears from) a device.
-    const checked = await checkCldInputs(inputs);
-    timing?.('load+validate');
-    progress.update(1, 'opening backend');
-    const selected = await selectBackend(choice);
-    backend = selected.backend;
-    timing?.(`backend ${backend.name}`);
-    progress.update(2, `scoring on ${backend.name}`);
-    const sel = await cldCoresetChecked(inputs, checked, budget, backend, (done) => {
-      if (done === 3) timing?.('score');
-      progress.update(Math.min(4, 1 + done), done >= 3 ? 'selecting' : 'scoring');
-    });
-    timing?.('select');
-    progress.update(4, 'writing');
-    const params = {
-      ...budget,
-      trainLoss: trainLossPath,
-      trainLabels: trainLabelsPath,
-      valLoss: valLossPath,
-      valLabels: valLabelsPath,
-      epochs: train.epochs,
-      valSamples: val.samples,
-    };
-    const files: PendingFile[] = [{ path: outPath, data: selectionJson(sel, params, train.samples) }];
-    if (o.scores) files.push({ path: o.scores, data: encodeNpy(sel.scores, [sel.scores.length]) });
-    if (o.indicesNpy) files.push({ path: o.indicesNpy, data: encodeNpy(sel.indices, [sel.indices.length], { dtype: 'i8' }) });
-    writeFilesAtomic(files);
-    timing?.('write');
-    progress.update(5, 'done');
-    progress.stop();
+    const prep = await prepareCldFiles(files);
+    try {
+      // Every check before the backend opens (whole-file mode checks NaN/Inf here too).
+      const job = await planCldScoring(prep, { maxMemory, onProgress: (p) => progress.stream(p) });
+      timing?.('load+validate');
+      progress.update(1, 'opening backend');
+      const selected = await selectBackend(choice);
+      backend = selected.backend;
+      timing?.(`backend ${backend.name}`);
+      progress.update(2, `scoring on ${backend.name}`);
+      const res = await job.run(backend);
+      timing?.('score');
+      const sel = selectFromScores(prep, res.scores, budget!, backend.name, budgetOptions);
+      timing?.('select');
+      progress.update(4, 'writing');
+      const N = prep.train.samples;
+      const E = prep.train.epochs;
+      const parameters = { ...params, epochs: E, valSamples: prep.meta.valSamples };
+      const manifest = runManifest({ parameters, inputs: parsed.excludeFile ? [...inputPaths, parsed.excludeFile] : inputPaths, backend: sel.backend });
+      timing?.('manifest');
+      writeSelection(
+        outPath,
+        { method: 'cld', parameters, backend: sel.backend, n: N, numClasses: sel.numClasses, perClass: sel.perClassSelected, absentClasses: sel.absentClasses, manifest },
+        sel.indices,
+        o.scores ? { path: o.scores, data: sel.scores } : undefined,
+        o.indicesNpy,
+      );
+      timing?.('write');
+      progress.update(5, 'done');
+      progress.stop();
 
-    if (sel.absentClasses.length > 0) {
-      const list = sel.absentClasses.length > 20 ? `${sel.absentClasses.slice(0, 20).join(', ')}, …` : sel.absentClasses.join(', ');
-      process.stderr.write(
-        `riverbed: warning: ${sel.absentClasses.length} class(es) have training samples but no validation samples and select nothing: ${list}\n`,
-      );
-    }
-    const summary = {
-      out: outPath,
-      scores: o.scores ?? null,
-      indicesNpy: o.indicesNpy ?? null,
-      backend: sel.backend,
-      backendReason: selected.reason,
-      n: train.samples,
-      epochs: train.epochs,
-      selected: sel.indices.length,
-      numClasses: sel.numClasses,
-      perClass: sel.perClassSelected,
-      absentClasses: sel.absentClasses,
-    };
-    if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    else {
-      process.stdout.write(
-        `selected ${sel.indices.length} of ${train.samples} samples (${sel.numClasses} classes, ${train.epochs} epochs) on ${sel.backend} → ${outPath}\n`,
-      );
+      if (sel.absentClasses.length > 0) {
+        const list = sel.absentClasses.length > 20 ? `${sel.absentClasses.slice(0, 20).join(', ')}, …` : sel.absentClasses.join(', ');
+        process.stderr.write(
+          `riverbed: warning: ${sel.absentClasses.length} class(es) have training samples but no validation samples and select nothing: ${list}\n`,
+        );
+      }
+      const summary = {
+        out: outPath,
+        scores: o.scores ?? null,
+        indicesNpy: o.indicesNpy ?? null,
+        backend: sel.backend,
+        backendReason: selected.reason,
+        n: N,
+        epochs: E,
+        selected: sel.indices.length,
+        numClasses: sel.numClasses,
+        perClass: sel.perClassSelected,
+        absentClasses: sel.absentClasses,
+        memory: memoryOf(res.plan),
+        scoreMs: res.ms,
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else {
+        process.stdout.write(`selected ${sel.indices.length} of ${N} samples (${sel.numClasses} classes, ${E} epochs) on ${sel.backend} → ${outPath}\n`);
+      }
+    } finally {
+      prep.close();
     }
   } finally {
     progress.stop();
@@ -241,18 +239,19 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
 }
 
 export function registerCoresetCld(coreset: Command): void {
-  coreset
+  const cmd = coreset
     .command('cld')
     .description('CLD: rank samples by the correlation of their loss differences with their class\'s validation loss differences')
     .option('--train-loss <path>', 'train loss trajectory [epochs, samples] .npy (float32/float64), or a directory of one 1-D .npy per epoch')
     .option('--train-labels <path>', 'train labels, 1-D .npy of integers')
     .option('--val-loss <path>', 'validation loss trajectory [epochs, valSamples] .npy, or a directory of per-epoch .npy')
-    .option('--val-labels <path>', 'validation labels, 1-D .npy of integers')
-    .option('--per-class <K>', 'keep the top K samples of every class (at most the class size)')
-    .option('--fraction <F>', 'keep round(F·N) samples, k_c = F·n_c by largest remainder (0 < F ≤ 1)')
-    .option('--out <path>', 'selection JSON (format riverbed.selection, version 1)')
+    .option('--val-labels <path>', 'validation labels, 1-D .npy of integers');
+  addBudgetOptions(cmd)
+    .option('--out <path>', 'selection JSON (format riverbed.selection, version 1, with a run manifest); with --shard, the part JSON (riverbed.cld-shard)')
     .option('--scores <path>', 'also write float32 r for every sample (original order; NaN for classes without validation samples)')
     .option('--indices-npy <path>', 'also write the selected indices as int64 .npy (grouped by class, by rank)')
+    .option('--max-memory <size>', 'peak memory budget, e.g. 1GB, 512MiB, 2G (default: half the available memory); larger trajectories are streamed in column tiles')
+    .option('--shard <i/n>', 'score only shard i of n (contiguous samples) and write a part for `riverbed coreset merge`; the budget is optional (without one the part keeps every score)')
     .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
     .option('--json', 'print a machine-readable summary on stdout')
     .action(async (opts: CldCommandOptions) => {

@@ -1,4 +1,87 @@
+/**
+ * `riverbed coreset merge part-*.json --per-class K | --fraction F --out selection.json`: the
+ * exact merge of `coreset cld --shard i/n` parts (src/coreset/shard.ts) into the selection one
+ * run would give. Parts from different inputs, kernels or shard counts, overlapping or missing
+ * slices, and budgets larger than the parts kept are refused before anything is written.
+ */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { Budget } from '../coreset/select.js';
+import { type CldShardPart, decodeShardPart, mergeCldShards } from '../coreset/shard.js';
+import { fail } from '../errors.js';
+import { runManifest } from '../io/manifest.js';
+import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
+import { checkOutputPaths, writeSelection } from './coreset-output.js';
 
-// PLACEHOLDER: being written in this session (issue 4); registers nothing until then.
-export function registerCoresetMerge(_coreset: Command): void {}
+interface MergeCliOptions extends BudgetCliOptions {
+  out?: string;
+  indicesNpy?: string;
+  json?: boolean;
+}
+
+function readPart(file: string): CldShardPart {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return fail('E_FILE', `cannot read (${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)})`, { file });
+  }
+  return decodeShardPart(text, file);
+}
+
+/** `modeGiven`: whether --budget was on the command line (else the parts' mode applies). */
+export async function runCoresetMerge(files: string[], o: MergeCliOptions, modeGiven = o.budget !== undefined): Promise<void> {
+  if (!o.out) fail('E_ARG', '--out is required', { field: '--out' });
+  if (files.length === 0) fail('E_ARG', 'give the part files: riverbed coreset merge part-*.json --out selection.json', { field: 'parts' });
+  const hasBudget = o.perClass !== undefined || o.fraction !== undefined;
+  // without a budget the parts' own budget applies; the options are still parsed and checked
+  const parsed = await parseBudgetOptions(hasBudget ? o : { ...o, perClass: '1' });
+  const budget: Budget | undefined = hasBudget ? parsed.budget : undefined;
+  const outputs: [string, string][] = [['--out', o.out]];
+  if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
+  checkOutputPaths(outputs, parsed.excludeFile ? [...files, parsed.excludeFile] : files);
+  const parts = files.map((file) => ({ file, part: readPart(file) }));
+  const merged = mergeCldShards(parts, budget, {
+    mode: modeGiven ? parsed.options.mode : undefined,
+    minPerClass: parsed.options.minPerClass,
+    exclude: parsed.options.exclude,
+  });
+  const first = parts[0]!.part;
+  const parameters: Record<string, unknown> = {
+    ...merged.budget,
+    budget: merged.budgetOptions.mode,
+    ...(merged.budgetOptions.minPerClass ? { minPerClass: merged.budgetOptions.minPerClass } : {}),
+    ...(first.exclude ? { excluded: first.exclude.count } : {}),
+    ...(first.parameters ? { trainLoss: first.parameters.trainLoss, trainLabels: first.parameters.trainLabels, valLoss: first.parameters.valLoss, valLabels: first.parameters.valLabels } : {}),
+    epochs: merged.epochs,
+    valSamples: first.input.valSamples,
+    shards: merged.shards,
+    inputId: first.inputId,
+  };
+  const manifest = runManifest({ parameters, inputs: files, backend: merged.backend });
+  writeSelection(
+    o.out,
+    { method: 'cld', parameters, backend: merged.backend, n: merged.samples, numClasses: merged.numClasses, perClass: merged.perClassSelected, absentClasses: merged.absentClasses, manifest },
+    merged.indices,
+    undefined,
+    o.indicesNpy,
+  );
+  const summary = { out: o.out, indicesNpy: o.indicesNpy ?? null, shards: merged.shards, n: merged.samples, selected: merged.indices.length, numClasses: merged.numClasses, perClass: merged.perClassSelected, backend: merged.backend };
+  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`merged ${merged.shards} parts: selected ${merged.indices.length} of ${merged.samples} samples (${merged.numClasses} classes) → ${o.out}\n`);
+}
+
+export function registerCoresetMerge(coreset: Command): void {
+  const cmd = coreset
+    .command('merge')
+    .description('merge the parts of `coreset cld --shard i/n` into exactly the selection of one run')
+    .argument('<parts...>', 'part JSON files (riverbed.cld-shard), one per shard, any order');
+  addBudgetOptions(cmd)
+    .option('--out <path>', 'selection JSON (format riverbed.selection, version 1, with a run manifest)')
+    .option('--indices-npy <path>', 'also write the selected indices as int64 .npy (grouped by class, by rank)')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .action(async (parts: string[], opts: MergeCliOptions, command: Command) => {
+      await runCoresetMerge(parts, opts, command.getOptionValueSource('budget') === 'cli');
+    });
+}

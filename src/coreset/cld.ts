@@ -77,20 +77,49 @@ export interface CheckedCld {
   valCounts: Int32Array;
 }
 
+/** Everything CLD needs except the training trajectory itself (the streaming path reads it in tiles). */
+export type CldMeta = Omit<CldInputs, 'trainLoss'>;
+
 /**
  * Checks shapes, epochs, labels and finiteness; returns the number of classes and class counts.
  * (Await `prepareFiniteCheck()` first to let the NaN/Inf test use the addon.)
  */
 export function validateCldInputs(inputs: CldInputs): CheckedCld {
+  const { epochs: E, samples: N, sources: src = {} } = inputs;
+  if (!Number.isInteger(E) || E < 3) {
+    fail('E_ARG', `CLD needs at least 3 epochs (2 loss differences), got ${E}`, where(src.trainLoss, 'epochs'));
+  }
+  if (!Number.isInteger(N) || N < 1) fail('E_SHAPE', `expected at least one training sample, got ${N}`, where(src.trainLoss, 'train loss'));
+  if (inputs.trainLoss.length !== E * N) {
+    fail('E_SHAPE', `has ${inputs.trainLoss.length} values, expected epochs × samples = ${E} × ${N}`, where(src.trainLoss, 'train loss'));
+  }
+  const checked = validateCldMeta(inputs);
+  checkFinite(inputs.trainLoss, N, 0, src.trainLoss, 'train loss');
+  return checked;
+}
+
+/** Fails (E_VALUE) naming the first NaN/±Inf of `[epochs, n]` data whose column 0 is sample `first`. */
+export function checkFinite(arr: Float32Array | Float64Array, n: number, first: number, file: string | undefined, field: string): void {
+  const bad = findNonFinite(arr);
+  if (bad >= 0) {
+    const e = Math.floor(bad / n);
+    const i = first + (bad % n);
+    fail('E_VALUE', `${field}[epoch ${e}, sample ${i}] is ${arr[bad]}; losses must be finite`, file ? { file } : {});
+  }
+}
+
+/**
+ * `validateCldInputs` without the training trajectory: epochs, sample counts, both label sets,
+ * the validation loss (shape and finiteness). The trajectory's own NaN/Inf test is the caller's
+ * (`checkFinite` per tile when streaming).
+ */
+export function validateCldMeta(inputs: CldMeta): CheckedCld {
   const { epochs: E, samples: N, valSamples: M, sources: src = {} } = inputs;
   if (!Number.isInteger(E) || E < 3) {
     fail('E_ARG', `CLD needs at least 3 epochs (2 loss differences), got ${E}`, where(src.trainLoss, 'epochs'));
   }
   if (!Number.isInteger(N) || N < 1) fail('E_SHAPE', `expected at least one training sample, got ${N}`, where(src.trainLoss, 'train loss'));
   if (!Number.isInteger(M) || M < 1) fail('E_SHAPE', `expected at least one validation sample, got ${M}`, where(src.valLoss, 'val loss'));
-  if (inputs.trainLoss.length !== E * N) {
-    fail('E_SHAPE', `has ${inputs.trainLoss.length} values, expected epochs × samples = ${E} × ${N}`, where(src.trainLoss, 'train loss'));
-  }
   if (inputs.valLoss.length !== E * M) {
     const e2 = inputs.valLoss.length / M;
     const why = Number.isInteger(e2) ? `has ${e2} epochs but the train loss has ${E}` : `has ${inputs.valLoss.length} values, expected ${E} × ${M}`;
@@ -101,19 +130,16 @@ export function validateCldInputs(inputs: CldInputs): CheckedCld {
   const valAll = new Int32Array(MAX_LABEL + 1);
   const maxTrain = checkLabels(inputs.trainLabels, N, src.trainLabels, 'train labels', 'train loss', trainAll);
   const maxVal = checkLabels(inputs.valLabels, M, src.valLabels, 'val labels', 'val loss', valAll);
-  for (const [arr, n, file, field] of [
-    [inputs.trainLoss, N, src.trainLoss, 'train loss'],
-    [inputs.valLoss, M, src.valLoss, 'val loss'],
-  ] as const) {
-    const bad = findNonFinite(arr);
-    if (bad >= 0) {
-      const e = Math.floor(bad / n);
-      const i = bad % n;
-      fail('E_VALUE', `${field}[epoch ${e}, sample ${i}] is ${arr[bad]}; losses must be finite`, file ? { file } : {});
-    }
-  }
+  checkFinite(inputs.valLoss, M, 0, src.valLoss, 'val loss');
   const numClasses = Math.max(maxTrain, maxVal) + 1;
   return { numClasses, trainCounts: trainAll.slice(0, numClasses), valCounts: valAll.slice(0, numClasses) };
+}
+
+/** Classes with training samples but no validation samples (they get r = NaN and select nothing). */
+export function absentClassesOf(checked: CheckedCld): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < checked.numClasses; c++) if (checked.trainCounts[c]! > 0 && checked.valCounts[c] === 0) out.push(c);
+  return out;
 }
 
 /**
@@ -181,11 +207,10 @@ async function scoreValidated(
   checked: CheckedCld,
   onClassZ: () => void = () => {},
 ): Promise<{ scores: Float32Array; absentClasses: number[] }> {
-  const { numClasses, trainCounts, valCounts } = checked;
+  const { numClasses, valCounts } = checked;
   const { classZ } = classValidationZ(inputs.valLoss, inputs.epochs, inputs.valSamples, inputs.valLabels, numClasses, valCounts);
   onClassZ();
-  const absentClasses: number[] = [];
-  for (let c = 0; c < numClasses; c++) if (trainCounts[c]! > 0 && valCounts[c] === 0) absentClasses.push(c);
+  const absentClasses = absentClassesOf(checked);
   const labels = inputs.trainLabels;
   const scores = await backend.cldScores({
     trajectory: inputs.trainLoss,
@@ -196,12 +221,16 @@ async function scoreValidated(
     classZ,
   });
   if (scores.length !== inputs.samples) fail('E_INTERNAL', `backend ${backend.name} returned ${scores.length} scores for ${inputs.samples} samples`);
-  if (absentClasses.length > 0) {
-    const absent = new Uint8Array(numClasses);
-    for (const c of absentClasses) absent[c] = 1;
-    for (let i = 0; i < labels.length; i++) if (absent[labels[i]!]) scores[i] = NaN;
-  }
+  markAbsent(scores, labels, numClasses, absentClasses);
   return { scores, absentClasses };
+}
+
+/** Sets r = NaN for the samples of absent classes (in place). */
+export function markAbsent(scores: Float32Array, labels: Int32Array, numClasses: number, absentClasses: readonly number[]): void {
+  if (absentClasses.length === 0) return;
+  const absent = new Uint8Array(numClasses);
+  for (const c of absentClasses) absent[c] = 1;
+  for (let i = 0; i < scores.length; i++) if (absent[labels[i]!]) scores[i] = NaN;
 }
 
 /** Awaits the fast NaN/Inf test, then validates (see `validateCldInputs`). */

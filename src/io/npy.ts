@@ -144,7 +144,8 @@ function openForRead(path: string): number {
   }
 }
 
-function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
+/** Reads exactly `target.byteLength` bytes at `position` (pread), or fails naming the file as truncated. */
+export function readFully(fd: number, target: Uint8Array, position: number, file: string): void {
   let off = 0;
   while (off < target.byteLength) {
     const n = readSync(fd, target, off, Math.min(target.byteLength - off, 1 << 30), position + off);
@@ -172,6 +173,30 @@ function readHeaderFd(fd: number, path: string): { header: NpyHeader; fileSize: 
     }
   }
   return { header: parseNpyHeader(head, path, fileSize), fileSize };
+}
+
+/** An open `.npy` file: its descriptor (caller closes it), validated header and size. */
+export interface OpenNpy {
+  fd: number;
+  header: NpyHeader;
+  fileSize: number;
+  /** The raw header bytes (magic through padding): part of the file's identity. */
+  headerBytes: Uint8Array;
+}
+
+/** Opens a `.npy` file for positioned reads (column tiles): header parsed and checked for truncation. */
+export function openNpy(path: string): OpenNpy {
+  const fd = openForRead(path);
+  try {
+    const { header, fileSize } = readHeaderFd(fd, path);
+    checkLength(header, fileSize, path);
+    const headerBytes = new Uint8Array(header.dataOffset);
+    readFully(fd, headerBytes, 0, path);
+    return { fd, header, fileSize, headerBytes };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }
 
 /** Reads and validates only the header (shape, dtype, truncation). */
