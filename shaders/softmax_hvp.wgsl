@@ -1,6 +1,6 @@
 // Per-row Hessian of softmax cross-entropy w.r.t. the logits applied to r:
 // out = p ⊙ r − p·(pᵀr), p = softmax(z_row). Rows [first, first + count) of a [B, c] chunk.
-//   rows: one invocation per row (short rows, c ≤ ROWS_MAX_C checked on the host);
+//   rows: one invocation per row (c ≤ the loop chunk, chosen on the host);
 //   wide: one 256-wide workgroup per row, strided loops (≤ c/256 iterations, so rows far past
 //         lavapipe's 65 535-iteration loop cap) and tree reductions in workgroup memory.
 //!include common

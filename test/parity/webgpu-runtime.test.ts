@@ -299,7 +299,8 @@ describe.skipIf(!!skip)('webgpu runtime on a device', () => {
   }
 
   it('curvature kernels tiled past the binding cap (4 KiB, flushEvery 1) match js and the untiled run', async () => {
-    const tiled = await backend({ maxBindingBytes: 4096, flushEvery: 1 });
+    // loopChunk 256: rows of 700 take the workgroup-per-row entry, as rows past the loop chunk do.
+    const tiled = await backend({ maxBindingBytes: 4096, flushEvery: 1, loopChunk: 256 });
     const maxE = tiled.rt.maxElems();
     expect(maxE).toBeLessThan(1024);
     const n = 5003; // > 5 bindings, odd
@@ -319,8 +320,9 @@ describe.skipIf(!!skip)('webgpu runtime on a device', () => {
     const names = ['mul', "R(relu')", "R(tanh')", "R(sigmoid')", "R(gelu')", 'H·r rows', 'H·r wide'];
     got.forEach((g, i) => {
       expectClose(g, want[i]!, { rtol: 1e-4, atol: 1e-6 }, `tiled ${names[i]}`);
-      // Tiling only moves bindings: the same operations in the same order.
-      expect(Array.from(g), `tiled = untiled ${names[i]}`).toEqual(Array.from(untiled[i]!));
+      // Tiling only moves bindings: the same operations in the same order (the untiled run takes
+      // the one-invocation-per-row entry for rows of 700 on lavapipe, so that one differs in rounding).
+      if (i < 6) expect(Array.from(g), `tiled = untiled ${names[i]}`).toEqual(Array.from(untiled[i]!));
     });
     // A row longer than one binding cannot be tiled by rows: a clear error, not garbage.
     expect(() => tiled.softmaxHessianVec(tiled.zeros([2, maxE + 1]), tiled.zeros([2, maxE + 1]))).toThrow(RiverbedError);
