@@ -9,7 +9,7 @@
  * input — including a trajectory that changes while it is read — leaves no output at all.
  * Progress goes to stderr only when stderr is a terminal.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Backend, BackendChoice } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import type { Budget } from '../coreset/cld.js';
@@ -32,6 +32,7 @@ export interface CldCommandOptions extends BudgetCliOptions {
   indicesNpy?: string;
   backend: string;
   maxMemory?: string;
+  tileSamples?: string;
   shard?: string;
   json?: boolean;
 }
@@ -130,6 +131,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
   const budgetOptions: BudgetOptions = parsed.options;
   const choice: BackendChoice = parseBackendChoice(o.backend);
   const maxMemory = o.maxMemory !== undefined ? parseSize(o.maxMemory) : defaultMaxMemory();
+  const tileSamples = o.tileSamples !== undefined ? Number(o.tileSamples) : undefined;
   const outputs: [string, string][] = [['--out', outPath]];
   if (shard && (o.scores || o.indicesNpy)) fail('E_ARG', '--scores and --indices-npy are written by `coreset merge`, not by a shard', { field: o.scores ? '--scores' : '--indices-npy' });
   if (o.scores) outputs.push(['--scores', o.scores]);
@@ -157,6 +159,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
       const part = await cldShard(files, shard, {
         backend,
         maxMemory,
+        tileSamples,
         budget,
         budgetOptions,
         parameters: params,
@@ -176,7 +179,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
     const prep = await prepareCldFiles(files);
     try {
       // Every check before the backend opens (whole-file mode checks NaN/Inf here too).
-      const job = await planCldScoring(prep, { maxMemory, onProgress: (p) => progress.stream(p) });
+      const job = await planCldScoring(prep, { maxMemory, tileSamples, onProgress: (p) => progress.stream(p) });
       timing?.('load+validate');
       progress.update(1, 'opening backend');
       const selected = await selectBackend(choice);
@@ -251,6 +254,7 @@ export function registerCoresetCld(coreset: Command): void {
     .option('--scores <path>', 'also write float32 r for every sample (original order; NaN for classes without validation samples)')
     .option('--indices-npy <path>', 'also write the selected indices as int64 .npy (grouped by class, by rank)')
     .option('--max-memory <size>', 'peak memory budget, e.g. 1GB, 512MiB, 2G (default: half the available memory); larger trajectories are streamed in column tiles')
+    .addOption(new Option('--tile-samples <n>', 'force column tiles of n samples (a multiple of 16; testing and tuning)').hideHelp())
     .option('--shard <i/n>', 'score only shard i of n (contiguous samples) and write a part for `riverbed coreset merge`; the budget is optional (without one the part keeps every score)')
     .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
     .option('--json', 'print a machine-readable summary on stdout')

@@ -1,6 +1,6 @@
 /**
  * Random CLD inputs written as .npy files, with the awkward parts built in: tied samples (copied
- * trajectories), zero-variance samples, a class with no validation samples (absent: r = NaN), a
+ * trajectories, and 12 equal top samples of class 0 spread over the whole range), zero-variance samples, a class with no validation samples (absent: r = NaN), a
  * class present only in validation, and N not a multiple of 16.
  */
 import { mkdirSync } from 'node:fs';
@@ -45,6 +45,20 @@ export function writeCldCase(dir: string, o: { n: number; m: number; epochs: num
     const base = 0.5 + 2 * r();
     const rate = 0.05 + 0.3 * r();
     for (let e = 0; e < E; e++) val[e * m + j] = base * Math.exp(-rate * e) + 0.2 * (r() - 0.5);
+  }
+  // a tie group cut by any small budget: 12 samples spread over every shard, all with class 0's
+  // mean validation loss as trajectory (r ≈ 1: the top of class 0, identical scores)
+  const mean = new Float64Array(E);
+  let cnt = 0;
+  for (let j = 0; j < m; j++) {
+    if (valLabels[j] !== 0) continue;
+    cnt++;
+    for (let e = 0; e < E; e++) mean[e]! += val[e * m + j]!;
+  }
+  for (let k = 0; k < 12 && cnt > 0; k++) {
+    const i = Math.floor((k * (n - 1)) / 12);
+    trainLabels[i] = 0;
+    for (let e = 0; e < E; e++) train[e * n + i] = mean[e]! / cnt;
   }
   const files: CldFiles = {
     trainLoss: join(dir, o.perEpochDir ? 'epochs' : 'train_loss.npy'),
