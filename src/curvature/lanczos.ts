@@ -3,11 +3,14 @@
  * restarts. The basis stays on the device; per step only the projection coefficients and β come
  * back; the projected matrix is diagonalised in float64 on the host (symeig.ts).
  *
- * Convergence: the Ritz pair (θ, x = Qᵀs) has residual ‖A x − θ x‖ = β·|s_last| exactly in exact
- * arithmetic (the Lanczos relation). The wanted pairs have converged when every one satisfies
- *   β·|s_last| ≤ tol · max(|θ|, floor · max_i |θ_i|)
- * (floor keeps eigenvalues near zero from demanding a relative accuracy f32 cannot give). Since
- * |λ − θ| ≤ ‖A x − θ x‖ for symmetric A, this bounds each eigenvalue's relative error by tol.
+ * Convergence: the Ritz pair (θ, x = Qᵀs) has residual r = ‖A x − θ x‖ = β·|s_last| in exact
+ * arithmetic (the Lanczos relation; full reorthogonalisation keeps it true in floating point).
+ * For symmetric A, |λ − θ| ≤ r, and |λ − θ| ≤ r²/gap where gap is the distance from θ to the rest
+ * of the spectrum (Kato–Temple; Parlett, "The Symmetric Eigenvalue Problem", §11.7), estimated by
+ * the distance to the nearest other Ritz value. The wanted pairs have converged when each has
+ *   min(r, r²/gap) ≤ tol · max(|θ|, floor · max_i |θ_i|)
+ * (`strict: true` drops the gap bound: r alone must pass). floor keeps eigenvalues near zero from
+ * demanding a relative accuracy f32 products cannot give.
  * If the basis fills first it is restarted keeping the wanted Ritz vectors plus as many others
  * (Wu & Simon's thick restart), so a larger k costs more memory only through `maxDim`.
  */
@@ -29,7 +32,7 @@ export interface LanczosOptions {
   tol?: number;
   /** Eigenvalues smaller than floor·max|θ| are judged against floor·max|θ| (default 1e-2). */
   floor?: number;
-  /** Basis rows kept on the device (default: max(4·wanted, 2·wanted + 20), at most the size and 512 MiB). */
+  /** Basis rows kept on the device (default: max(4·wanted, 2·wanted + 40), at most the size and 512 MiB). */
   maxDim?: number;
   /** Give up (converged: false) after this many products (default max(1000, 20·maxDim)). */
   maxMatvecs?: number;
@@ -37,11 +40,13 @@ export interface LanczosOptions {
   seed?: number;
   /** Start vector (host, `size` elements) instead of a random one. */
   start?: Float32Array;
+  /** Judge convergence by the residual alone (‖Ax − θx‖ ≤ tol·|θ|), not by the gap bound r²/gap (default false). */
+  strict?: boolean;
   /** Also return the unit Ritz vectors (host, f32). */
   vectors?: boolean;
   /**
-   * 'exact' (default): residuals ‖A x − θ x‖ recomputed with one more product per pair (counted in
-   * matvecs); 'estimate': β·|s_last| from the last step, no extra product.
+   * 'estimate' (default): β·|s_last| from the last step, no extra product; 'exact': ‖A x − θ x‖
+   * recomputed with one more product per pair (counted in matvecs).
    */
   residuals?: 'exact' | 'estimate';
 }
@@ -84,7 +89,7 @@ export async function lanczos(op: LinearOperator, options: LanczosOptions = {}):
   const floor = options.floor ?? 1e-2;
   const wanted = Math.min(n, which === 'both' ? 2 * k : k);
   const memCap = Math.max(wanted + 2, Math.floor((512 * 2 ** 20) / (4 * n)));
-  const maxDim = Math.min(n, options.maxDim ?? Math.min(memCap, Math.max(4 * wanted, 2 * wanted + 20)));
+  const maxDim = Math.min(n, options.maxDim ?? Math.min(memCap, Math.max(4 * wanted, 2 * wanted + 40)));
   if (!Number.isSafeInteger(maxDim) || maxDim < Math.min(n, wanted + 1)) {
     fail('E_ARG', `maxDim must be an integer ≥ ${Math.min(n, wanted + 1)} (wanted pairs + 1), got ${maxDim}`, { field: 'maxDim' });
   }
@@ -113,7 +118,11 @@ export async function lanczos(op: LinearOperator, options: LanczosOptions = {}):
       converged =
         cols.length >= wanted &&
         (m === n ||
-          cols.every((c) => basis.beta * Math.abs(eig.vectors[(m - 1) * m + c]!) <= tol * Math.max(Math.abs(eig.values[c]!), floor * scale)));
+          cols.every((c) => {
+            const r = basis.beta * Math.abs(eig.vectors[(m - 1) * m + c]!);
+            const bound = options.strict ? r : Math.min(r, (r * r) / ritzGap(eig.values, c));
+            return bound <= tol * Math.max(Math.abs(eig.values[c]!), floor * scale);
+          }));
       if (converged || basis.matvecs >= maxMatvecs) break;
       if (exhausted) await basis.freshDirection(rng);
       if (basis.count === maxDim) {
@@ -128,24 +137,33 @@ export async function lanczos(op: LinearOperator, options: LanczosOptions = {}):
     const eigenvalues = cols.map((c) => eig.values[c]!);
     let residuals = cols.map((c) => basis.beta * Math.abs(eig.vectors[(m - 1) * m + c]!));
     let vectors: Float32Array[] | undefined;
-    if (options.vectors || options.residuals !== 'estimate') {
+    const exact = options.residuals === 'exact';
+    if (options.vectors || exact) {
       const coef = new Float64Array(cols.length * m);
       cols.forEach((c, r) => {
         for (let i = 0; i < m; i++) coef[r * m + i] = eig.vectors[i * m + c]!;
       });
       const x = basis.combine(coef, cols.length);
-      if (options.residuals !== 'estimate') residuals = await exactResiduals(op, x, eigenvalues);
+      if (exact) residuals = await exactResiduals(op, x, eigenvalues);
       if (options.vectors) {
         const host = await b.read(x);
         vectors = cols.map((_, r) => host.slice(r * n, (r + 1) * n));
       }
       b.free(x);
     }
-    const matvecs = basis.matvecs + (options.residuals !== 'estimate' ? cols.length : 0);
+    const matvecs = basis.matvecs + (exact ? cols.length : 0);
     return { eigenvalues, residuals, vectors, converged, matvecs, iterations, restarts, breakdowns: basis.breakdowns };
   } finally {
     basis.dispose();
   }
+}
+
+/** Distance from Ritz value c to the nearest other one (Infinity when alone). */
+function ritzGap(values: Float64Array, c: number): number {
+  let g = Infinity;
+  if (c > 0) g = Math.min(g, values[c]! - values[c - 1]!);
+  if (c < values.length - 1) g = Math.min(g, values[c + 1]! - values[c]!);
+  return g;
 }
 
 /** ‖A x_r − θ_r x_r‖ for each row x_r of x [rows, n] (one product each). */

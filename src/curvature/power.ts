@@ -80,8 +80,7 @@ export async function powerIteration(op: LinearOperator, options: PowerOptions =
         b.free(v);
         v = await orthonormalise(hv); // PyHessian: v = normalization(Hv) (and re-orthonormalised next round)
         if (lambda !== undefined && Math.abs(lambda - tmp) / (Math.abs(lambda) + 1e-6) < tol) {
-          lambda = tmp;
-          ok = true;
+          ok = true; // PyHessian keeps the previous Rayleigh quotient on this exit
           break;
         }
         lambda = tmp;
