@@ -1,7 +1,8 @@
 // GEMM in the Goto/BLIS shape: per task, for each K block pack an MC×KC block of op(A)
 // (lives in L2), for each NR-wide micro-panel of op(B) pack KC×NR (lives in L1), then run an
 // MR×NR register-blocked micro-kernel over the A block. Packing absorbs the transposes.
-// Micro-kernels: AVX-512 12×32, AVX2 6×16, generic 4×16, chosen once by cpu_isa().
+// Micro-kernels: AVX-512 12×32, AVX2 6×16, generic 4×16, chosen once by cpu_isa(). Narrow or
+// short problems read one operand in place (strided_*) instead of packing it.
 #include "gemm.h"
 
 #include <algorithm>
@@ -31,6 +32,8 @@ constexpr int MAX_MR = 12, MAX_NR = 32, MC_TILES = 20;
 #endif
 
 using MicroFn = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool acc);
+using StridedFn = void (*)(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c, long ldc,
+                           bool acc);
 
 #if RB_X86
 RB_TARGET_AVX512 void micro_avx512(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
@@ -86,6 +89,66 @@ RB_TARGET_AVX2 void micro_avx2(int kc, const float* a, const float* b, float* c,
     _mm256_storeu_ps(ci + 8, r1[i]);
   }
 }
+
+// The same register blocks reading operands in place instead of from packed panels:
+// op(A)(i, p) = a[i·ars + p·acs], row p of the B panel at b + p·bs. Used when packing would
+// cost as much as the product itself (few column panels to reuse a packed A, or few rows to
+// reuse a packed B: the narrow and small shapes of an MLP's last layer and of small MLPs).
+RB_TARGET_AVX512 void strided_avx512(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c,
+                                     long ldc, bool acc) {
+  __m512 r0[12], r1[12];
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) r0[i] = r1[i] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i * ars]);
+      r0[i] = _mm512_fmadd_ps(ai, b0, r0[i]);
+      r1[i] = _mm512_fmadd_ps(ai, b1, r1[i]);
+    }
+    a += acs;
+    b += bs;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float* ci = c + i * ldc;
+    if (acc) {
+      r0[i] = _mm512_add_ps(r0[i], _mm512_loadu_ps(ci));
+      r1[i] = _mm512_add_ps(r1[i], _mm512_loadu_ps(ci + 16));
+    }
+    _mm512_storeu_ps(ci, r0[i]);
+    _mm512_storeu_ps(ci + 16, r1[i]);
+  }
+}
+
+RB_TARGET_AVX2 void strided_avx2(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c,
+                                 long ldc, bool acc) {
+  __m256 r0[6], r1[6];
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) r0[i] = r1[i] = _mm256_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+      const __m256 ai = _mm256_broadcast_ss(a + i * ars);
+      r0[i] = _mm256_fmadd_ps(ai, b0, r0[i]);
+      r1[i] = _mm256_fmadd_ps(ai, b1, r1[i]);
+    }
+    a += acs;
+    b += bs;
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++) {
+    float* ci = c + i * ldc;
+    if (acc) {
+      r0[i] = _mm256_add_ps(r0[i], _mm256_loadu_ps(ci));
+      r1[i] = _mm256_add_ps(r1[i], _mm256_loadu_ps(ci + 8));
+    }
+    _mm256_storeu_ps(ci, r0[i]);
+    _mm256_storeu_ps(ci + 8, r1[i]);
+  }
+}
 #endif
 
 void micro_generic(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
@@ -105,17 +168,22 @@ void micro_generic(int kc, const float* a, const float* b, float* c, long ldc, b
 struct Micro {
   int mr, nr;
   MicroFn fn;
+  StridedFn strided;  // null: always pack
 };
 
+// RIVERBED_GEMM_PACK=1 always packs both operands (to test and time the packed path alone).
 Micro pick_micro() {
+  const char* pack = std::getenv("RIVERBED_GEMM_PACK");
+  const bool always_pack = pack && pack[0] == '1';
 #if RB_X86
   switch (cpu_isa()) {
-    case Isa::avx512: return {12, 32, micro_avx512};
-    case Isa::avx2: return {6, 16, micro_avx2};
+    case Isa::avx512: return {12, 32, micro_avx512, always_pack ? nullptr : strided_avx512};
+    case Isa::avx2: return {6, 16, micro_avx2, always_pack ? nullptr : strided_avx2};
     default: break;
   }
 #endif
-  return {4, 16, micro_generic};
+  (void)always_pack;
+  return {4, 16, micro_generic, nullptr};
 }
 
 float* aligned_floats(size_t n) {
@@ -142,6 +210,8 @@ struct Problem {
   bool transB;
   float* C;
   Micro u;
+  bool directA;  // full mr-row panels of op(A) read in place (few column panels)
+  bool directB;  // full nr-column panels of B read in place (B not transposed, few row panels)
 };
 
 // Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) as mr-row micro-panels, p-major, zero padded.
@@ -198,35 +268,58 @@ void pack_b(const Problem& P, int p0, int kc, int j0, int nc, float* dst) {
   }
 }
 
+// Stores an mr×nr block computed into `edge` to C (rows × cols of it), adding when acc.
+void store_edge(const float* edge, int nr, float* c, long ldc, int rows, int cols, bool acc) {
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) c[(size_t)i * ldc + j] = acc ? c[(size_t)i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+}
+
 // C rows [m0, m1) × cols [n0, n1).
 void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
   Scratch& s = scratch();
   const int mr = P.u.mr, nr = P.u.nr, mcmax = mr * MC_TILES;
-  float edge[MAX_MR * MAX_NR];
+  alignas(64) float edge[MAX_MR * MAX_NR];
   for (int jc = n0; jc < n1; jc += NC) {
     const int nc = std::min(NC, n1 - jc);
     for (int pc = 0; pc < P.K; pc += KC) {
       const int kc = std::min(KC, P.K - pc);
       const bool acc = pc > 0;
-      pack_b(P, pc, kc, jc, nc, s.b);
+      if (!P.directB) pack_b(P, pc, kc, jc, nc, s.b);
       for (int ic = m0; ic < m1; ic += mcmax) {
         const int mc = std::min(mcmax, m1 - ic);
-        pack_a(P, ic, mc, pc, kc, s.a);
+        if (!P.directA) pack_a(P, ic, mc, pc, kc, s.a);
         for (int jr = 0; jr < nc; jr += nr) {
           const int cols = std::min(nr, nc - jr);
           const float* bp = s.b + (size_t)jr * kc;
+          const float* bd = P.B + (size_t)pc * P.N + jc + jr;  // directB: row pc of this column panel
           for (int ir = 0; ir < mc; ir += mr) {
             const int rows = std::min(mr, mc - ir);
-            const float* ap = s.a + (size_t)ir * kc;
             float* c = P.C + (size_t)(ic + ir) * P.N + jc + jr;
-            if (rows == mr && cols == nr) {
-              P.u.fn(kc, ap, bp, c, P.N, acc);
+            const bool full = rows == mr && cols == nr;
+            float* dst = full ? c : edge;
+            const long ldd = full ? P.N : nr;
+            const bool acc_dst = full && acc;
+            if (P.directA && rows == mr) {
+              const float* a = P.transA ? P.A + (size_t)pc * P.M + ic + ir : P.A + (size_t)(ic + ir) * P.K + pc;
+              P.u.strided(kc, a, P.transA ? 1 : P.K, P.transA ? P.M : 1, bp, nr, dst, ldd, acc_dst);
+            } else if (P.directB && cols == nr) {
+              // A packed (the whole of op(A) is a few micro-panels), B read in place.
+              const float* ap = s.a + (size_t)ir * kc;
+              P.u.strided(kc, ap, 1, mr, bd, P.N, dst, ldd, acc_dst);
             } else {
-              P.u.fn(kc, ap, bp, edge, nr, false);
-              for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++)
-                  c[(size_t)i * P.N + j] = acc ? c[(size_t)i * P.N + j] + edge[i * nr + j] : edge[i * nr + j];
+              // Packed operands; in the direct modes only this edge panel gets packed.
+              const float* ap = s.a + (size_t)ir * kc;
+              if (P.directA) {
+                pack_a(P, ic + ir, rows, pc, kc, s.a);
+                ap = s.a;
+              }
+              if (P.directB) {
+                pack_b(P, pc, kc, jc + jr, cols, s.b);
+                bp = s.b;
+              }
+              P.u.fn(kc, ap, bp, dst, ldd, acc_dst);
             }
+            if (!full) store_edge(edge, nr, c, P.N, rows, cols, acc);
           }
         }
       }
@@ -243,7 +336,13 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
     return;
   }
   static const Micro micro = pick_micro();
-  Problem P{M, N, K, A, transA, B, transB, C, micro};
+  Problem P{M, N, K, A, transA, B, transB, C, micro, false, false};
+  if (micro.strided) {
+    // Packing op(A) pays off when each packed panel serves several column panels, packing B
+    // when each serves several row panels; below that, read the operand in place.
+    P.directB = !transB && M <= 2 * micro.mr;
+    P.directA = !P.directB && N <= 2 * micro.nr;
+  }
   const double flops = 2.0 * M * N * (double)K;
   const int threads = flops < 4e6 ? 1 : pool_threads();
   const int mtiles = (M + micro.mr - 1) / micro.mr, ntiles = (N + micro.nr - 1) / micro.nr;

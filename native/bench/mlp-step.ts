@@ -4,9 +4,10 @@
  * Backend method, the native backend being synchronous).
  *
  *   npx vite-node native/bench/mlp-step.ts [backend=native] [reps=20]
- * Env: MLP_STEP_ONLY=big|small.
+ * Env: MLP_STEP_ONLY=big|small; RIVERBED_NATIVE_POOL_MB=0 (no tensor pool) and RIVERBED_GEMM_PACK=1
+ * (always-packed sgemm) give the numbers from before those optimisations.
  */
-import type { Backend } from '../../src/backends/backend.js';
+import type { Backend, Tensor } from '../../src/backends/backend.js';
 import { createBackend } from '../../src/backends/select.js';
 import { mlpDescription } from '../../src/model/description.js';
 import { Mlp } from '../../src/model/mlp.js';
@@ -54,7 +55,8 @@ function rand(n: number, seed: number): Float32Array {
   return out;
 }
 
-const hvpModule = await import('../../src/model/hvp.js').catch(() => undefined);
+// src/model/hvp.ts is another engineer's; time the HVP when it is there.
+const hvpModule = (await import('../../src/model/hvp.js').catch(() => undefined)) as Record<string, unknown> | undefined;
 
 async function run(label: string, inputs: number, hidden: number[], classes: number, batch: number): Promise<void> {
   const raw = await createBackend(name);
@@ -87,9 +89,25 @@ async function run(label: string, inputs: number, hidden: number[], classes: num
   const total = [...spent.values()].reduce((a, s) => a + s.ms, 0);
   const rows = [...spent.entries()].filter(([k]) => k !== 'upload').sort((a, b) => b[1].ms - a[1].ms);
   console.log('  per step: ' + rows.map(([k, s]) => `${k} ${fmt(s.ms / reps)}${s.calls / reps > 1 ? ` (${s.calls / reps}×)` : ''}`).join(', ') + `; kernels total ${fmt(total / reps)}`);
-  if (hvpModule) {
-    const mod = hvpModule as Record<string, unknown>;
-    console.log('  hvp module exports: ' + Object.keys(mod).join(', '));
+  if (hvpModule && typeof hvpModule.hessianVectorProduct === 'function') {
+    const hvp = hvpModule.hessianVectorProduct as (m: Mlp, x: Tensor, y: Tensor, v: Tensor) => Tensor;
+    const n = model.parameterCount;
+    const v = raw.upload(rand(n, 3), [n]);
+    for (let i = 0; i < 3; i++) raw.free(hvp(model, x, y, v));
+    const ht: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      raw.free(hvp(model, x, y, v));
+      await raw.sync();
+      ht.push(performance.now() - t0);
+    }
+    ht.sort((a, b) => a - b);
+    console.log(`  HVP (hessianVectorProduct, forward + backward + R-passes): min ${fmt(ht[0]!)} median ${fmt(ht[ht.length >> 1]!)}`);
+    spent.clear();
+    for (let i = 0; i < reps; i++) be.free(hvp(pm, x, y, be.upload(rand(n, 3), [n])));
+    const rows2 = [...spent.entries()].filter(([k]) => k !== 'upload').sort((a, b) => b[1].ms - a[1].ms);
+    const total2 = [...spent.values()].reduce((a, s) => a + s.ms, 0);
+    console.log('  HVP per product: ' + rows2.map(([k, s]) => `${k} ${fmt(s.ms / reps)}${s.calls / reps > 1 ? ` (${s.calls / reps}×)` : ''}`).join(', ') + `; kernels total ${fmt(total2 / reps)}`);
   }
 }
 

@@ -117,6 +117,12 @@ for (const b of backends) {
         [33, 65, 17],
         [260, 37, 257],
         [20, 300, 2100],
+        // Narrow and short shapes (an MLP's last layer, small MLPs), where a CPU kernel may read
+        // an operand in place instead of packing it: N = 10 under one register block with K past
+        // 256; M = 24 (two full row blocks of 12) and M = 10 (one partial) against many columns.
+        [50, 270, 10],
+        [24, 300, 70],
+        [10, 1030, 300],
       ];
       for (const [m, k, n] of shapes) {
         for (const transA of [false, true]) {

@@ -23,6 +23,7 @@ import {
   shapeSize,
 } from '../backend.js';
 import { type NativeAddon, nativeAddon, nativeAddonWarnOnce } from './addon.js';
+import { HostPool, poolCapFromEnv } from './host-pool.js';
 
 export type NativeAvailability = { available: true; threads: number; isa: string } | { available: false; reason: string };
 
@@ -64,6 +65,8 @@ export function nativeSumBandwidth(data: Float32Array): number {
 export class NativeTensor implements Tensor {
   readonly backend = 'native' as const;
   readonly size: number;
+  /** Set by free(): the array may already belong to another tensor. */
+  freed = false;
   constructor(
     readonly dtype: DType,
     readonly shape: readonly number[],
@@ -84,11 +87,13 @@ function checkShape(shape: readonly number[], what: string): readonly number[] {
 }
 function f32(t: Tensor, what: string): Float32Array {
   if (!(t instanceof NativeTensor)) fail('E_ARG', `${what}: expected a native tensor, got one from the ${t.backend} backend`);
+  if (t.freed) fail('E_ARG', `${what}: the tensor was freed`);
   if (t.dtype !== 'f32') fail('E_DTYPE', `${what}: expected an f32 tensor, got ${t.dtype}`);
   return t.data as Float32Array;
 }
 function i32(t: Tensor, what: string): Int32Array {
   if (!(t instanceof NativeTensor)) fail('E_ARG', `${what}: expected a native tensor, got one from the ${t.backend} backend`);
+  if (t.freed) fail('E_ARG', `${what}: the tensor was freed`);
   if (t.dtype !== 'i32') fail('E_DTYPE', `${what}: expected an i32 tensor, got ${t.dtype}`);
   return t.data as Int32Array;
 }
@@ -110,10 +115,17 @@ export class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly #addon: NativeAddon;
   readonly #info: { threads: number; isa: string };
+  readonly #pool: HostPool;
 
-  constructor(addon: NativeAddon = addonOrThrow()) {
+  constructor(addon: NativeAddon = addonOrThrow(), poolBytes = poolCapFromEnv()) {
     this.#addon = addon;
     this.#info = addon.info();
+    this.#pool = new HostPool(poolBytes);
+  }
+
+  /** A float array for a kernel's output, recycled from freed tensors when one of that length is pooled. */
+  #out(n: number): Float32Array {
+    return this.#pool.take(n);
   }
 
   info(): BackendInfo {
@@ -128,7 +140,9 @@ export class NativeBackend implements Backend {
   upload(data: Float32Array, shape: readonly number[]): Tensor {
     const s = checkShape(shape, 'upload');
     if (data.length !== shapeSize(s)) fail('E_SHAPE', `upload: ${data.length} values for shape [${s.join(', ')}]`);
-    return new NativeTensor('f32', s, Float32Array.from(data));
+    const out = this.#out(data.length);
+    out.set(data);
+    return new NativeTensor('f32', s, out);
   }
   uploadInt(data: Int32Array, shape: readonly number[]): Tensor {
     const s = checkShape(shape, 'uploadInt');
@@ -137,7 +151,7 @@ export class NativeBackend implements Backend {
   }
   zeros(shape: readonly number[]): Tensor {
     const s = checkShape(shape, 'zeros');
-    return new NativeTensor('f32', s, new Float32Array(shapeSize(s)));
+    return new NativeTensor('f32', s, this.#out(shapeSize(s)).fill(0));
   }
   async read(t: Tensor): Promise<Float32Array> {
     return Float32Array.from(f32(t, 'read'));
@@ -145,8 +159,11 @@ export class NativeBackend implements Backend {
   async readInt(t: Tensor): Promise<Int32Array> {
     return Int32Array.from(i32(t, 'readInt'));
   }
-  free(_t: Tensor): void {
-    /* garbage-collected */
+  /** Hands t's array to the pool for the next tensor of the same length; t is unusable afterwards. */
+  free(t: Tensor): void {
+    if (!(t instanceof NativeTensor) || t.freed) return;
+    t.freed = true;
+    if (t.dtype === 'f32') this.#pool.give(t.data as Float32Array);
   }
 
   matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
@@ -156,7 +173,7 @@ export class NativeBackend implements Backend {
     const [k2, n] = transB ? [bc, br] : [br, bc];
     if (k !== k2) fail('E_SHAPE', `matmul: inner dimensions differ (${k} vs ${k2})`);
     if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) fail('E_SHAPE', 'matmul: dimension too large');
-    const out = new Float32Array(m * n);
+    const out = this.#out(m * n);
     this.#addon.sgemm(m, n, k, f32(a, 'matmul A'), transA, f32(b, 'matmul B'), transB, out);
     return tensor([m, n], out);
   }
@@ -164,7 +181,7 @@ export class NativeBackend implements Backend {
   addBias(x: Tensor, bias: Tensor): Tensor {
     const [m, n] = dims2(x, 'addBias x');
     if (bias.size !== n) fail('E_SHAPE', `addBias: bias has ${bias.size} elements, expected ${n}`);
-    const out = new Float32Array(m * n);
+    const out = this.#out(m * n);
     this.#addon.addBias(f32(x, 'addBias x'), f32(bias, 'addBias bias'), out, m, n);
     return tensor(x.shape, out);
   }
@@ -173,7 +190,7 @@ export class NativeBackend implements Backend {
     const code = ACT_CODE[kind];
     if (code === undefined) fail('E_ARG', `unknown activation "${kind}"`);
     const X = f32(x, `${kind} x`);
-    const out = new Float32Array(X.length);
+    const out = this.#out(X.length);
     this.#addon.activation(code, X, out);
     return tensor(x.shape, out);
   }
@@ -183,7 +200,7 @@ export class NativeBackend implements Backend {
     if (code === undefined) fail('E_ARG', `unknown activation "${kind}"`);
     sameSize(x, gy, 'activationGrad');
     const X = f32(x, `${kind}Grad x`);
-    const out = new Float32Array(X.length);
+    const out = this.#out(X.length);
     this.#addon.activationGrad(code, X, f32(gy, `${kind}Grad gy`), out);
     return tensor(x.shape, out);
   }
@@ -192,8 +209,8 @@ export class NativeBackend implements Backend {
     const [b, c] = dims2(logits, 'softmaxCrossEntropy logits');
     if (labels.size !== b) fail('E_SHAPE', `softmaxCrossEntropy: ${labels.size} labels for ${b} rows`);
     const Y = i32(labels, 'softmaxCrossEntropy labels');
-    const loss = new Float32Array(b);
-    const grad = new Float32Array(b * c);
+    const loss = this.#out(b);
+    const grad = this.#out(b * c);
     const bad = this.#addon.softmaxXent(f32(logits, 'softmaxCrossEntropy logits'), Y, loss, grad, b, c);
     if (bad >= 0) fail('E_LABEL', `label ${Y[bad]} of row ${bad} is outside [0, ${c})`);
     return { loss: tensor([b], loss), grad: tensor([b, c], grad) };
@@ -201,7 +218,7 @@ export class NativeBackend implements Backend {
 
   sumRows(x: Tensor): Tensor {
     const [m, n] = dims2(x, 'sumRows x');
-    const out = new Float32Array(n);
+    const out = this.#out(n);
     this.#addon.sumRows(f32(x, 'sumRows x'), out, m, n);
     return tensor([n], out);
   }
@@ -213,14 +230,14 @@ export class NativeBackend implements Backend {
   axpy(alpha: number, x: Tensor, y: Tensor): Tensor {
     sameSize(x, y, 'axpy');
     const X = f32(x, 'axpy x');
-    const out = new Float32Array(X.length);
+    const out = this.#out(X.length);
     this.#addon.axpy(finite(alpha, 'axpy alpha'), X, f32(y, 'axpy y'), out);
     return tensor(y.shape, out);
   }
 
   scale(alpha: number, x: Tensor): Tensor {
     const X = f32(x, 'scale x');
-    const out = new Float32Array(X.length);
+    const out = this.#out(X.length);
     this.#addon.scale(finite(alpha, 'scale alpha'), X, out);
     return tensor(x.shape, out);
   }
@@ -233,7 +250,7 @@ export class NativeBackend implements Backend {
   gatherRows(x: Tensor, idx: Tensor): Tensor {
     const [m, n] = dims2(x, 'gatherRows x');
     const I = i32(idx, 'gatherRows idx');
-    const out = new Float32Array(I.length * n);
+    const out = this.#out(I.length * n);
     const bad = this.#addon.gatherRows(f32(x, 'gatherRows x'), m, n, I, out);
     if (bad >= 0) fail('E_ARG', `gatherRows: index ${I[bad]} is outside [0, ${m})`);
     return tensor([I.length, n], out);
@@ -263,7 +280,7 @@ export class NativeBackend implements Backend {
   mul(x: Tensor, y: Tensor): Tensor {
     sameSize(x, y, 'mul');
     const X = f32(x, 'mul x');
-    const out = new Float32Array(X.length);
+    const out = this.#out(X.length);
     this.#addon.mul(X, f32(y, 'mul y'), out);
     return tensor(x.shape, out);
   }
@@ -273,7 +290,7 @@ export class NativeBackend implements Backend {
     if (code === undefined) fail('E_ARG', `unknown activation "${kind}"`);
     for (const [t, what] of [[rz, 'rz'], [ga, 'ga'], [rga, 'rga']] as const) sameSize(z, t, `activationRGrad ${what}`);
     const Z = f32(z, `${kind}RGrad z`);
-    const out = new Float32Array(Z.length);
+    const out = this.#out(Z.length);
     this.#addon.activationRGrad(code, Z, f32(rz, `${kind}RGrad rz`), f32(ga, `${kind}RGrad ga`), f32(rga, `${kind}RGrad rga`), out);
     return tensor(z.shape, out);
   }
@@ -281,7 +298,7 @@ export class NativeBackend implements Backend {
   softmaxHessianVec(logits: Tensor, r: Tensor): Tensor {
     const [b, c] = dims2(logits, 'softmaxHessianVec logits');
     sameSize(logits, r, 'softmaxHessianVec');
-    const out = new Float32Array(b * c);
+    const out = this.#out(b * c);
     this.#addon.softmaxHessianVec(f32(logits, 'softmaxHessianVec logits'), f32(r, 'softmaxHessianVec r'), out, b, c);
     return tensor(logits.shape, out);
   }
@@ -294,7 +311,9 @@ export class NativeBackend implements Backend {
     if (!Number.isInteger(offset) || offset < 0 || offset + n > X.length) {
       fail('E_ARG', `slice [${offset}, ${offset + n}) is outside a tensor of ${X.length} elements`);
     }
-    return tensor(s, X.slice(offset, offset + n));
+    const out = this.#out(n);
+    out.set(X.subarray(offset, offset + n));
+    return tensor(s, out);
   }
 
   copyInto(dst: Tensor, dstOffset: number, src: Tensor): void {
@@ -328,7 +347,8 @@ export class NativeBackend implements Backend {
 
   async sync(): Promise<void> {}
   dispose(): void {
-    /* the addon's thread pool is process-wide and never keeps the process alive */
+    // The addon's thread pool is process-wide and never keeps the process alive.
+    this.#pool.clear();
   }
 }
 
