@@ -77,6 +77,7 @@ export async function spectralDensity(op: LinearOperator, options: DensityOption
   if (!Number.isSafeInteger(steps) || steps < 1) fail('E_ARG', `steps must be a positive integer, got ${options.steps}`, { field: 'steps' });
   const points = options.points ?? 1000;
   if (!Number.isSafeInteger(points) || points < 2) fail('E_ARG', `points must be an integer ≥ 2, got ${points}`, { field: 'points' });
+  if (options.sigma !== undefined && !(options.sigma > 0)) fail('E_ARG', `sigma must be positive, got ${options.sigma}`, { field: 'sigma' });
   const rng = probeRng(options.seed ?? 0, 'slq');
   const nodes: number[][] = [];
   const weights: number[][] = [];
