@@ -21,13 +21,19 @@ struct Span {
   size_t length;
 };
 
+// One napi_get_typedarray_info call per argument (type, length and data together): the small
+// kernels of a small MLP are dominated by per-call costs like this one.
 template <typename T, napi_typedarray_type kind>
 Span<T> typed(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != kind)
-    throw Napi::TypeError::New(info.Env(), std::string("argument ") + std::to_string(i) + " (" + what + ") has the wrong type");
-  auto a = v.As<Napi::TypedArrayOf<T>>();
-  return {a.Data(), a.ElementLength()};
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, nullptr, nullptr) != napi_ok || type != kind) {
+    Napi::Env env = info.Env();
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    throw Napi::TypeError::New(env, std::string("argument ") + std::to_string(i) + " (" + what + ") has the wrong type");
+  }
+  return {static_cast<T*>(data), length};
 }
 Span<float> f32(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return typed<float, napi_float32_array>(info, i, what);
@@ -39,8 +45,13 @@ Span<double> f64(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return typed<double, napi_float64_array>(info, i, what);
 }
 double num(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
+  double v;
+  if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) {
+    Napi::Env env = info.Env();
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    throw Napi::TypeError::New(env, "argument " + std::to_string(i) + " must be a number");
+  }
+  return v;
 }
 size_t count(const Napi::CallbackInfo& info, size_t i) {
   const double v = num(info, i);
