@@ -3,8 +3,13 @@
  * run with one method and reports Spearman ρ, Kendall τ-b and top-k Jaccard overlaps for
  *   --compare runs         every pair of runs (different seeds, or different architectures)
  *   --compare checkpoints  within each run: scores from the epochs ≤ --upto (default E/2) vs all
+ * Runs are matched sample by sample through `train_indices.npy` (original dataset index): runs with
+ * different splits are compared on the samples they share (`n` in the report).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { loadLabels } from '../io/trajectory.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import type { Backend } from '../backends/backend.js';
 import { type MethodParams, type RecordedRun, type ScoreMethodName, loadRecordedRun, methodNeeds, methodScores, parseMethodName } from '../coreset/methods.js';
@@ -46,6 +51,23 @@ export function truncateRun(run: RecordedRun, upTo: number): RecordedRun {
   return out;
 }
 
+/** The scores of the samples two runs share (by original dataset index), in a's order. */
+export function aligned(sa: Float32Array, ia: Int32Array, sb: Float32Array, ib: Int32Array, da: string, db: string): [Float32Array, Float32Array] {
+  const pos = new Map<number, number>();
+  ib.forEach((v, k) => pos.set(v, k));
+  const x: number[] = [];
+  const y: number[] = [];
+  ia.forEach((v, k) => {
+    const m = pos.get(v);
+    if (m !== undefined) {
+      x.push(sa[k]!);
+      y.push(sb[m]!);
+    }
+  });
+  if (x.length < 2) fail('E_SHAPE', `${da} and ${db} share ${x.length} recorded samples (by train_indices.npy); nothing to compare`, { field: '--run' });
+  return [Float32Array.from(x), Float32Array.from(y)];
+}
+
 function parseFractions(s: string): number[] {
   const f = s.split(',').map((x) => Number(x.trim()));
   if (f.length === 0 || f.some((x) => !(x > 0 && x <= 1))) fail('E_ARG', `expected comma-separated fractions in (0, 1], got "${s}"`, { field: '--fractions' });
@@ -82,12 +104,12 @@ export async function runStability(o: StabilityCliOptions): Promise<StabilityRep
   if (o.out) checkOutputPaths([['--out', o.out]], runs);
   const loaded: RecordedRun[] = [];
   for (const dir of runs) loaded.push(await loadRecordedRun(dir, methodNeeds(method, params)));
-  const first = loaded[0]!;
-  loaded.forEach((r, j) => {
-    const l = r.train.labels;
-    if (l.length !== first.train.samples) fail('E_SHAPE', `has ${l.length} train samples but ${runs[0]} has ${first.train.samples}: runs must record the same samples`, { file: runs[j]! });
-    for (let i = 0; i < l.length; i++) if (l[i] !== first.train.labels[i]) fail('E_LABEL', `train label ${i} is ${l[i]} but ${first.train.labels[i]} in ${runs[0]}: runs must record the same samples in the same order`, { file: runs[j]! });
-  });
+  // original dataset index of every recorded column: runs are compared on the samples they share
+  const ids: Int32Array[] = [];
+  for (const [j, dir] of runs.entries()) {
+    const f = join(dir, 'train_indices.npy');
+    ids.push(existsSync(f) ? await loadLabels(f, 'train indices') : Int32Array.from({ length: loaded[j]!.train.samples }, (_, i) => i));
+  }
   let backend: Backend | undefined;
   try {
     if (methodNeeds(method, params).val.length) backend = (await selectBackend(parseBackendChoice(o.backend))).backend;
@@ -97,7 +119,12 @@ export async function runStability(o: StabilityCliOptions): Promise<StabilityRep
     if (compare === 'runs') {
       const scores = [];
       for (const r of loaded) scores.push((await methodScores(method as ScoreMethodName, r, p)).scores);
-      for (let i = 0; i < loaded.length; i++) for (let j = i + 1; j < loaded.length; j++) pairs.push({ a: runs[i]!, b: runs[j]!, ...agreement(scores[i]!, scores[j]!, keep, fractions) });
+      for (let i = 0; i < loaded.length; i++) {
+        for (let j = i + 1; j < loaded.length; j++) {
+          const [x, y] = aligned(scores[i]!, ids[i]!, scores[j]!, ids[j]!, runs[i]!, runs[j]!);
+          pairs.push({ a: runs[i]!, b: runs[j]!, ...agreement(x, y, keep, fractions) });
+        }
+      }
     } else {
       for (const [j, r] of loaded.entries()) {
         const epochs = r.checkpoints.filter((c) => c !== 'init').length;

@@ -53,3 +53,13 @@ describe('rank statistics', () => {
     expect(a.kendall).toBeCloseTo(tauBDirect([1, 2, 3, 4], [1, 2, 4, 3]), 12);
   });
 });
+
+describe('run alignment (coreset stability)', async () => {
+  const { aligned } = await import('../../../src/cli/coreset-stability.js');
+  it('pairs samples by original dataset index, in the first run’s order', () => {
+    const [x, y] = aligned(Float32Array.from([1, 2, 3]), Int32Array.from([10, 20, 30]), Float32Array.from([7, 8, 9]), Int32Array.from([30, 99, 10]), 'a', 'b');
+    expect(Array.from(x)).toEqual([1, 3]);
+    expect(Array.from(y)).toEqual([9, 7]);
+    expect(() => aligned(Float32Array.from([1]), Int32Array.from([1]), Float32Array.from([1]), Int32Array.from([2]), 'a', 'b')).toThrow(/share 0/);
+  });
+});
