@@ -158,8 +158,9 @@ export async function lanczos(op: LinearOperator, options: LanczosOptions = {}):
   }
 }
 
-/** Distance from Ritz value c to the nearest other one (Infinity when alone). */
+/** Distance from Ritz value c to the nearest other one (0 when alone: no gap is known, so r²/gap gives no bound). */
 function ritzGap(values: Float64Array, c: number): number {
+  if (values.length < 2) return 0;
   let g = Infinity;
   if (c > 0) g = Math.min(g, values[c]! - values[c - 1]!);
   if (c < values.length - 1) g = Math.min(g, values[c + 1]! - values[c]!);

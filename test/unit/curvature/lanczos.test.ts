@@ -126,6 +126,9 @@ describe('Lanczos on other operators', () => {
     const r = await lanczos(op, { k: 3 });
     expectRelative(r.eigenvalues, [3, 2, -1], 1e-6);
     expect(r.converged).toBe(true);
+    // One Ritz value gives no gap estimate: k = 1 must not stop after the first step.
+    const t = await lanczos(denseOperator(b, [2, 1, 0, 1, 2, 1, 0, 1, 2], 3), { k: 1 });
+    expectRelative(t.eigenvalues, [2 + Math.SQRT2], 1e-6);
   });
 
   it('rejects bad arguments with the field named', async () => {
