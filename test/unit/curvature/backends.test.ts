@@ -65,3 +65,33 @@ for (const t of await backendsUnderTest()) {
     });
   });
 }
+
+describe('webgpu: the curvature path frees every intermediate', () => {
+  it('no new GPU buffers once the pool is warm (HVP, GGN, Lanczos, Hutch++, SLQ)', async (ctx) => {
+    const [gpu] = await backendsUnderTest(['webgpu']);
+    if (gpu!.skip) ctx.skip();
+    const b = await gpu!.create();
+    try {
+      const stats = (b as unknown as { rt: { stats: { buffersCreated: number } } }).rt.stats;
+      const model = Mlp.fromHost(b, truth.model.description, new Map((await truth.model.toHost()).map((p) => [p.name, p.data])));
+      const batch = { x: b.upload(randomArray(32 * 6, 32, -2, 2), [32, 6]), labels: b.uploadInt(randomInts(32, 33, 4), [32]) };
+      const once = async (): Promise<void> => {
+        for (const make of [hessianOperator, ggnOperator]) {
+          const op = make(model, batch, { cache: make === ggnOperator });
+          await lanczos(op, { k: 2, seed: 1, residuals: 'exact', vectors: true });
+          await hutchPlusPlus(op, { matvecs: 9, seed: 1 });
+          const { spectralDensity } = await import('../../../src/curvature/density.js');
+          await spectralDensity(op, { probes: 1, steps: 10, seed: 1 });
+          op.dispose();
+        }
+        await b.sync();
+      };
+      await once();
+      const warm = stats.buffersCreated;
+      await once();
+      expect(stats.buffersCreated - warm).toBe(0);
+    } finally {
+      b.dispose();
+    }
+  });
+});

@@ -77,10 +77,10 @@ const js = new JsBackend();
 describe('HVP by the R-operator (js, float64 accumulation)', () => {
   for (const act of ACTIVATIONS) {
     it(`equals the finite-difference Hessian and is symmetric (${act}, two hidden layers)`, async () => {
-      const d = mlpDescription(5, [7, 6], 4, act);
+      const d = mlpDescription(6, [12, 12], 4, act);
       const p = await problem(js, d, 11);
       const P = p.model.parameterCount;
-      expect(P).toBe(5 * 7 + 7 + 7 * 6 + 6 + 6 * 4 + 4);
+      expect(P).toBe(6 * 12 + 12 + 12 * 12 + 12 + 12 * 4 + 4); // 292
       const xs = js.upload(p.x, [p.B, p.D]);
       const ys = js.uploadInt(p.y, [p.B]);
       const H = await denseFromProducts(js, P, (v) => hessianVectorProduct(p.model, xs, ys, v));
