@@ -19,8 +19,10 @@ export interface HostData {
 export interface CurvatureOperatorOptions {
   /** Restrict to one layer (module index as in the safetensors keys, e.g. "0" or "2") or several. */
   layer?: string | number | readonly (string | number)[];
-  /** Keep each batch's forward/backward state between products (default true). */
+  /** Keep each batch's forward/backward state between products (default true)… */
   cache?: boolean;
+  /** …up to this many bytes (default 1 GiB); further batches are recomputed on every product. */
+  cacheBytes?: number;
 }
 
 /** A curvature operator of a model; `dispose()` frees its cached state (not the model, not the batches). */
@@ -66,7 +68,7 @@ function layersOf(opt: CurvatureOperatorOptions['layer']): (string | number)[] |
 
 function makeOperator(model: Mlp, batches: readonly DeviceBatch[], kind: CurvatureKind, options: CurvatureOperatorOptions): ModelCurvatureOperator {
   const layers = layersOf(options.layer);
-  const product = new CurvatureProduct(model, batches, { kind, layers, cache: options.cache });
+  const product = new CurvatureProduct(model, batches, { kind, layers, cache: options.cache, cacheBytes: options.cacheBytes });
   const name = layers ? `${kind}[layer ${product.layout.layers.join(',')}]` : kind;
   return {
     size: product.layout.size,

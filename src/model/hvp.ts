@@ -102,6 +102,8 @@ export interface CurvatureProductOptions {
    * autograd graph: a product then costs the R-passes only. Default true. Call dispose() when done.
    */
   cache?: boolean;
+  /** Most bytes of cached state (default 1 GiB); batches past it are recomputed on every product. */
+  cacheBytes?: number;
 }
 
 /**
@@ -118,6 +120,8 @@ export class CurvatureProduct {
   private readonly active: Set<number>;
   private readonly lowest: number;
   private readonly cache: boolean;
+  private readonly cacheBytes: number;
+  private cachedBytes = 0;
   private readonly states = new Map<number, BatchState>();
 
   constructor(
@@ -132,6 +136,7 @@ export class CurvatureProduct {
     this.active = new Set(this.layout.layers);
     this.lowest = this.layout.layers[0]!;
     this.cache = options.cache ?? true;
+    this.cacheBytes = options.cacheBytes ?? 2 ** 30;
     if (batches.length === 0) fail('E_ARG', 'expected at least one batch of samples', { field: 'inputs' });
     const features = (model.description.layers.find(isLinear) as LinearLayer).in;
     let total = 0;
@@ -169,7 +174,7 @@ export class CurvatureProduct {
     this.batches.forEach((batch, i) => {
       const state = this.state(i, batch);
       const grads = this.productOnBatch(state, vp, batch.x.shape[0]!);
-      if (!this.cache) this.freeState(state, i);
+      if (!this.states.has(i)) this.freeState(state, i);
       if (out === undefined) {
         out = b.zeros(v.shape);
         for (const blk of this.layout.blocks) {
@@ -197,6 +202,7 @@ export class CurvatureProduct {
   dispose(): void {
     for (const [i, s] of this.states) this.freeState(s, i);
     this.states.clear();
+    this.cachedBytes = 0;
   }
 
   private state(i: number, batch: DeviceBatch): BatchState {
@@ -227,7 +233,11 @@ export class CurvatureProduct {
       }
       state.gOut = gOut;
     }
-    if (this.cache) this.states.set(i, state);
+    const bytes = 4 * (state.inputs.slice(1).reduce((a, t) => a + t.size, 0) + logits.size + (state.gOut ?? []).reduce((a, t) => a + (t?.size ?? 0), 0));
+    if (this.cache && this.cachedBytes + bytes <= this.cacheBytes) {
+      this.states.set(i, state);
+      this.cachedBytes += bytes;
+    }
     return state;
   }
 

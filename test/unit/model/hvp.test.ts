@@ -127,8 +127,10 @@ describe('HVP by the R-operator (js, float64 accumulation)', () => {
       { x: js.upload(p.x.subarray(0, 4 * p.D), [4, p.D]), labels: js.uploadInt(p.y.subarray(0, 4), [4]) },
       { x: js.upload(p.x.subarray(4 * p.D), [5, p.D]), labels: js.uploadInt(p.y.subarray(4), [5]) },
     ];
-    for (const cache of [true, false]) {
-      const prod = new CurvatureProduct(p.model, batches, { cache });
+    // All cached, none cached, and a budget that holds the first batch only (4 samples: 4 hidden
+    // tensors [4, 5] + logits [4, 3] + output gradients [4, 3] and 4 × [4, 5] = 184 floats).
+    for (const [cache, cacheBytes] of [[true, undefined], [false, undefined], [true, 4 * 184 + 1]] as const) {
+      const prod = new CurvatureProduct(p.model, batches, { cache, cacheBytes });
       const Hs = await denseFromProducts(js, P, (v) => prod.apply(v));
       expectMatrixClose(Hs, H, 1e-5, 1e-6, `batched (cache ${cache})`);
       expect(prod.products).toBe(P);
