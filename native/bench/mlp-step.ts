@@ -4,7 +4,7 @@
  * Backend method, the native backend being synchronous).
  *
  *   npx vite-node native/bench/mlp-step.ts [backend=native] [reps=20]
- * Env: MLP_STEP_ONLY=big|small; RIVERBED_NATIVE_POOL_MB=0 (no tensor pool) and RIVERBED_GEMM_PACK=1
+ * Env: MLP_STEP_ONLY=big|small; MLP_STEP_ADDON=<.node file> (fwd+bwd only) times another build; RIVERBED_NATIVE_POOL_MB=0 (no tensor pool) and RIVERBED_GEMM_PACK=1
  * (always-packed sgemm) give the numbers from before those optimisations.
  */
 import type { Backend, Tensor } from '../../src/backends/backend.js';
@@ -23,8 +23,8 @@ function shapeKey(args: unknown[]): string {
 }
 
 /** Wraps every method of a backend to add its wall time to `spent`. */
-function profiled(be: Backend): { be: Backend; spent: Map<string, { ms: number; calls: number }> } {
-  const spent = new Map<string, { ms: number; calls: number }>();
+function profiled(be: Backend): { be: Backend; spent: Map<string, { ms: number; calls: number; each: number[] }> } {
+  const spent = new Map<string, { ms: number; calls: number; each: number[] }>();
   const proxy = new Proxy(be, {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv);
@@ -34,9 +34,10 @@ function profiled(be: Backend): { be: Backend; spent: Map<string, { ms: number; 
         const r = v.apply(target, args);
         const dt = performance.now() - t0;
         const key = prop === 'matmul' ? `matmul ${shapeKey(args)}` : prop;
-        const s = spent.get(key) ?? { ms: 0, calls: 0 };
+        const s = spent.get(key) ?? { ms: 0, calls: 0, each: [] };
         s.ms += dt;
         s.calls++;
+        s.each.push(dt);
         spent.set(key, s);
         return r;
       };
@@ -56,10 +57,34 @@ function rand(n: number, seed: number): Float32Array {
 }
 
 // src/model/hvp.ts is another engineer's; time the HVP when it is there.
+/** Per step: each kernel's median call time × its calls per step (robust to other load on the machine). */
+function report(title: string, spent: Map<string, { ms: number; calls: number; each: number[] }>, steps: number): string {
+  const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+  const rows = [...spent.entries()]
+    .filter(([k]) => k !== 'upload')
+    .map(([k, s]) => {
+      const e = [...s.each].sort((a, b) => a - b);
+      const per = s.calls / steps;
+      return { k, per, ms: e[e.length >> 1]! * per };
+    })
+    .sort((a, b) => b.ms - a.ms);
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  return `  ${title} (median call × calls): ` + rows.map((r) => `${r.k} ${fmt(r.ms)}${r.per > 1 ? ` (${r.per}×)` : ''}`).join(', ') + `; kernels total ${fmt(total)}`;
+}
+
 const hvpModule = (await import('../../src/model/hvp.js').catch(() => undefined)) as Record<string, unknown> | undefined;
 
+/** MLP_STEP_ADDON=path/to/riverbed_native.node times another build of the addon (e.g. an older commit's). */
+async function open(): Promise<Backend> {
+  const file = process.env.MLP_STEP_ADDON;
+  if (!file || name !== 'native') return createBackend(name);
+  const { NativeBackend } = await import('../../src/backends/native/index.js');
+  const { createRequire } = await import('node:module');
+  return new NativeBackend(createRequire(import.meta.url)(file));
+}
+
 async function run(label: string, inputs: number, hidden: number[], classes: number, batch: number): Promise<void> {
-  const raw = await createBackend(name);
+  const raw = await open();
   const desc = mlpDescription(inputs, hidden, classes, 'relu');
   const model = Mlp.init(raw, desc, 1);
   const x = raw.upload(rand(batch * inputs, 2), [batch, inputs]);
@@ -86,10 +111,8 @@ async function run(label: string, inputs: number, hidden: number[], classes: num
   for (let i = 0; i < 3; i++) step(pm);
   spent.clear();
   for (let i = 0; i < reps; i++) step(pm);
-  const total = [...spent.values()].reduce((a, s) => a + s.ms, 0);
-  const rows = [...spent.entries()].filter(([k]) => k !== 'upload').sort((a, b) => b[1].ms - a[1].ms);
-  console.log('  per step: ' + rows.map(([k, s]) => `${k} ${fmt(s.ms / reps)}${s.calls / reps > 1 ? ` (${s.calls / reps}×)` : ''}`).join(', ') + `; kernels total ${fmt(total / reps)}`);
-  if (hvpModule && typeof hvpModule.hessianVectorProduct === 'function') {
+  console.log(report('per step', spent, reps));
+  if (hvpModule && typeof hvpModule.hessianVectorProduct === 'function' && typeof (raw as { mul?: unknown }).mul === 'function' && !process.env.MLP_STEP_ADDON) {
     const hvp = hvpModule.hessianVectorProduct as (m: Mlp, x: Tensor, y: Tensor, v: Tensor) => Tensor;
     const n = model.parameterCount;
     const v = raw.upload(rand(n, 3), [n]);
@@ -105,9 +128,7 @@ async function run(label: string, inputs: number, hidden: number[], classes: num
     console.log(`  HVP (hessianVectorProduct, forward + backward + R-passes): min ${fmt(ht[0]!)} median ${fmt(ht[ht.length >> 1]!)}`);
     spent.clear();
     for (let i = 0; i < reps; i++) be.free(hvp(pm, x, y, be.upload(rand(n, 3), [n])));
-    const rows2 = [...spent.entries()].filter(([k]) => k !== 'upload').sort((a, b) => b[1].ms - a[1].ms);
-    const total2 = [...spent.values()].reduce((a, s) => a + s.ms, 0);
-    console.log('  HVP per product: ' + rows2.map(([k, s]) => `${k} ${fmt(s.ms / reps)}${s.calls / reps > 1 ? ` (${s.calls / reps}×)` : ''}`).join(', ') + `; kernels total ${fmt(total2 / reps)}`);
+    console.log(report('HVP per product', spent, reps));
   }
 }
 
