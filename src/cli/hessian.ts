@@ -122,11 +122,13 @@ export function registerHessian(program: Command): void {
 class Progress {
   private bar?: SingleBar;
   private total = 0;
+  private done = 0;
   constructor(private readonly enabled: boolean) {}
   phase(label: string, total: number): void {
     this.stop();
     if (!this.enabled) return;
     this.total = total;
+    this.done = 0;
     this.bar = new SingleBar({
       stream: process.stderr,
       format: `${label.padEnd(12)} {bar} {value}/{total} HVPs | {duration_formatted}`,
@@ -136,8 +138,10 @@ class Progress {
     });
     this.bar.start(total, 0);
   }
-  tick(done: number): void {
+  /** One more HVP in the current phase (a Lanczos run's length is not known ahead: the total grows). */
+  tick(): void {
     if (!this.bar) return;
+    const done = ++this.done;
     if (done > this.total) this.bar.setTotal((this.total = Math.ceil(done * 1.5)));
     this.bar.update(done);
   }
@@ -158,7 +162,8 @@ function watched(op: LinearOperator, progress: Progress): LinearOperator & { cou
     count: 0,
     matvec(v: Tensor): Tensor {
       const out = op.matvec(v);
-      progress.tick(++w.count);
+      w.count++;
+      progress.tick();
       return out;
     },
   };
