@@ -30,7 +30,56 @@ export {
   type CldInputs,
   type CldSelection,
 } from './coreset/cld.js';
-export { budgetPerClass, selectPerClass, type Budget } from './coreset/select.js';
+export {
+  budgetPerClass,
+  budgetPerClassWith,
+  equalShares,
+  selectPerClass,
+  selectPerClassWith,
+  type Budget,
+  type BudgetMode,
+  type BudgetOptions,
+  type Keep,
+} from './coreset/select.js';
+export {
+  cldCoresetFromFiles,
+  cldScoresFromFiles,
+  parseSize,
+  type CldFiles,
+  type StreamOptions,
+  type StreamProgress,
+  type StreamResult,
+} from './coreset/stream.js';
+export { cldShard, mergeCldShards, parseShard, type CldShardPart, type MergedSelection, type ShardSpec } from './coreset/shard.js';
+export {
+  METHOD_NAMES,
+  METHODS,
+  loadRecordedRun,
+  methodNeeds,
+  methodScores,
+  methodSelect,
+  parseMethodName,
+  scoreRecordedRun,
+  selectFromRecordedRun,
+  type MethodInfo,
+  type MethodName,
+  type MethodParams,
+  type MethodScores,
+  type MethodSelection,
+  type RecordedRun,
+} from './coreset/methods.js';
+export { randomScores } from './coreset/baselines/random.js';
+export { forgettingScores } from './coreset/baselines/forgetting.js';
+export { el2nScores } from './coreset/baselines/el2n.js';
+export { aumScores } from './coreset/baselines/aum.js';
+export { dynUncScores } from './coreset/baselines/dynunc.js';
+export { ccsSelect, type CcsOptions } from './coreset/ccs.js';
+export { OnlineCld, classMeans } from './coreset/online.js';
+export { agreement, jaccard, kendallTauB, spearman, topK, type Agreement } from './coreset/stability.js';
+export { hashFile, runManifest, type RunManifest } from './io/manifest.js';
+
+// Curvature (Hessian / GGN products, Lanczos, traces, spectral density)
+export * from './curvature/index.js';
 
 // Files
 export { readNpy, writeNpy, type NpyArray, type NpyDType } from './io/npy.js';
