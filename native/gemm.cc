@@ -34,6 +34,8 @@ constexpr int MAX_MR = 12, MAX_NR = 32, MC_TILES = 20;
 using MicroFn = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool acc);
 using StridedFn = void (*)(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c, long ldc,
                            bool acc);
+using NarrowFn = void (*)(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c, long ldc,
+                          bool acc, int cols);
 
 #if RB_X86
 RB_TARGET_AVX512 void micro_avx512(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
@@ -122,6 +124,29 @@ RB_TARGET_AVX512 void strided_avx512(int kc, const float* a, long ars, long acs,
   }
 }
 
+// 12 rows × at most 16 columns (one vector per row, masked at the edge) for N ≤ 16: the last
+// layer of a classifier (N = number of classes) would waste most of a 32-wide block.
+RB_TARGET_AVX512 void narrow_avx512(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c,
+                                    long ldc, bool acc, int cols) {
+  const __mmask16 m = (__mmask16)((1u << cols) - 1u);
+  __m512 r[12];
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) r[i] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; p++) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) r[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * ars]), b0, r[i]);
+    a += acs;
+    b += bs;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float* ci = c + i * ldc;
+    if (acc) r[i] = _mm512_add_ps(r[i], _mm512_maskz_loadu_ps(m, ci));
+    _mm512_mask_storeu_ps(ci, m, r[i]);
+  }
+}
+
 RB_TARGET_AVX2 void strided_avx2(int kc, const float* a, long ars, long acs, const float* b, long bs, float* c,
                                  long ldc, bool acc) {
   __m256 r0[6], r1[6];
@@ -169,6 +194,7 @@ struct Micro {
   int mr, nr;
   MicroFn fn;
   StridedFn strided;  // null: always pack
+  NarrowFn narrow;    // mr rows × ≤ 16 columns straight into C; null: none
 };
 
 // RIVERBED_GEMM_PACK=1 always packs both operands (to test and time the packed path alone).
@@ -177,13 +203,14 @@ Micro pick_micro() {
   const bool always_pack = pack && pack[0] == '1';
 #if RB_X86
   switch (cpu_isa()) {
-    case Isa::avx512: return {12, 32, micro_avx512, always_pack ? nullptr : strided_avx512};
-    case Isa::avx2: return {6, 16, micro_avx2, always_pack ? nullptr : strided_avx2};
+    case Isa::avx512:
+      return {12, 32, micro_avx512, always_pack ? nullptr : strided_avx512, always_pack ? nullptr : narrow_avx512};
+    case Isa::avx2: return {6, 16, micro_avx2, always_pack ? nullptr : strided_avx2, nullptr};
     default: break;
   }
 #endif
   (void)always_pack;
-  return {4, 16, micro_generic, nullptr};
+  return {4, 16, micro_generic, nullptr, nullptr};
 }
 
 float* aligned_floats(size_t n) {
@@ -301,6 +328,10 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
             const bool acc_dst = full && acc;
             if (P.directA && rows == mr) {
               const float* a = P.transA ? P.A + (size_t)pc * P.M + ic + ir : P.A + (size_t)(ic + ir) * P.K + pc;
+              if (P.u.narrow && cols <= 16) {
+                P.u.narrow(kc, a, P.transA ? 1 : P.K, P.transA ? P.M : 1, bp, nr, c, P.N, acc, cols);
+                continue;  // written to C directly, edge or not
+              }
               P.u.strided(kc, a, P.transA ? 1 : P.K, P.transA ? P.M : 1, bp, nr, dst, ldd, acc_dst);
             } else if (P.directB && cols == nr) {
               // A packed (the whole of op(A) is a few micro-panels), B read in place.

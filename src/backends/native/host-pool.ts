@@ -5,8 +5,8 @@
  * 0.3–0.4 GB/s (see DESIGN.md "Native notes"); a model step makes the same shapes over and over,
  * so handing a freed array to the next tensor of the same length skips both the allocation (calloc
  * + page faults) and the garbage collector. Callers already free every dead intermediate because
- * webgpu pools its buffers the same way. Arrays below MIN_POOLED elements (256 bytes) are left to V8; above 64 bytes V8 allocates
- * typed arrays off-heap, which costs a microsecond or two per small kernel output.
+ * webgpu pools its buffers the same way. Arrays below MIN_POOLED elements (256 bytes) are left
+ * to V8; it puts typed arrays above 64 bytes off-heap, a microsecond or two per small output.
  */
 
 const MIN_POOLED = 64;
