@@ -8,7 +8,9 @@
  * Environment: RIVERBED_THREADS=n sizes the pool (default: the cores this process may use);
  * RIVERBED_ISA=generic|avx2 caps the hand-written AVX-512 paths (gemm, CLD, streaming sum) for
  * testing the fallbacks; RIVERBED_DISABLE_NATIVE=1 makes the addon unavailable;
- * RIVERBED_SKIP_NATIVE=1 skips building it on install.
+ * RIVERBED_SKIP_NATIVE=1 skips building it on install; RIVERBED_NATIVE_POOL_MB caps the arrays kept
+ * from freed tensors for reuse (default 512, 0 = off; see host-pool.ts); RIVERBED_GEMM_PACK=1
+ * makes sgemm pack both operands always (testing/timing the packed path).
  */
 import { RiverbedError, fail } from '../../errors.js';
 import {
