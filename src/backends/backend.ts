@@ -11,6 +11,8 @@
  * `free(t)` hands a tensor's memory back (a pool on webgpu; GC elsewhere).
  */
 
+import { fail } from '../errors.js';
+
 export type BackendName = 'js' | 'native' | 'webgpu';
 export type BackendChoice = 'auto' | BackendName;
 export const BACKEND_NAMES: readonly BackendName[] = ['js', 'native', 'webgpu'];
@@ -147,6 +149,17 @@ export interface Backend {
   sync(): Promise<void>;
   /** Releases device resources; the process exits by itself afterwards. */
   dispose(): void;
+}
+
+/** The two dimensions of a matrix tensor, or E_SHAPE naming the operand. Shared by every backend. */
+export function dims2(t: Tensor, what: string): [number, number] {
+  if (t.shape.length !== 2) fail('E_SHAPE', `${what} must be 2-D, got [${t.shape.join(', ')}]`);
+  return [t.shape[0]!, t.shape[1]!];
+}
+
+/** E_SHAPE unless both tensors hold the same number of elements. */
+export function sameSize(a: Tensor, b: Tensor, what: string): void {
+  if (a.size !== b.size) fail('E_SHAPE', `${what}: sizes differ (${a.size} vs ${b.size})`);
 }
 
 /** Product of a shape's dimensions. */

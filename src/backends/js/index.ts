@@ -13,6 +13,8 @@ import {
   type DType,
   type SgdHyper,
   type Tensor,
+  dims2,
+  sameSize,
   shapeSize,
 } from '../backend.js';
 import { activationDerivative, activationSecondDerivative, activationValue, cldScoresReference } from './math.js';
@@ -37,13 +39,6 @@ function f32(t: Tensor): Float32Array {
 function i32(t: Tensor): Int32Array {
   if (!(t instanceof JsTensor) || t.dtype !== 'i32') fail('E_INTERNAL', `expected a js i32 tensor, got ${t.backend}/${t.dtype}`);
   return t.data as Int32Array;
-}
-function dims2(t: Tensor, what: string): [number, number] {
-  if (t.shape.length !== 2) fail('E_SHAPE', `${what} must be 2-D, got [${t.shape.join(', ')}]`);
-  return [t.shape[0]!, t.shape[1]!];
-}
-function sameSize(a: Tensor, b: Tensor, what: string): void {
-  if (a.size !== b.size) fail('E_SHAPE', `${what}: sizes differ (${a.size} vs ${b.size})`);
 }
 
 export class JsBackend implements Backend {

@@ -22,6 +22,8 @@ import {
   type DType,
   type SgdHyper,
   type Tensor,
+  dims2,
+  sameSize,
   shapeSize,
 } from '../backend.js';
 import { type NativeAddon, nativeAddon, nativeAddonWarnOnce } from './addon.js';
@@ -98,13 +100,6 @@ function i32(t: Tensor, what: string): Int32Array {
   if (t.freed) fail('E_ARG', `${what}: the tensor was freed`);
   if (t.dtype !== 'i32') fail('E_DTYPE', `${what}: expected an i32 tensor, got ${t.dtype}`);
   return t.data as Int32Array;
-}
-function dims2(t: Tensor, what: string): [number, number] {
-  if (t.shape.length !== 2) fail('E_SHAPE', `${what} must be 2-D, got [${t.shape.join(', ')}]`);
-  return [t.shape[0]!, t.shape[1]!];
-}
-function sameSize(a: Tensor, b: Tensor, what: string): void {
-  if (a.size !== b.size) fail('E_SHAPE', `${what}: sizes differ (${a.size} vs ${b.size})`);
 }
 function finite(x: number, what: string): number {
   if (typeof x !== 'number' || !Number.isFinite(x)) fail('E_ARG', `${what} must be a finite number, got ${x}`);

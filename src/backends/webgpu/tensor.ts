@@ -22,11 +22,4 @@ export function asGpu(t: Tensor, dtype: DType = 'f32', what = 'tensor'): GpuTens
   return t;
 }
 
-export function dims2(t: Tensor, what: string): [number, number] {
-  if (t.shape.length !== 2) fail('E_SHAPE', `${what} must be 2-D, got [${t.shape.join(', ')}]`);
-  return [t.shape[0]!, t.shape[1]!];
-}
-
-export function sameSize(a: Tensor, b: Tensor, what: string): void {
-  if (a.size !== b.size) fail('E_SHAPE', `${what}: sizes differ (${a.size} vs ${b.size})`);
-}
+export { dims2, sameSize } from '../backend.js';
