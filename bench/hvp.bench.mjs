@@ -277,6 +277,11 @@ for (const p of problems) {
   if (refHv) {
     res.torch.relErrVsF64 = relErr(torchHv, refHv);
     console.log(`      PyTorch float32 vs the float64 reference (PyTorch in double): rel. error ${res.torch.relErrVsF64.toExponential(1)}`);
+    if (res.torch.relErrVsF64 > 1e-4) {
+      // Seen with Debian's OpenBLAS 0.3.21 SkylakeX kernels on 2 threads (ReLU model only); 1 thread or
+      // the Haswell kernels give ~3e-7. Every float32 result is therefore judged against float64.
+      console.log('      note: PyTorch float32 itself misses float64 by > 1e-4 here; the ✓/✗ below judge against float64');
+    }
   }
   for (const [name, entry] of Object.entries(backends)) {
     if (entry.unavailable) {
