@@ -108,3 +108,6 @@ export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { runTraining, toDevice, type RunConfig, type RunResult } from './train/run.js';
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';
 export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.js';
+
+// Plots (Vega → SVG → PNG)
+export { lineChartSpec, renderSvg, svgToPng, writePlot, type LinePlot, type Series } from './plot/index.js';
