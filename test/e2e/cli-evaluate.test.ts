@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy.js';
 import { Rng } from '../../src/model/rng.js';
-import { requireBuiltCli, runCli } from './cli.js';
+import { ROOT, requireBuiltCli, runCli } from './cli.js';
 
 let dir: string;
 const N = 300;
@@ -83,4 +83,17 @@ describe('riverbed coreset evaluate', () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+});
+
+describe('docs/coreset-evaluation.md', () => {
+  it('the quick run works as written', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'coreset-evaluation.md'), 'utf8');
+    const block = /## Quick run\s+```sh\n([\s\S]*?)```/.exec(doc)![1]!.replace(/\\\n\s*/g, ' ').trim();
+    const args = block.split(/\s+/);
+    expect(args.slice(0, 3)).toEqual(['riverbed', 'coreset', 'evaluate']);
+    const r = runCli(args.slice(1), dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cld-strat/);
+    expect(readdirSync(join(dir, 'eval-quick')).sort()).toEqual(['evaluation.json', 'evaluation.png', 'evaluation.svg']);
+  });
 });
