@@ -77,6 +77,20 @@ export { ccsSelect, type CcsOptions } from './coreset/ccs.js';
 export { OnlineCld, classMeans } from './coreset/online.js';
 export { agreement, jaccard, kendallTauB, spearman, topK, type Agreement } from './coreset/stability.js';
 export { hashFile, runManifest, type RunManifest } from './io/manifest.js';
+export {
+  EVALUATION_FORMAT,
+  evaluateCoresets,
+  retrainSteps,
+  validateEvaluateOptions,
+  type ArchitectureResult,
+  type CellResult,
+  type EvalData,
+  type EvaluateOptions,
+  type EvaluationResult,
+  type RetrainBudget,
+} from './coreset/evaluate.js';
+export { evaluationPlot, formatEvaluation } from './coreset/evaluate/report.js';
+export { loadFashionMnist, FASHION_CLASS_NAMES, type FashionSplits } from './data/fashion.js';
 
 // Curvature (Hessian / GGN products, Lanczos, traces, spectral density)
 export * from './curvature/index.js';

@@ -30,8 +30,14 @@ export interface LinePlot {
 /** A series with at most this many points gets error bars and point marks; longer ones a band. */
 export const BAR_POINTS_MAX = 24;
 
-/** Colour-blind-safe categorical palette (Tableau 10, as Vega's `tableau10` scheme). */
-const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+/**
+ * Categorical palette: Tableau 10 (Vega's `tableau10`), then four dark, distinct hues so that a
+ * comparison of up to 14 methods never gives two series the same colour.
+ */
+const PALETTE = [
+  '#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac',
+  '#1b1b1b', '#17becf', '#8c6d31', '#6b6ecf',
+];
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
