@@ -10,6 +10,7 @@
         "native/gemm.cc",
         "native/elementwise.cc",
         "native/softmax.cc",
+        "native/mlp_hvp.cc",
         "native/reduce.cc",
         "native/optim.cc",
         "native/cld.cc",

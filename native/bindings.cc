@@ -6,6 +6,7 @@
 #include "cpu.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "mlp_hvp.h"
 #include "mmap.h"
 #include "optim.h"
 #include "pool.h"
@@ -212,6 +213,69 @@ Napi::Value SoftmaxHessianVec(const Napi::CallbackInfo& info) {
   softmax_hessian_vec(f32(info, 0, "logits").data, f32(info, 1, "r").data, f32(info, 2, "out").data, count(info, 3),
                       count(info, 4));
   return info.Env().Undefined();
+}
+
+// mlpCurvatureProduct(layers Int32Array [act, in, out, hasBias, active] per layer, params
+//   Array<Float32Array> (each linear layer's weight, then its bias if any), x, labels, B, v, out,
+//   ggn, scale, accumulate, stateH Array<Float32Array> | null, stateG Array<Float32Array|null> | null,
+//   stateD Array<Float32Array|null> | null, stateValid) → first bad label row or -1. Shapes are validated in TypeScript.
+Napi::Value MlpCurvatureProduct(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto spec = i32(info, 0, "layers");
+  if (spec.length % 5 != 0) throw Napi::TypeError::New(env, "layers must hold 5 integers per layer");
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "params must be an array of Float32Array");
+  Napi::Array params = info[1].As<Napi::Array>();
+  auto f32_at = [&](Napi::Array arr, uint32_t k, const char* what) -> float* {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    Napi::Value e = arr.Get(k);
+    if (napi_get_typedarray_info(env, e, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_float32_array) {
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+      throw Napi::TypeError::New(env, std::string(what) + "[" + std::to_string(k) + "] must be a Float32Array");
+    }
+    return static_cast<float*>(data);
+  };
+  MlpHvpArgs a{};
+  const size_t n = spec.length / 5;
+  uint32_t next = 0;
+  for (size_t i = 0; i < n; i++) {
+    const int32_t* s = spec.data + 5 * i;
+    MlpHvpLayer l{s[0], s[1], s[2], nullptr, nullptr, s[4] != 0};
+    if (l.act < 0) {
+      if (next >= params.Length()) throw Napi::RangeError::New(env, "too few parameter arrays for the layers");
+      l.weight = f32_at(params, next++, "params");
+      if (s[3]) {
+        if (next >= params.Length()) throw Napi::RangeError::New(env, "too few parameter arrays for the layers");
+        l.bias = f32_at(params, next++, "params");
+      }
+    }
+    a.layers.push_back(l);
+  }
+  a.x = f32(info, 2, "x").data;
+  a.labels = i32(info, 3, "labels").data;
+  a.B = count(info, 4);
+  a.v = f32(info, 5, "v").data;
+  a.out = f32(info, 6, "out").data;
+  a.ggn = flag(info, 7);
+  a.scale = num(info, 8);
+  a.accumulate = flag(info, 9);
+  std::vector<float*> sh, sg, sd;
+  if (info[10].IsArray()) {
+    if (!info[11].IsArray() || !info[12].IsArray()) throw Napi::TypeError::New(env, "stateG and stateD must be arrays with stateH");
+    Napi::Array H = info[10].As<Napi::Array>(), G = info[11].As<Napi::Array>(), D = info[12].As<Napi::Array>();
+    if (H.Length() != n || G.Length() != n || D.Length() != n) throw Napi::RangeError::New(env, "state arrays must have one entry per layer");
+    for (uint32_t k = 0; k < n; k++) {
+      sh.push_back(f32_at(H, k, "stateH"));
+      sg.push_back(G.Get(k).IsTypedArray() ? f32_at(G, k, "stateG") : nullptr);
+      sd.push_back(D.Get(k).IsTypedArray() ? f32_at(D, k, "stateD") : nullptr);
+    }
+    a.state_h = sh.data();
+    a.state_g = sg.data();
+    a.state_d = sd.data();
+  }
+  a.state_valid = flag(info, 13);
+  return Napi::Number::New(env, (double)mlp_curvature_product(a));
 }
 
 Napi::Value SumBandwidth(const Napi::CallbackInfo& info) {

@@ -26,5 +26,6 @@ Napi::Value MapFile(const Napi::CallbackInfo& info);
 Napi::Value Mul(const Napi::CallbackInfo& info);
 Napi::Value ActivationRGrad(const Napi::CallbackInfo& info);
 Napi::Value SoftmaxHessianVec(const Napi::CallbackInfo& info);
+Napi::Value MlpCurvatureProduct(const Napi::CallbackInfo& info);  // fused HVP / GGN product (mlp_hvp.h)
 
 }  // namespace riverbed

@@ -132,6 +132,32 @@ RB_CLONES void gelu_rgrad(const float* z, const float* rz, const float* ga, cons
     o[i] = (float)((double)ga[i] * d2 * (double)rz[i] + (double)rga[i] * d1);
   }
 }
+RB_CLONES void tanh_derivs(const float* z, float* y, float* d1, float* d2, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const double t = tanh_vec((double)z[i]), a = 1.0 - t * t;
+    y[i] = (float)t, d1[i] = (float)a, d2[i] = (float)(-2.0 * t * a);
+  }
+}
+RB_CLONES void sigmoid_derivs(const float* z, float* y, float* d1, float* d2, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const double s = sigmoid_vec((double)z[i]), a = s * (1.0 - s);
+    y[i] = (float)s, d1[i] = (float)a, d2[i] = (float)(a * (1.0 - 2.0 * s));
+  }
+}
+RB_CLONES void relu_derivs(const float* z, float* y, float* d1, float* d2, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const bool on = z[i] > 0.f;
+    y[i] = on ? z[i] : 0.f, d1[i] = on ? 1.f : 0.f, d2[i] = 0.f;
+  }
+}
+RB_CLONES void gelu_derivs(const float* z, float* y, float* d1, float* d2, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const double v = z[i];
+    double g;
+    const double cdf = normal_cdf_vec(v, &g), phi = INV_SQRT_2PI * g;
+    y[i] = (float)(v * cdf), d1[i] = (float)(cdf + v * phi), d2[i] = (float)(phi * (2.0 - v * v));
+  }
+}
 RB_CLONES void mul_span(const float* x, const float* y, float* o, size_t n) {
   for (size_t i = 0; i < n; i++) o[i] = x[i] * y[i];
 }
@@ -205,6 +231,18 @@ void activation_rgrad(Act kind, const float* z, const float* rz, const float* ga
       case Act::tanh: tanh_rgrad(z + b, rz + b, ga + b, rga + b, out + b, m); break;
       case Act::sigmoid: sigmoid_rgrad(z + b, rz + b, ga + b, rga + b, out + b, m); break;
       case Act::gelu: gelu_rgrad(z + b, rz + b, ga + b, rga + b, out + b, m); break;
+    }
+  });
+}
+
+void activation_derivs(Act kind, const float* z, float* y, float* d1, float* d2, size_t n) {
+  chunked(n, [&](size_t b, size_t e) {
+    const size_t m = e - b;
+    switch (kind) {
+      case Act::relu: relu_derivs(z + b, y + b, d1 + b, d2 + b, m); break;
+      case Act::tanh: tanh_derivs(z + b, y + b, d1 + b, d2 + b, m); break;
+      case Act::sigmoid: sigmoid_derivs(z + b, y + b, d1 + b, d2 + b, m); break;
+      case Act::gelu: gelu_derivs(z + b, y + b, d1 + b, d2 + b, m); break;
     }
   });
 }

@@ -14,5 +14,7 @@ void activation_grad(Act kind, const float* x, const float* gy, float* out, size
 // R-operator of the activation backward: out = ga·f''(z)·rz + rga·f'(z).
 void activation_rgrad(Act kind, const float* z, const float* rz, const float* ga, const float* rga, float* out, size_t n);
 void mul(const float* x, const float* y, float* out, size_t n);  // x ⊙ y
+// One pass for the curvature products: y = f(z), d1 = f'(z), d2 = f''(z) (from one exp).
+void activation_derivs(Act kind, const float* z, float* y, float* d1, float* d2, size_t n);
 
 }  // namespace riverbed

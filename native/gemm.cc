@@ -239,6 +239,7 @@ struct Problem {
   Micro u;
   bool directA;  // full mr-row panels of op(A) read in place (few column panels)
   bool directB;  // full nr-column panels of B read in place (B not transposed, few row panels)
+  bool accumulate;  // C += op(A)·op(B) instead of C =
 };
 
 // Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) as mr-row micro-panels, p-major, zero padded.
@@ -310,7 +311,7 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
     const int nc = std::min(NC, n1 - jc);
     for (int pc = 0; pc < P.K; pc += KC) {
       const int kc = std::min(KC, P.K - pc);
-      const bool acc = pc > 0;
+      const bool acc = pc > 0 || P.accumulate;
       if (!P.directB) pack_b(P, pc, kc, jc, nc, s.b);
       for (int ic = m0; ic < m1; ic += mcmax) {
         const int mc = std::min(mcmax, m1 - ic);
@@ -360,14 +361,16 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
 
 }  // namespace
 
-void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+namespace {
+void gemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
+    if (accumulate) return;
     std::memset(C, 0, sizeof(float) * (size_t)M * N);
     return;
   }
   static const Micro micro = pick_micro();
-  Problem P{M, N, K, A, transA, B, transB, C, micro, false, false};
+  Problem P{M, N, K, A, transA, B, transB, C, micro, false, false, accumulate};
   if (micro.strided) {
     // Packing op(A) pays off when each packed panel serves several column panels, packing B
     // when each serves several row panels; below that, read the operand in place.
@@ -394,6 +397,16 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
   } else {
     parallel_for(tasks, body);
   }
+}
+
+}  // namespace
+
+void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+  gemm(M, N, K, A, transA, B, transB, C, false);
+}
+
+void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+  gemm(M, N, K, A, transA, B, transB, C, true);
 }
 
 }  // namespace riverbed

@@ -5,5 +5,7 @@
 namespace riverbed {
 
 void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C);
+// C += op(A)·op(B): the accumulate epilogue (no temporary, no extra pass over C).
+void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C);
 
 }  // namespace riverbed

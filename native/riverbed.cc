@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sgdStep", SgdStep},     {"adamStep", AdamStep}, {"sumBandwidth", SumBandwidth},
       {"cldScores", CldScores}, {"mapFile", MapFile},
       {"mul", Mul},             {"activationRGrad", ActivationRGrad}, {"softmaxHessianVec", SoftmaxHessianVec},
+      {"mlpCurvatureProduct", MlpCurvatureProduct},
   };
   for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   return exports;

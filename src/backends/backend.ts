@@ -80,6 +80,38 @@ export interface AdamHyper extends OptimizerHyper {
   decoupled: boolean;
 }
 
+/** One module of an MLP handed to a fused curvature product (Backend.mlpCurvatureProduct). */
+export type FusedMlpLayer =
+  | { type: 'linear'; /** [out, in] */ weight: Tensor; /** [out]; absent for a bias-less layer */ bias?: Tensor; /** its parameters are in v / out */ active: boolean }
+  | { type: Activation };
+
+/**
+ * What a fused curvature product keeps of one batch between calls (forward activations and, for
+ * the Hessian, the ordinary backward), as PyHessian keeps its autograd graph. The caller makes one
+ * empty object per batch and passes it back on every call for that batch with the same model
+ * weights; the backend stores its arrays on it. Dropping the object frees them.
+ */
+export interface FusedCurvatureState {
+  data?: unknown;
+}
+
+/** Arguments of Backend.mlpCurvatureProduct. */
+export interface FusedCurvatureRequest {
+  layers: readonly FusedMlpLayer[];
+  /** Inputs [B, in] of the first layer and labels (i32 [B]; used by the Hessian only). */
+  x: Tensor;
+  labels: Tensor;
+  /** The active layers' parameters, layer by layer, weight (row-major [out, in]) then bias. */
+  v: Tensor;
+  /** Written (or added to, with accumulate) in v's layout. */
+  out: Tensor;
+  kind: 'hessian' | 'ggn';
+  /** The batch's weight in the mean: 1 / (samples over all batches). */
+  scale: number;
+  accumulate: boolean;
+  state?: FusedCurvatureState;
+}
+
 export interface Backend {
   readonly name: BackendName;
   info(): BackendInfo;
@@ -144,6 +176,12 @@ export interface Backend {
   // ---- fused hot loops --------------------------------------------------------
   /** Pearson r of every sample's loss differences with its class's (one pass, no per-class copies). */
   cldScores(input: CldKernelInput): Promise<Float32Array>;
+  /**
+   * Optional: the whole curvature-vector product of an MLP's mean cross-entropy on one batch in
+   * one call (forward, backward, R-forward, R-backward; Hessian or GGN), exactly what
+   * src/model/hvp.ts composes from the kernels above. Backends without it get the composed path.
+   */
+  mlpCurvatureProduct?(req: FusedCurvatureRequest): void;
 
   /** Waits for queued work (no-op on synchronous backends). */
   sync(): Promise<void>;

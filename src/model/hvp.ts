@@ -9,14 +9,15 @@
  *                                         applied per sample; an ordinary backward of that gives Jᵀ·)
  *
  * Everything is composed from the Backend contract's kernels, so it runs on every backend, and
- * every intermediate tensor is freed as soon as it is dead (webgpu pools buffers).
+ * every intermediate tensor is freed as soon as it is dead (webgpu pools buffers). A backend with
+ * the optional fused product (Backend.mlpCurvatureProduct: native) gets one call per batch instead.
  *
  * Parameter-vector order: layer by layer, weight (row-major [out, in]) then bias, exactly the
  * order of the safetensors keys (`0.weight`, `0.bias`, `2.weight`, …). A product may be restricted
  * to some layers' parameters (a diagonal block of the curvature matrix); the vector then holds
  * only those layers' parameters, in the same order.
  */
-import type { Backend, Tensor } from '../backends/backend.js';
+import type { Backend, FusedCurvatureState, FusedMlpLayer, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import { isLinear, type LinearLayer } from './description.js';
 import type { Mlp } from './mlp.js';
@@ -104,6 +105,11 @@ export interface CurvatureProductOptions {
   cache?: boolean;
   /** Most bytes of cached state (default 1 GiB); batches past it are recomputed on every product. */
   cacheBytes?: number;
+  /**
+   * Use the backend's fused product (Backend.mlpCurvatureProduct: one native call per batch) when
+   * it has one. Default true; false forces the path composed from kernels (for comparison).
+   */
+  fused?: boolean;
 }
 
 /**
@@ -123,6 +129,8 @@ export class CurvatureProduct {
   private readonly cacheBytes: number;
   private cachedBytes = 0;
   private readonly states = new Map<number, BatchState>();
+  private readonly fused: boolean;
+  private readonly fusedStates = new Map<number, FusedCurvatureState>();
 
   constructor(
     readonly model: Mlp,
@@ -149,6 +157,7 @@ export class CurvatureProduct {
     });
     if (total === 0) fail('E_ARG', 'expected at least one sample', { field: 'inputs' });
     this.total = total;
+    this.fused = options.fused !== false && typeof this.backend.mlpCurvatureProduct === 'function';
   }
 
   /** Number of samples the mean runs over. */
@@ -167,6 +176,7 @@ export class CurvatureProduct {
       const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
       fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
     }
+    if (this.fused) return this.applyFused(v);
     // Slice v into per-parameter blocks once; every batch reuses them.
     const vp = new Map<number, Tensor>();
     for (const blk of this.layout.blocks) vp.set(blk.paramIndex, b.slice(v, blk.offset, blk.shape));
@@ -202,7 +212,60 @@ export class CurvatureProduct {
   dispose(): void {
     for (const [i, s] of this.states) this.freeState(s, i);
     this.states.clear();
+    this.fusedStates.clear();
     this.cachedBytes = 0;
+  }
+
+  /** One backend call per batch (Backend.mlpCurvatureProduct), accumulating into one output. */
+  private applyFused(v: Tensor): Tensor {
+    const b = this.backend;
+    const layers: FusedMlpLayer[] = [];
+    let p = 0;
+    for (const [i, l] of this.model.description.layers.entries()) {
+      if (!isLinear(l)) {
+        layers.push({ type: l.type });
+        continue;
+      }
+      const weight = this.model.params[p++]!.tensor;
+      const bias = l.bias !== false ? this.model.params[p++]!.tensor : undefined;
+      layers.push(bias ? { type: 'linear', weight, bias, active: this.active.has(i) } : { type: 'linear', weight, active: this.active.has(i) });
+    }
+    const out = b.zeros(v.shape);
+    try {
+      this.batches.forEach((batch, i) => {
+        b.mlpCurvatureProduct!({
+          layers, x: batch.x, labels: batch.labels, v, out, kind: this.kind, scale: 1 / this.total, accumulate: i > 0,
+          state: this.fusedState(i, batch.x.shape[0]!),
+        });
+      });
+    } catch (e) {
+      b.free(out);
+      throw e;
+    }
+    this.products++;
+    return out;
+  }
+
+  /** The batch's kept-state object when caching is on and its bytes fit in what is left of cacheBytes. */
+  private fusedState(i: number, batchSize: number): FusedCurvatureState | undefined {
+    if (!this.cache) return undefined;
+    const kept = this.fusedStates.get(i);
+    if (kept) return kept;
+    // Every layer's output, an activation's f' and f'', and (Hessian) the output gradients from the lowest active layer up.
+    let width = (this.model.description.layers.find(isLinear) as LinearLayer).in;
+    let floats = 0;
+    this.model.description.layers.forEach((l, k) => {
+      if (isLinear(l)) width = l.out;
+      else floats += 2 * width;
+      floats += width;
+      if (this.kind === 'hessian' && k >= this.lowest) floats += width;
+    });
+    const bytes = 4 * batchSize * floats;
+    if (this.cachedBytes + bytes > this.cacheBytes) return undefined;
+    this.cachedBytes += bytes;
+    const s: FusedCurvatureState = {};
+    this.fusedStates.set(i, s);
+    return s;
   }
 
   private state(i: number, batch: DeviceBatch): BatchState {

@@ -33,6 +33,12 @@ export interface NativeAddon {
   mul(x: Float32Array, y: Float32Array, out: Float32Array): void;
   activationRGrad(kind: number, z: Float32Array, rz: Float32Array, ga: Float32Array, rga: Float32Array, out: Float32Array): void;
   softmaxHessianVec(logits: Float32Array, r: Float32Array, out: Float32Array, b: number, c: number): void;
+  /** Fused HVP / GGN product (native/mlp_hvp.h); layers: [act (−1 linear), in, out, hasBias, active] per layer. Returns −1 or the first bad label row. */
+  mlpCurvatureProduct(
+    layers: Int32Array, params: Float32Array[], x: Float32Array, labels: Int32Array, b: number, v: Float32Array, out: Float32Array,
+    ggn: boolean, scale: number, accumulate: boolean, stateH: Float32Array[] | null, stateG: (Float32Array | null)[] | null, stateD: (Float32Array | null)[] | null,
+    stateValid: boolean,
+  ): number;
   /** Resolves to −1, or the first sample whose label is outside [0, C). Runs off the main thread. */
   cldScores(
     traj: Float32Array | Float64Array, epochs: number, samples: number,

@@ -20,6 +20,7 @@ import {
   type BackendInfo,
   type CldKernelInput,
   type DType,
+  type FusedCurvatureRequest,
   type SgdHyper,
   type Tensor,
   dims2,
@@ -320,6 +321,88 @@ export class NativeBackend implements Backend {
       fail('E_ARG', `copyInto [${dstOffset}, ${dstOffset + S.length}) is outside a tensor of ${D.length} elements`);
     }
     D.set(S, dstOffset);
+  }
+
+  /** The fused HVP / GGN product (native/mlp_hvp.cc): one addon call, scratch reused across calls. */
+  mlpCurvatureProduct(req: FusedCurvatureRequest): void {
+    const [B, D] = dims2(req.x, 'mlpCurvatureProduct x');
+    if (req.labels.size !== B) fail('E_SHAPE', `mlpCurvatureProduct: ${req.labels.size} labels for ${B} samples`, { field: 'labels' });
+    if (req.kind !== 'hessian' && req.kind !== 'ggn') fail('E_ARG', `mlpCurvatureProduct: kind must be "hessian" or "ggn", got ${JSON.stringify(req.kind)}`);
+    const n = req.layers.length;
+    const spec = new Int32Array(5 * n);
+    const params: Float32Array[] = [];
+    const widths: number[] = [];
+    let width = D;
+    let vSize = 0;
+    let active = 0;
+    req.layers.forEach((l, i) => {
+      if (l.type === 'linear') {
+        const [o, inn] = dims2(l.weight, `mlpCurvatureProduct layers[${i}].weight`);
+        if (inn !== width) fail('E_SHAPE', `mlpCurvatureProduct: layers[${i}] expects ${inn} features, gets ${width}`);
+        if (l.bias !== undefined && l.bias.size !== o) fail('E_SHAPE', `mlpCurvatureProduct: layers[${i}].bias has ${l.bias.size} elements, expected ${o}`);
+        params.push(f32(l.weight, `mlpCurvatureProduct layers[${i}].weight`));
+        if (l.bias !== undefined) params.push(f32(l.bias, `mlpCurvatureProduct layers[${i}].bias`));
+        spec.set([-1, inn, o, l.bias !== undefined ? 1 : 0, l.active ? 1 : 0], 5 * i);
+        if (l.active) {
+          vSize += o * inn + (l.bias !== undefined ? o : 0);
+          active++;
+        }
+        width = o;
+      } else {
+        const code = ACT_CODE[l.type];
+        if (code === undefined) fail('E_ARG', `unknown activation "${l.type}"`);
+        spec.set([code, width, width, 0, 0], 5 * i);
+      }
+      widths.push(width);
+    });
+    if (n === 0 || req.layers[n - 1]!.type !== 'linear') fail('E_ARG', 'mlpCurvatureProduct: the last layer must be linear (the logits)');
+    if (active === 0) fail('E_ARG', 'mlpCurvatureProduct: no active layer');
+    if (req.v.size !== vSize) fail('E_SHAPE', `mlpCurvatureProduct: vector has ${req.v.size} elements; expected ${vSize}`, { field: 'vector' });
+    sameSize(req.v, req.out, 'mlpCurvatureProduct out');
+    const hess = req.kind === 'hessian';
+    // Per-batch forward state on the caller's object, recomputed when the problem changes.
+    let stateH: Float32Array[] | null = null;
+    let stateG: (Float32Array | null)[] | null = null;
+    let stateD: (Float32Array | null)[] | null = null;
+    let valid = false;
+    if (req.state) {
+      const key = `${req.kind}|${B}|${spec.join(',')}`;
+      let st = req.state.data as { key: string; h: Float32Array[]; g: (Float32Array | null)[]; d: (Float32Array | null)[]; valid: boolean } | undefined;
+      if (!st || st.key !== key) {
+        const lowest = req.layers.findIndex((l) => l.type === 'linear' && l.active);
+        st = {
+          key,
+          h: widths.map((w) => new Float32Array(B * w)),
+          g: widths.map((w, i) => (hess && i >= lowest ? new Float32Array(B * w) : null)),
+          // f'(z) then f''(z) of every activation layer, kept from the forward.
+          d: widths.map((w, i) => (req.layers[i]!.type !== 'linear' ? new Float32Array(2 * B * w) : null)),
+          valid: false,
+        };
+        req.state.data = st;
+      }
+      stateH = st.h;
+      stateG = st.g;
+      stateD = st.d;
+      valid = st.valid;
+      st.valid = false; // until the call returns without error
+      this.#curvature(spec, params, req, B, hess, stateH, stateG, stateD, valid);
+      st.valid = true;
+      return;
+    }
+    this.#curvature(spec, params, req, B, hess, null, null, null, false);
+  }
+
+  #curvature(
+    spec: Int32Array, params: Float32Array[], req: FusedCurvatureRequest, B: number, hess: boolean,
+    stateH: Float32Array[] | null, stateG: (Float32Array | null)[] | null, stateD: (Float32Array | null)[] | null, valid: boolean,
+  ): void {
+    const labels = i32(req.labels, 'mlpCurvatureProduct labels');
+    const bad = this.#addon.mlpCurvatureProduct(
+      spec, params, f32(req.x, 'mlpCurvatureProduct x'), labels, B, f32(req.v, 'mlpCurvatureProduct v'),
+      f32(req.out, 'mlpCurvatureProduct out'), !hess, finite(req.scale, 'mlpCurvatureProduct scale'), !!req.accumulate,
+      stateH, stateG, stateD, valid,
+    );
+    if (bad >= 0) fail('E_LABEL', `label ${labels[bad]} of row ${bad} is outside [0, ${spec[spec.length - 3]})`, { field: 'labels' });
   }
 
   async cldScores(input: CldKernelInput): Promise<Float32Array> {
