@@ -16,6 +16,9 @@ export type {
   BackendInfo,
   BackendName,
   CldKernelInput,
+  FusedCurvatureRequest,
+  FusedCurvatureState,
+  FusedMlpLayer,
   SgdHyper,
   Tensor,
 } from './backends/backend.js';
