@@ -7,7 +7,8 @@ import { Command } from 'commander';
 import { RiverbedError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-type Register = (program: Command) => void;
+/** Registers a subcommand; `argv` lets a command group load only the member being run. */
+type Register = (program: Command, argv: string[]) => void | Promise<void>;
 
 /**
  * Subcommand modules, imported on demand: `riverbed coreset …` must not pay for loading the
@@ -31,7 +32,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .exitOverride();
   const named = argv[2];
   const wanted = named !== undefined && named in SUBCOMMANDS ? [named] : Object.keys(SUBCOMMANDS);
-  for (const name of wanted) (await SUBCOMMANDS[name]!())(program);
+  for (const name of wanted) await (await SUBCOMMANDS[name]!())(program, argv);
   return program;
 }
 
