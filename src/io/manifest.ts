@@ -3,14 +3,14 @@
  *
  *   { riverbed, node, platform, backend, seeds, parameters, inputs: [{ path, bytes, hash }], created }
  *
- * Input hashes: files up to `FULL_HASH_MAX_BYTES` (16 MiB) get `sha256:<hex>` of the whole file,
+ * Input hashes: files up to `FULL_HASH_MAX_BYTES` (4 MiB) get `sha256:<hex>` of the whole file,
  * read in 4 MiB blocks (never whole in memory). Larger files get `sha256-sampled:<hex>`: sha256 of
- * the file size, the first and last 1 MiB (the .npy header lives there) and 64 blocks of 64 KiB at
+ * the file size, the first and last 256 KiB (the .npy header lives there) and 64 blocks of 16 KiB at
  * evenly spaced offsets — cheap on a 100 GB trajectory and still catching a changed header, a
  * truncation or a rewritten file, but NOT every single-byte change in the middle; the scheme is
- * named in the hash so it is never mistaken for a full digest. The 16 MiB bound keeps the manifest
- * off the CLI's critical path: a full sha256 of a 200 MB trajectory took 150 ms here, as long as
- * loading, validating, scoring and selecting together. A directory (a recorded run, a
+ * named in the hash so it is never mistaken for a full digest. These sizes keep the manifest off
+ * the CLI's critical path: a full sha256 of a 200 MB trajectory took 150 ms here, as long as
+ * loading, validating, scoring and selecting together; 1.5 MiB per large file takes ~1 ms. A directory (a recorded run, a
  * per-epoch trajectory folder) lists each regular file inside it, by name order.
  */
 import { createHash } from 'node:crypto';
@@ -19,11 +19,11 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { VERSION } from '../version.js';
 
-export const FULL_HASH_MAX_BYTES = 16 * 1024 * 1024;
+export const FULL_HASH_MAX_BYTES = 4 * 1024 * 1024;
 const BLOCK = 4 * 1024 * 1024;
-const EDGE = 1024 * 1024;
+const EDGE = 256 * 1024;
 const SAMPLES = 64;
-const SAMPLE = 64 * 1024;
+const SAMPLE = 16 * 1024;
 
 export interface InputFile {
   path: string;
