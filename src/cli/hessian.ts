@@ -7,11 +7,10 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import type { Tensor } from '../backends/backend.js';
 import { freeBatches, ggnOperator, hessianOperator, uploadBatches } from '../curvature/model-operators.js';
 import { spectralDensity } from '../curvature/density.js';
 import { lanczos } from '../curvature/lanczos.js';
-import type { LinearOperator } from '../curvature/operator.js';
+import { type LinearOperator, countingOperator } from '../curvature/operator.js';
 import { hutchinson, hutchPlusPlus } from '../curvature/trace.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
@@ -153,21 +152,7 @@ class Progress {
 
 /** The operator, with every product reported to the progress bar. */
 function watched(op: LinearOperator, progress: Progress): LinearOperator & { count: number } {
-  const w = {
-    size: op.size,
-    symmetric: true as const,
-    dtype: 'f32' as const,
-    backend: op.backend,
-    name: op.name,
-    count: 0,
-    matvec(v: Tensor): Tensor {
-      const out = op.matvec(v);
-      w.count++;
-      progress.tick();
-      return out;
-    },
-  };
-  return w;
+  return countingOperator(op, () => progress.tick());
 }
 
 export async function hessianCommand(o: HessianCliOptions): Promise<HessianReport> {

@@ -91,8 +91,11 @@ export function denseOperator(backend: Backend, matrix: ArrayLike<number>, n: nu
   return op;
 }
 
-/** Wraps op so that every product is counted (`count`), e.g. to compare algorithms' HVP budgets. */
-export function countingOperator(op: LinearOperator): LinearOperator & { count: number } {
+/**
+ * Wraps op so that every product is counted (`count`), e.g. to compare algorithms' HVP budgets;
+ * `onProduct` runs after each product (a progress bar).
+ */
+export function countingOperator(op: LinearOperator, onProduct?: () => void): LinearOperator & { count: number } {
   const wrapped = {
     size: op.size,
     symmetric: true as const,
@@ -101,8 +104,10 @@ export function countingOperator(op: LinearOperator): LinearOperator & { count: 
     name: op.name,
     count: 0,
     matvec(v: Tensor): Tensor {
+      const out = op.matvec(v);
       wrapped.count++;
-      return op.matvec(v);
+      onProduct?.();
+      return out;
     },
   };
   return wrapped;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { writeNpy } from '../../src/io/npy.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/model/rng.js';
+import { jacobiEigen } from '../helpers/dense.js';
 
 export type Act = 'tanh' | 'relu' | 'sigmoid';
 export interface ProblemSpec {
@@ -203,37 +204,9 @@ export function fdGgnVp(p: Problem, v: ArrayLike<number>, eps = 1e-5): Float64Ar
   return vjp(p, p.theta, u);
 }
 
-/** Eigenvalues (descending) of a dense symmetric n×n matrix by cyclic Jacobi rotations (float64). */
+/** Eigenvalues (descending) of a dense symmetric n×n matrix (the shared float64 Jacobi of test/helpers/dense.ts). */
 export function jacobiEigenvalues(matrix: ArrayLike<number>, n: number): number[] {
-  const a = Float64Array.from(matrix as ArrayLike<number>);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i * n + j]! ** 2;
-    if (off < 1e-26) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p]!;
-          const akq = a[k * n + q]!;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k]!;
-          const aqk = a[q * n + k]!;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Array.from({ length: n }, (_, i) => a[i * n + i]!).sort((x, y) => y - x);
+  return Array.from(jacobiEigen(matrix, n).values).reverse();
 }
 
 /** ‖a − b‖ / ‖b‖. */
