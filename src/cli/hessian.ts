@@ -7,14 +7,16 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { freeBatches, ggnOperator, hessianOperator, uploadBatches } from '../curvature/model-operators.js';
+import { type HostData, freeBatches, ggnOperator, hessianOperator, uploadBatches } from '../curvature/model-operators.js';
 import { spectralDensity } from '../curvature/density.js';
+import { errorBars } from '../curvature/errorbars.js';
 import { lanczos } from '../curvature/lanczos.js';
 import { type LinearOperator, countingOperator } from '../curvature/operator.js';
 import { hutchinson, hutchPlusPlus } from '../curvature/trace.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
+import type { Mlp } from '../model/mlp.js';
 import { VERSION } from '../version.js';
 import { loadProblem, openModel, requireOption } from './curvature-inputs.js';
 import { intOption, numberOption } from './train.js';
@@ -44,6 +46,10 @@ interface HessianCliOptions {
   plot?: string;
   backend: string;
   json?: boolean;
+  /** `true` when given without a value (the library's default sizes), else "S1,S2,…". */
+  errorBars?: string | true;
+  repeats?: number;
+  stableSpread?: number;
 }
 
 export interface HessianReport {
@@ -80,6 +86,22 @@ export interface HessianReport {
   hvps: number;
   seconds: number;
   plot?: { svg: string; png: string };
+  /** With --error-bars: the asked estimates repeated on random subsamples with fresh probe seeds. */
+  errorBars?: HessianErrorBars;
+}
+
+export interface HessianErrorBars {
+  /** What the components of mean/std/min/max are, in order. */
+  estimate: string;
+  components: string[];
+  repeats: number;
+  /** Largest acceptable relative spread std/|mean| (worst component). */
+  threshold: number;
+  /** Smallest size whose relative spread is ≤ threshold; null when none is. */
+  recommendedSize: number | null;
+  rows: { size: number; mean: number[]; std: number[]; min: number[]; max: number[]; relativeSpread: number }[];
+  /** HVPs the repeats used (included in the report's `hvps`). */
+  hvps: number;
 }
 
 export function registerHessian(program: Command): void {
@@ -110,6 +132,9 @@ export function registerHessian(program: Command): void {
     .option('--plot <BASE>', 'also draw the spectral density to BASE.png and BASE.svg (implies --density)')
     .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
     .option('--json', 'print the report on stdout')
+    .option('--error-bars [sizes]', 'repeat the eigenvalue/trace estimates on random subsamples of these sizes (comma-separated; default N/8,N/4,N/2,N) with fresh probe seeds, and report the spread')
+    .option('--repeats <R>', 'repeats per subsample size (default 5; implies --error-bars)', intOption('--repeats', 2))
+    .option('--stable-spread <T>', 'relative spread std/|mean| counted as stable (default 0.05; implies --error-bars)', numberOption('--stable-spread', (n) => n > 0, 'a positive number'))
     .action(async (o: HessianCliOptions) => {
       const report = await hessianCommand(o);
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -123,21 +148,21 @@ class Progress {
   private total = 0;
   private done = 0;
   constructor(private readonly enabled: boolean) {}
-  phase(label: string, total: number): void {
+  phase(label: string, total: number, unit = 'HVPs'): void {
     this.stop();
     if (!this.enabled) return;
     this.total = total;
     this.done = 0;
     this.bar = new SingleBar({
       stream: process.stderr,
-      format: `${label.padEnd(12)} {bar} {value}/{total} HVPs | {duration_formatted}`,
+      format: `${label.padEnd(12)} {bar} {value}/{total} ${unit} | {duration_formatted}`,
       hideCursor: true,
       clearOnComplete: true,
       barsize: 30,
     });
     this.bar.start(total, 0);
   }
-  /** One more HVP in the current phase (a Lanczos run's length is not known ahead: the total grows). */
+  /** One more HVP (or repeat) in the current phase (a Lanczos run's length is not known ahead: the total grows). */
   tick(): void {
     if (!this.bar) return;
     const done = ++this.done;
@@ -155,6 +180,81 @@ function watched(op: LinearOperator, progress: Progress): LinearOperator & { cou
   return countingOperator(op, () => progress.tick());
 }
 
+/** The estimates a run asks for that error bars repeat (the density is a picture, not repeated). */
+interface Asked {
+  topK: number;
+  bottomK: number;
+  tol: number;
+  trace?: { method: string; matvecs: number; confidence: number };
+}
+
+type Estimates = Pick<HessianReport, 'eigenvalues' | 'residuals' | 'eigen' | 'lla' | 'trace'>;
+
+/** The asked eigenvalues and trace of one operator with one seed: the main report and every error-bar repeat run this. */
+async function estimate(op: LinearOperator, asked: Asked, seed: number, progress: Progress): Promise<Estimates> {
+  const { topK, bottomK } = asked;
+  const out: Estimates = {};
+  if (topK > 0 || bottomK > 0) {
+    const which = topK > 0 && bottomK > 0 ? 'both' : topK > 0 ? 'largest' : 'smallest';
+    const k = Math.max(topK, bottomK);
+    progress.phase('eigenvalues', Math.max(40, 8 * k));
+    const r = await lanczos(op, { k, which, tol: asked.tol, seed });
+    // 'both' returns the top k then the bottom k; keep what each end asked for.
+    const idx: number[] = [];
+    if (which === 'both') {
+      for (let i = 0; i < topK; i++) idx.push(i);
+      for (let i = 0; i < bottomK; i++) idx.push(r.eigenvalues.length - bottomK + i);
+    } else for (let i = 0; i < Math.min(r.eigenvalues.length, which === 'largest' ? topK : bottomK); i++) idx.push(i);
+    out.eigenvalues = idx.map((i) => r.eigenvalues[i]!);
+    out.residuals = idx.map((i) => r.residuals[i]!);
+    out.eigen = { top: topK, bottom: bottomK, converged: r.converged, matvecs: r.matvecs, iterations: r.iterations, restarts: r.restarts, tol: asked.tol };
+    if (topK > 0 && bottomK > 0) {
+      const largest = r.eigenvalues[0]!;
+      const smallest = r.eigenvalues.at(-1)!;
+      out.lla = { ratio: smallest / largest, smallest, largest };
+    }
+  }
+  if (asked.trace) {
+    const { method, matvecs, confidence } = asked.trace;
+    progress.phase('trace', matvecs);
+    const t =
+      method === 'hutchinson' ? await hutchinson(op, { probes: matvecs, seed, confidence }) : await hutchPlusPlus(op, { matvecs, seed, confidence });
+    out.trace = { method: t.method, estimate: t.estimate, interval: t.interval, confidence: t.confidence, stderr: t.stderr, matvecs: t.matvecs, lowRank: t.lowRank };
+  }
+  return out;
+}
+
+/** The estimates as one vector (eigenvalues in report order, then the trace), and its components' names. */
+function estimateVector(e: Estimates): number[] {
+  return [...(e.eigenvalues ?? []), ...(e.trace ? [e.trace.estimate] : [])];
+}
+function componentNames(asked: Asked): string[] {
+  return [
+    ...Array.from({ length: asked.topK }, (_, i) => `top ${i + 1}`),
+    ...Array.from({ length: asked.bottomK }, (_, i) => `bottom ${asked.bottomK - i}`),
+    ...(asked.trace ? ['trace'] : []),
+  ];
+}
+
+/** --error-bars [S1,S2,…] → validated, distinct sizes (the library's default N/8, N/4, N/2, N when no list is given). */
+function parseSizes(value: string | true, n: number): number[] {
+  if (value === true) return [...new Set([8, 4, 2, 1].map((d) => Math.max(1, Math.round(n / d))))];
+  const sizes = value.split(',').map((t) => {
+    const v = Number(t);
+    if (!/^\s*\d+\s*$/.test(t) || !Number.isSafeInteger(v) || v < 1 || v > n) {
+      fail('E_ARG', `expected comma-separated subsample sizes, integers in [1, ${n}] (the samples given), got "${value}"`, { field: '--error-bars' });
+    }
+    return v;
+  });
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+interface ErrorBarPlan {
+  sizes: number[];
+  repeats: number;
+  threshold: number;
+}
+
 export async function hessianCommand(o: HessianCliOptions): Promise<HessianReport> {
   const files = {
     model: requireOption(o.model, '--model', '<M.json>'),
@@ -166,18 +266,32 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
   if (o.traceMethod !== 'hutch++' && o.traceMethod !== 'hutchinson') fail('E_ARG', `expected hutch++ or hutchinson, got "${o.traceMethod}"`, { field: '--trace-method' });
   const density = o.density === true || o.plot !== undefined;
   const nothingAsked = o.topK === undefined && o.bottomK === undefined && !o.trace && !density;
-  const topK = o.topK ?? (nothingAsked ? 5 : 0);
-  const bottomK = o.bottomK ?? 0;
+  const asked: Asked = {
+    topK: o.topK ?? (nothingAsked ? 5 : 0),
+    bottomK: o.bottomK ?? 0,
+    tol: o.tol,
+    trace: o.trace ? { method: o.traceMethod, matvecs: o.traceMatvecs, confidence: o.confidence } : undefined,
+  };
+  const { topK, bottomK } = asked;
+  const wantBars = o.errorBars !== undefined || o.repeats !== undefined || o.stableSpread !== undefined;
+  if (wantBars && topK === 0 && bottomK === 0 && !asked.trace) {
+    fail('E_ARG', 'error bars repeat the eigenvalues and the trace: ask for --top-k, --bottom-k or --trace too', { field: '--error-bars' });
+  }
 
   const problem = await loadProblem(files);
+  const bars: ErrorBarPlan | undefined = wantBars
+    ? { sizes: parseSizes(o.errorBars ?? true, problem.data.count), repeats: o.repeats ?? 5, threshold: o.stableSpread ?? 0.05 }
+    : undefined;
   const { backend, model, reason } = await openModel(problem, files.weights, o.backend);
   const progress = new Progress(process.stderr.isTTY === true && !o.json);
   const t0 = performance.now();
-  const batches = uploadBatches(backend, { inputs: problem.data.inputs, labels: problem.data.labels, count: problem.data.count, features: problem.data.features }, o.batchSize);
+  const data: HostData = { inputs: problem.data.inputs, labels: problem.data.labels, count: problem.data.count, features: problem.data.features };
+  const batches = uploadBatches(backend, data, o.batchSize);
   const kind = o.ggn ? 'ggn' : 'hessian';
+  const makeOperator = (m: Mlp, b: typeof batches) => (o.ggn ? ggnOperator : hessianOperator)(m, b, { layer: o.layer });
   let curvature: ReturnType<typeof hessianOperator> | undefined;
   try {
-    curvature = (o.ggn ? ggnOperator : hessianOperator)(model, batches, { layer: o.layer });
+    curvature = makeOperator(model, batches);
     const n = curvature.size;
     if (topK + bottomK > n) {
       fail('E_ARG', `--top-k ${topK} + --bottom-k ${bottomK} exceeds the ${n} parameters of the operator`, { field: topK > n ? '--top-k' : '--bottom-k' });
@@ -196,11 +310,12 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
         layer: o.layer === undefined ? null : curvature.layout.layers,
         topK,
         bottomK,
-        trace: o.trace ? { method: o.traceMethod, matvecs: o.traceMatvecs, confidence: o.confidence } : null,
+        trace: asked.trace ?? null,
         density: density ? { probes: o.densityProbes, steps: o.densitySteps, sigma: o.sigma ?? null, points: o.gridPoints } : null,
         tol: o.tol,
         seed: o.seed,
         batchSize: o.batchSize ?? problem.data.count,
+        errorBars: bars ?? null,
       },
       backend: { name: backend.name, description: backend.info().description, reason },
       size: n,
@@ -209,34 +324,7 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
       seconds: 0,
     };
 
-    if (topK > 0 || bottomK > 0) {
-      const which = topK > 0 && bottomK > 0 ? 'both' : topK > 0 ? 'largest' : 'smallest';
-      const k = Math.max(topK, bottomK);
-      progress.phase('eigenvalues', Math.max(40, 8 * k));
-      const r = await lanczos(op, { k, which, tol: o.tol, seed: o.seed });
-      // 'both' returns the top k then the bottom k; keep what each end asked for.
-      const idx: number[] = [];
-      if (which === 'both') {
-        for (let i = 0; i < topK; i++) idx.push(i);
-        for (let i = 0; i < bottomK; i++) idx.push(r.eigenvalues.length - bottomK + i);
-      } else for (let i = 0; i < Math.min(r.eigenvalues.length, which === 'largest' ? topK : bottomK); i++) idx.push(i);
-      report.eigenvalues = idx.map((i) => r.eigenvalues[i]!);
-      report.residuals = idx.map((i) => r.residuals[i]!);
-      report.eigen = { top: topK, bottom: bottomK, converged: r.converged, matvecs: r.matvecs, iterations: r.iterations, restarts: r.restarts, tol: o.tol };
-      if (topK > 0 && bottomK > 0) {
-        const largest = r.eigenvalues[0]!;
-        const smallest = r.eigenvalues.at(-1)!;
-        report.lla = { ratio: smallest / largest, smallest, largest };
-      }
-    }
-    if (o.trace) {
-      progress.phase('trace', o.traceMatvecs);
-      const t =
-        o.traceMethod === 'hutchinson'
-          ? await hutchinson(op, { probes: o.traceMatvecs, seed: o.seed, confidence: o.confidence })
-          : await hutchPlusPlus(op, { matvecs: o.traceMatvecs, seed: o.seed, confidence: o.confidence });
-      report.trace = { method: t.method, estimate: t.estimate, interval: t.interval, confidence: t.confidence, stderr: t.stderr, matvecs: t.matvecs, lowRank: t.lowRank };
-    }
+    Object.assign(report, await estimate(op, asked, o.seed, progress));
     if (density) {
       progress.phase('density', o.densityProbes * Math.min(n, o.densitySteps));
       const d = await spectralDensity(op, { probes: o.densityProbes, steps: o.densitySteps, seed: o.seed, sigma: o.sigma, points: o.gridPoints });
@@ -253,8 +341,44 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
         matvecs: d.matvecs,
       };
     }
+    let barHvps = 0;
+    if (bars) {
+      progress.phase('error bars', bars.sizes.length * bars.repeats, 'repeats');
+      const quiet = new Progress(false);
+      const eb = await errorBars({
+        data,
+        sizes: bars.sizes,
+        repeats: bars.repeats,
+        threshold: bars.threshold,
+        seed: o.seed,
+        estimate: async (subset, seed) => {
+          const sub = uploadBatches(backend, subset, Math.min(o.batchSize ?? subset.count, subset.count));
+          const c = makeOperator(model, sub);
+          try {
+            const counted = watched(c, quiet);
+            const v = estimateVector(await estimate(counted, asked, seed, quiet));
+            barHvps += counted.count;
+            progress.tick();
+            return v;
+          } finally {
+            c.dispose();
+            freeBatches(backend, sub);
+          }
+        },
+      });
+      const components = componentNames(asked);
+      report.errorBars = {
+        estimate: `[${components.join(', ')}]: the report's eigenvalues in its order${asked.trace ? ', then the trace estimate' : ''}`,
+        components,
+        repeats: bars.repeats,
+        threshold: eb.threshold,
+        recommendedSize: eb.recommendedSize,
+        rows: eb.rows.map((r) => ({ size: r.size, mean: r.mean, std: r.std, min: r.min, max: r.max, relativeSpread: r.relativeSpread })),
+        hvps: barHvps,
+      };
+    }
     progress.stop();
-    report.hvps = op.count;
+    report.hvps = op.count + barHvps;
     report.seconds = (performance.now() - t0) / 1000;
 
     const pending: PendingFile[] = [];
@@ -307,7 +431,32 @@ function summaryText(r: HessianReport, out?: string): string {
     const t = r.trace;
     lines.push(`trace (${t.method}): ${t.estimate.toPrecision(6)}, ${Math.round(t.confidence * 100)} % interval [${t.interval[0].toPrecision(5)}, ${t.interval[1].toPrecision(5)}], ${t.matvecs} HVPs`);
   }
+  if (r.errorBars) lines.push(...errorBarLines(r.errorBars));
   if (r.density) lines.push(`density: ${r.density.probes} probes × ${r.density.steps} steps, σ = ${r.density.sigma.toPrecision(3)}, mass ${r.density.mass.toFixed(4)}, ${r.density.matvecs} HVPs`);
   lines.push(`${r.hvps} HVPs in ${r.seconds.toFixed(2)} s${out ? ` → ${out}` : ''}${r.plot ? `, ${r.plot.png}, ${r.plot.svg}` : ''}`);
   return lines.join('\n') + '\n';
+}
+
+const spreadText = (x: number): string => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(1) : x.toPrecision(2));
+const percent = (x: number): string => (Number.isFinite(x) ? `${+(x * 100).toPrecision(3)} %` : '∞ %');
+
+/** One line per subsample size (the top — or bottom — eigenvalue and the trace, mean ± std) and the recommendation. */
+function errorBarLines(e: HessianErrorBars): string[] {
+  const shown: [string, number][] = [];
+  const eig = e.components.findIndex((c) => c !== 'trace');
+  if (eig >= 0) shown.push([e.components[eig] === 'top 1' ? 'λmax' : e.components[eig] === 'bottom 1' ? 'λmin' : e.components[eig]!, eig]);
+  const tr = e.components.indexOf('trace');
+  if (tr >= 0) shown.push(['trace', tr]);
+  const width = Math.max(...e.rows.map((r) => String(r.size).length));
+  const lines = [`error bars (${e.repeats} repeats per size, new subsample and probe seed each):`];
+  for (const r of e.rows) {
+    const parts = shown.map(([name, i]) => `${name} ${r.mean[i]!.toPrecision(5)} ± ${spreadText(r.std[i]!)}`);
+    lines.push(`  n = ${String(r.size).padStart(width)}: ${parts.join(', ')}, relative spread ${percent(r.relativeSpread)}`);
+  }
+  lines.push(
+    e.recommendedSize === null
+      ? `  not stable at any size tried (spread ≤ ${percent(e.threshold)}): use more samples`
+      : `  stable (spread ≤ ${percent(e.threshold)}) from ${e.recommendedSize} samples`,
+  );
+  return lines;
 }

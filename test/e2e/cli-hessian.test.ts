@@ -173,6 +173,38 @@ describe('riverbed hessian', () => {
     expect(svg).toContain('>eigenvalue<');
   });
 
+  it('--error-bars: rows per size; the full-size row of a deterministic estimate barely moves; the recommendation follows --stable-spread', () => {
+    const eig = run(['--top-k', '3', '--error-bars', '10,30', '--repeats', '3', '--stable-spread', '1e9', '--backend', 'js']);
+    const eb = eig.errorBars;
+    expect(eb).toMatchObject({ components: ['top 1', 'top 2', 'top 3'], repeats: 3, threshold: 1e9, recommendedSize: 10 });
+    expect(eb.rows.map((r: any) => r.size)).toEqual([10, 30]);
+    const [small, full] = eb.rows;
+    // All 30 samples with three Lanczos start vectors: the same operator, the same top 3 (to the tolerance), the dense truth.
+    expect(full.relativeSpread).toBeLessThan(1e-4);
+    expectRel(full.mean, eigH.slice(0, 3), 1e-4);
+    for (let c = 0; c < 3; c++) expect(full.min[c]).toBeLessThanOrEqual(full.max[c]);
+    // 10 of 30 samples: different Hessians, a real spread.
+    expect(small.relativeSpread).toBeGreaterThan(1e-3);
+    for (let c = 0; c < 3; c++) {
+      expect(small.min[c]).toBeLessThanOrEqual(small.mean[c]);
+      expect(small.max[c]).toBeGreaterThanOrEqual(small.mean[c]);
+    }
+    expect(eig.hvps).toBe(eig.eigen.matvecs + eb.hvps);
+
+    // A stochastic trace never repeats exactly: no size meets a threshold of 1e-12; the summary says so.
+    const out = join(dir, 'bars.json');
+    const r = runCli([...base(), '--top-k', '2', '--trace', '--trace-matvecs', '30', '--error-bars', '10,30', '--repeats', '3', '--stable-spread', '1e-12', '--out', out, '--backend', 'js'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    const tr = JSON.parse(readFileSync(out, 'utf8')).errorBars;
+    expect(tr.components).toEqual(['top 1', 'top 2', 'trace']);
+    expect(tr.recommendedSize).toBeNull();
+    expect(tr.rows[1].std[2]).toBeGreaterThan(0);
+    expect(tr.rows[1].std[0] / tr.rows[1].mean[0]).toBeLessThan(1e-4);
+    expect(r.stdout).toMatch(/^ {2}n = 10: λmax \S+ ± \S+, trace \S+ ± \S+, relative spread \S+ %$/m);
+    expect(r.stdout).toMatch(/^ {2}n = 30: λmax /m);
+    expect(r.stdout).toContain('not stable at any size tried (spread ≤ 1e-10 %): use more samples');
+  });
+
   describe('bad input: one line, exit 2, no report and no plot', () => {
     const cases: [string, () => { args: string[]; code: string; text: RegExp }][] = [
       ['labels out of range', () => {
@@ -194,6 +226,10 @@ describe('riverbed hessian', () => {
       ['--top-k larger than the operator', () => ({ args: [...base(), '--top-k', String(P + 1)], code: 'E_ARG', text: /--top-k: --top-k 247 \+ --bottom-k 0 exceeds the 246 parameters/ })],
       ['an unknown trace method', () => ({ args: [...base(), '--trace', '--trace-method', 'exact'], code: 'E_ARG', text: /--trace-method: expected hutch\+\+ or hutchinson/ })],
       ['a non-linear --layer', () => ({ args: [...base(), '--layer', '3'], code: 'E_ARG', text: /"3" is not a linear layer/ })],
+      ['--repeats 1', () => ({ args: [...base(), '--error-bars', '--repeats', '1'], code: 'E_ARG', text: /--repeats: expected an integer ≥ 2, got "1"/ })],
+      ['a subsample larger than the data', () => ({ args: [...base(), '--top-k', '2', '--error-bars', '10,31'], code: 'E_ARG', text: /--error-bars: .*integers in \[1, 30\].*"10,31"/ })],
+      ['--error-bars with only a density (nothing to repeat)', () => ({ args: [...base(), '--error-bars'], code: 'E_ARG', text: /--error-bars: error bars repeat the eigenvalues and the trace/ })],
+      ['--stable-spread 0', () => ({ args: [...base(), '--error-bars', '--stable-spread', '0'], code: 'E_ARG', text: /--stable-spread: expected a positive number/ })],
     ];
     it.each(cases)('%s', (_name, make) => {
       const c = make();
