@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { type HostData, freeBatches, ggnOperator, hessianOperator, uploadBatches } from '../curvature/model-operators.js';
 import { spectralDensity } from '../curvature/density.js';
-import { errorBars } from '../curvature/errorbars.js';
+import { defaultErrorBarSizes, errorBars } from '../curvature/errorbars.js';
 import { lanczos } from '../curvature/lanczos.js';
 import { type LinearOperator, countingOperator } from '../curvature/operator.js';
 import { hutchinson, hutchPlusPlus } from '../curvature/trace.js';
@@ -238,7 +238,7 @@ function componentNames(asked: Asked): string[] {
 
 /** --error-bars [S1,S2,…] → validated, distinct sizes (the library's default N/8, N/4, N/2, N when no list is given). */
 function parseSizes(value: string | true, n: number): number[] {
-  if (value === true) return [...new Set([8, 4, 2, 1].map((d) => Math.max(1, Math.round(n / d))))];
+  if (value === true) return defaultErrorBarSizes(n);
   const sizes = value.split(',').map((t) => {
     const v = Number(t);
     if (!/^\s*\d+\s*$/.test(t) || !Number.isSafeInteger(v) || v < 1 || v > n) {

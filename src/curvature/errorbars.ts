@@ -56,12 +56,17 @@ export function subsetData(data: HostData, indices: ArrayLike<number>): HostData
   return { inputs, labels, count: indices.length, features: f };
 }
 
+/** The default subsample sizes for `count` samples: count/8, count/4, count/2, count (distinct, ≥ 1). */
+export function defaultErrorBarSizes(count: number): number[] {
+  return [...new Set([8, 4, 2, 1].map((d) => Math.max(1, Math.round(count / d))))];
+}
+
 export async function errorBars(options: ErrorBarOptions): Promise<ErrorBarReport> {
   const { data } = options;
   const repeats = options.repeats ?? 5;
   if (!Number.isSafeInteger(repeats) || repeats < 2) fail('E_ARG', `repeats must be an integer ≥ 2, got ${repeats}`, { field: 'repeats' });
   const threshold = options.threshold ?? 0.05;
-  const sizes = options.sizes ?? [...new Set([8, 4, 2, 1].map((d) => Math.max(1, Math.round(data.count / d))))];
+  const sizes = options.sizes ?? defaultErrorBarSizes(data.count);
   for (const s of sizes) {
     if (!Number.isSafeInteger(s) || s < 1 || s > data.count) fail('E_ARG', `subsample size ${s} must be an integer in [1, ${data.count}]`, { field: 'sizes' });
   }

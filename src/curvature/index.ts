@@ -13,7 +13,7 @@ export { exactResiduals, lanczos, llaCriterion, type EigenResult, type LanczosOp
 export { powerIteration, type PowerOptions, type PowerResult } from './power.js';
 export { hutchinson, hutchPlusPlus, type TraceEstimate, type TraceOptions } from './trace.js';
 export { gaussianDensity, integrate, spectralDensity, type DensityOptions, type SpectralDensity } from './density.js';
-export { errorBars, subsetData, type ErrorBarOptions, type ErrorBarReport, type ErrorBarRow } from './errorbars.js';
+export { defaultErrorBarSizes, errorBars, subsetData, type ErrorBarOptions, type ErrorBarReport, type ErrorBarRow } from './errorbars.js';
 export { symmetricEigen, tridiagonalEigen, type SymmetricEigen } from './symeig.js';
 export { meanInterval, studentTQuantile, summarize, type Summary } from './stats.js';
 export {
