@@ -15,6 +15,7 @@ import { readNpy } from '../io/npy.js';
 import { loadLabels } from '../io/trajectory.js';
 import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
 import { checkOutputPaths, writeSelection } from './coreset-output.js';
+import { optionalInt } from './options.js';
 
 interface BaselineCliOptions extends BudgetCliOptions {
   run?: string;
@@ -43,12 +44,6 @@ interface BaselineCliOptions extends BudgetCliOptions {
 const FILE_FLAG: Record<Metric, keyof BaselineCliOptions> = { loss: 'trainLoss', correct: 'trainCorrect', margin: 'trainMargin', errorNorm: 'trainErrorNorm' };
 const FLAG_NAME: Record<Metric, string> = { loss: '--train-loss', correct: '--train-correct', margin: '--train-margin', errorNorm: '--train-error-norm' };
 
-function int(v: string | undefined, flag: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field: flag });
-  return n;
-}
 function num(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = v.trim() === '' ? NaN : Number(v);
@@ -116,12 +111,12 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
   const cut = o.cut;
   if (cut !== undefined && cut !== 'high' && cut !== 'low') fail('E_ARG', `expected high or low, got "${cut}"`, { field: '--cut' });
   const params: MethodParams = {
-    seed: int(o.seed, '--seed', 0) ?? 0,
-    epochs: int(o.epochs, '--epochs', 1),
-    window: int(o.window, '--window', 2),
+    seed: optionalInt(o.seed, '--seed', 0) ?? 0,
+    epochs: optionalInt(o.epochs, '--epochs', 1),
+    window: optionalInt(o.window, '--window', 2),
     over: over as ScoreMethodName | undefined,
     cutoff: num(o.cutoff, '--cutoff'),
-    strata: int(o.strata, '--strata', 1),
+    strata: optionalInt(o.strata, '--strata', 1),
     cut,
     reverse: o.reverse,
   };

@@ -19,7 +19,7 @@ import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
 import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { runManifest } from '../io/manifest.js';
-import { disposeQuietly, intOption, note, numberOption, progressBar } from './train.js';
+import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
 
 export interface EvaluateCliOptions {
   dataset?: string;

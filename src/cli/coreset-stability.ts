@@ -19,6 +19,7 @@ import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPaths } from './coreset-output.js';
+import { optionalInt } from './options.js';
 
 interface StabilityCliOptions {
   method: string;
@@ -74,12 +75,6 @@ function parseFractions(s: string): number[] {
   return f;
 }
 
-function intOf(v: string | undefined, flag: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field: flag });
-  return n;
-}
 
 export interface StabilityReport {
   format: 'riverbed.stability';
@@ -99,8 +94,8 @@ export async function runStability(o: StabilityCliOptions): Promise<StabilityRep
   if (compare === 'runs' && runs.length < 2) fail('E_ARG', '--compare runs needs at least two --run directories', { field: '--run' });
   if (runs.length < 1) fail('E_ARG', 'give at least one --run DIR', { field: '--run' });
   const fractions = parseFractions(o.fractions);
-  const params: MethodParams = { epochs: intOf(o.epochs, '--epochs', 1), window: intOf(o.window, '--window', 2), seed: intOf(o.seed, '--seed', 0) };
-  const upto = intOf(o.upto, '--upto', 1);
+  const params: MethodParams = { epochs: optionalInt(o.epochs, '--epochs', 1), window: optionalInt(o.window, '--window', 2), seed: optionalInt(o.seed, '--seed', 0) };
+  const upto = optionalInt(o.upto, '--upto', 1);
   if (o.out) checkOutputPaths([['--out', o.out]], runs);
   const loaded: RecordedRun[] = [];
   for (const dir of runs) loaded.push(await loadRecordedRun(dir, methodNeeds(method, params)));

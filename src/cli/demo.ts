@@ -18,14 +18,14 @@ import { cldCoreset } from '../coreset/cld.js';
 import { loadMnist } from '../data/mnist.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { mlpDescription } from '../model/description.js';
+import { describeModel, mlpDescription } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { accuracy, evaluateSamples } from '../train/evaluate.js';
 import { optimizerConfig } from '../train/optimizer.js';
 import { type DeviceData, type RunConfig, runTraining, toDevice } from '../train/run.js';
 import { stepsPerEpoch } from '../train/trainer.js';
-import { describeModel, disposeQuietly, intOption, note, numberOption, progressBar } from './train.js';
+import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
 
 interface DemoOptions {
   backend: string;

@@ -19,7 +19,7 @@ import { renderSvg, svgToPng } from '../plot/index.js';
 import type { Mlp } from '../model/mlp.js';
 import { VERSION } from '../version.js';
 import { loadProblem, openModel, requireOption } from './curvature-inputs.js';
-import { intOption, numberOption } from './train.js';
+import { intOption, numberOption } from './options.js';
 
 interface HessianCliOptions {
   model?: string;

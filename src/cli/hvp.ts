@@ -8,7 +8,7 @@ import { uploadBatches } from '../curvature/model-operators.js';
 import { writeNpy } from '../io/npy.js';
 import { CurvatureProduct, parameterLayout } from '../model/hvp.js';
 import { loadProblem, loadVector, openModel, requireOption } from './curvature-inputs.js';
-import { intOption } from './train.js';
+import { intOption } from './options.js';
 
 interface HvpCliOptions {
   model?: string;

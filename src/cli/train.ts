@@ -4,7 +4,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { Backend } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
@@ -14,52 +13,14 @@ import { OnlineCld } from '../coreset/online.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpy } from '../io/npy.js';
-import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { type ModelDescription, describeModel, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, parseSchedule } from '../train/schedule.js';
 import { stepsPerEpoch } from '../train/trainer.js';
-
-// ---- small option parsers shared with demo.ts --------------------------------------------------
-
-export function intOption(field: string, min = 1): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field });
-    return n;
-  };
-}
-export function numberOption(field: string, check: (n: number) => boolean, what: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !check(n)) fail('E_ARG', `expected ${what}, got "${v}"`, { field });
-    return n;
-  };
-}
-
-/** A cli-progress bar on stderr, or a no-op when stderr is not a terminal (pipes, CI, --json). */
-export function progressBar(label: string): { start(total: number): void; update(v: number, payload?: Record<string, string>): void; stop(): void } {
-  if (!process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: `${label.padEnd(16)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted} {info}`,
-    hideCursor: true,
-    clearOnComplete: true,
-    barsize: 30,
-  });
-  return {
-    start: (total) => bar.start(total, 0, { info: '' }),
-    update: (v, payload) => bar.update(v, payload ?? {}),
-    stop: () => bar.stop(),
-  };
-}
-
-/** Prints a line on stderr (human progress notes; stdout stays for results). */
-export function note(line: string): void {
-  process.stderr.write(line + '\n');
-}
+import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
 
 interface TrainCliOptions {
   dataset?: string;
@@ -310,14 +271,6 @@ function checkOutputs(o: TrainCliOptions): void {
   }
 }
 
-export function disposeQuietly(backend: Backend): void {
-  try {
-    backend.dispose();
-  } catch {
-    /* already disposed */
-  }
-}
-
 function printSummary(s: TrainSummary): void {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const lines = [
@@ -334,15 +287,4 @@ function printSummary(s: TrainSummary): void {
   if (s.onlineCld) lines.push(`online CLD  ${s.onlineCld.path} (${s.onlineCld.source} losses, ${s.onlineCld.checkpoints} checkpoints)`);
   if (s.save) lines.push(`weights     ${s.save}`);
   process.stdout.write(lines.join('\n') + '\n');
-}
-
-export function describeModel(d: ModelDescription): string {
-  const parts: string[] = [];
-  for (const l of d.layers) {
-    if (l.type === 'linear') {
-      if (parts.length === 0) parts.push(String(l.in));
-      parts.push(String(l.out));
-    } else parts[parts.length - 1] += `(${l.type})`;
-  }
-  return parts.join('-');
 }

@@ -114,3 +114,15 @@ export async function loadModelDescription(path: string): Promise<ModelDescripti
   }
   return parseModelDescription(json, path);
 }
+
+/** A model's shape in one line, e.g. "784-128(relu)-10". */
+export function describeModel(d: ModelDescription): string {
+  const parts: string[] = [];
+  for (const l of d.layers) {
+    if (l.type === 'linear') {
+      if (parts.length === 0) parts.push(String(l.in));
+      parts.push(String(l.out));
+    } else parts[parts.length - 1] += `(${l.type})`;
+  }
+  return parts.join('-');
+}

@@ -3,16 +3,10 @@ import type { LinePlot } from '../../plot/index.js';
 import type { ArchitectureResult, EvaluationResult } from '../evaluate.js';
 import { fmtFraction } from '../evaluate.js';
 import { pm } from './stats.js';
+import { describeModel } from '../../model/description.js';
 
 function describe(a: ArchitectureResult): string {
-  const parts: string[] = [];
-  for (const l of a.model.layers) {
-    if (l.type === 'linear') {
-      if (parts.length === 0) parts.push(String(l.in));
-      parts.push(String(l.out));
-    } else parts[parts.length - 1] += `(${l.type})`;
-  }
-  return parts.join('-');
+  return describeModel(a.model);
 }
 
 /** One table: rows = methods, columns = fractions, cells = test accuracy mean ± std (%). */

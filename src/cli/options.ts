@@ -1,0 +1,61 @@
+/**
+ * Small helpers every subcommand shares: option parsers that fail with one-line E_ARG errors,
+ * a progress bar that stays silent off a terminal, stderr notes, and a backend dispose that
+ * tolerates a second call. Kept apart from the commands so that importing them loads nothing else.
+ */
+import { SingleBar } from 'cli-progress';
+import type { Backend } from '../backends/backend.js';
+import { fail } from '../errors.js';
+
+export function intOption(field: string, min = 1): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field });
+    return n;
+  };
+}
+export function numberOption(field: string, check: (n: number) => boolean, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !check(n)) fail('E_ARG', `expected ${what}, got "${v}"`, { field });
+    return n;
+  };
+}
+
+/** A cli-progress bar on stderr, or a no-op when stderr is not a terminal (pipes, CI, --json). */
+export function progressBar(label: string): { start(total: number): void; update(v: number, payload?: Record<string, string>): void; stop(): void } {
+  if (!process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `${label.padEnd(16)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted} {info}`,
+    hideCursor: true,
+    clearOnComplete: true,
+    barsize: 30,
+  });
+  return {
+    start: (total) => bar.start(total, 0, { info: '' }),
+    update: (v, payload) => bar.update(v, payload ?? {}),
+    stop: () => bar.stop(),
+  };
+}
+
+/** Prints a line on stderr (human progress notes; stdout stays for results). */
+export function note(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** An optional integer flag (digits only) ≥ min, or undefined when absent. */
+export function optionalInt(v: string | undefined, flag: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field: flag });
+  return n;
+}
+
+export function disposeQuietly(backend: Backend): void {
+  try {
+    backend.dispose();
+  } catch {
+    /* already disposed */
+  }
+}
