@@ -131,8 +131,8 @@ function vjp(p: Problem, theta: Float64Array, g0: Float64Array): Float64Array {
     for (let s = 0; s < batch; s++) {
       for (let o = 0; o < fout; o++) {
         const go = g[s * fout + o]!;
-        grad[o0 + fout * fin + o] += go;
-        for (let i = 0; i < fin; i++) grad[o0 + o * fin + i] += go * h[s * fin + i]!;
+        grad[o0 + fout * fin + o]! += go;
+        for (let i = 0; i < fin; i++) grad[o0 + o * fin + i]! += go * h[s * fin + i]!;
       }
     }
     if (l > 0) {

@@ -140,7 +140,7 @@ export class JsBackend implements Backend {
     const [m, n] = dims2(x, 'sumRows x');
     const X = f32(x);
     const acc = new Float64Array(n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) acc[j] += X[i * n + j]!;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) acc[j]! += X[i * n + j]!;
     return new JsTensor('f32', [n], Float32Array.from(acc));
   }
 

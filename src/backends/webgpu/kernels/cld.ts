@@ -62,11 +62,11 @@ function hostStats(T: Float64Array, E: number, N: number): { flags: Uint32Array;
     const b = a + N;
     for (let i = 0; i < N; i++) {
       const d = T[b + i]! - T[a + i]!;
-      mean[i] += d;
+      mean[i]! += d;
       if (d !== d0[i]) flags[i] = 0;
     }
   }
-  for (let i = 0; i < N; i++) mean[i] /= E - 1;
+  for (let i = 0; i < N; i++) mean[i]! /= E - 1;
   return { flags, mean };
 }
 
@@ -83,7 +83,7 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
   const z = Float32Array.from(classZ);
   const sumz = new Float32Array(C);
   const acc = new Float64Array(C);
-  for (let e = 0; e < D; e++) for (let c = 0; c < C; c++) acc[c] += z[e * C + c]!;
+  for (let e = 0; e < D; e++) for (let c = 0; c < C; c++) acc[c]! += z[e * C + c]!;
   sumz.set(acc);
 
   const f64 = T instanceof Float64Array;
