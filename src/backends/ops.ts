@@ -1,0 +1,452 @@
+/**
+ * The op registry: every kernel of the Backend contract declared once.
+ *
+ * A declaration says what an op takes (its positional parameter names, which of them are tensors
+ * and of what dtype and rank), checks everything that can be checked without running it (shape
+ * relations, scalars, host-side labels) and returns a *plan* — the dimensions and output shapes
+ * the kernel needs. It also names where each backend's implementation lives: the addon export(s)
+ * (`native`) and the WGSL family/entry points (`wgsl`). Backends are executors: `KernelBackend`
+ * (dispatch.ts) turns each declaration into a method that validates through it, then calls the
+ * backend's kernel table with already-checked arguments and the plan. So a misuse gives the same
+ * error code on every backend, and a kernel never re-validates.
+ *
+ * Anchors: PyTorch's native_functions.yaml (one declaration, per-backend dispatch), tfjs's
+ * registerKernel({kernelName, backendName, kernelFunc}), ONNX Runtime web's ProgramInfo.
+ *
+ * Error codes, the same everywhere: a tensor of another backend or a freed tensor → E_ARG;
+ * wrong dtype → E_DTYPE; wrong rank or sizes that disagree → E_SHAPE; a scalar out of range →
+ * E_ARG; a label outside [0, C) → E_LABEL (host-side labels here; device-side labels in the
+ * kernel on js/native — webgpu cannot throw from a shader, see softmaxCrossEntropy).
+ */
+import { fail } from '../errors.js';
+import {
+  ACTIVATIONS,
+  type Activation,
+  type AdamHyper,
+  type CldKernelInput,
+  type DType,
+  type FusedCurvatureRequest,
+  type FusedMlpLayer,
+  type SgdHyper,
+  type Tensor,
+  shapeSize,
+} from './backend.js';
+
+/** A tensor parameter: its dtype, and its rank when the op needs one. */
+export interface TensorParam {
+  dtype: DType;
+  rank?: number;
+  /** May be undefined (e.g. a bias-less layer). */
+  optional?: boolean;
+}
+
+/** Where each backend's implementation of an op lives (checked by test/parity/registry.test.ts). */
+export interface OpSpec<A, P> {
+  /** One line: what the op computes. */
+  summary: string;
+  /** Positional parameter names of the Backend method, in order. */
+  params: readonly (keyof A & string)[];
+  /** Defaults of trailing optional parameters. */
+  defaults?: Partial<A>;
+  /** The tensor parameters; checked for ownership, liveness, dtype and rank before `check`. */
+  tensors: Partial<Record<keyof A & string, TensorParam>>;
+  /** Everything else that can be checked before running: returns the kernel's plan. */
+  check(args: A): P;
+  /** Addon export(s) the native kernel calls; omitted when the kernel is plain memory movement. */
+  native?: readonly string[];
+  /** WGSL families (shaders/<family>.wgsl) and the entry points the webgpu kernel dispatches. */
+  wgsl?: readonly { family: string; entries: readonly string[] }[];
+  /** Backends may leave it out (the caller then takes a composed path); set with `optional()`. */
+  optional?: true;
+}
+
+const spec = <A, P>(s: OpSpec<A, P>): OpSpec<A, P> => s;
+/** Marks an op backends may leave out (its type says so, which KernelTable relies on). */
+const optional = <A, P>(s: OpSpec<A, P>): OpSpec<A, P> & { optional: true } => ({ ...s, optional: true });
+
+// ---- shared checks -------------------------------------------------------------------------------
+
+function finite(x: unknown, what: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x)) fail('E_ARG', `${what} must be a finite number, got ${String(x)}`);
+  return x;
+}
+function flag(x: unknown, what: string): boolean {
+  if (x !== undefined && typeof x !== 'boolean') fail('E_ARG', `${what} must be a boolean, got ${String(x)}`);
+  return x === true;
+}
+function activationKind(kind: unknown, op: string): Activation {
+  if (!ACTIVATIONS.includes(kind as Activation)) fail('E_ARG', `${op}: unknown activation ${JSON.stringify(kind)}; expected one of ${ACTIVATIONS.join(', ')}`);
+  return kind as Activation;
+}
+function dims2(t: Tensor): [number, number] {
+  return [t.shape[0]!, t.shape[1]!];
+}
+function sameSize(op: string, a: Tensor, b: Tensor, what: string): void {
+  if (a.size !== b.size) fail('E_SHAPE', `${op}: ${what} has ${b.size} elements, expected ${a.size}`);
+}
+/** A shape of non-negative integers (copied). */
+export function checkShape(shape: unknown, what: string): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail('E_SHAPE', `${what}: shape ${JSON.stringify(shape)} must be a list of non-negative integers`);
+  }
+  return [...(shape as number[])];
+}
+/** The shape of an upload, checked against its host data (the same rule on every backend). */
+export function checkUpload(
+  data: unknown,
+  ctor: Float32ArrayConstructor | Int32ArrayConstructor,
+  shape: unknown,
+  what: string,
+): number[] {
+  if (!(data instanceof ctor)) fail('E_DTYPE', `${what}: expected a ${ctor.name}, got ${Object.prototype.toString.call(data)}`);
+  const s = checkShape(shape, what);
+  if (data.length !== shapeSize(s)) fail('E_SHAPE', `${what}: ${data.length} values for shape [${s.join(', ')}]`);
+  return s;
+}
+function offsetIn(op: string, offset: unknown, n: number, size: number): number {
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset + n > size) {
+    fail('E_ARG', `${op} [${String(offset)}, ${String(offset)} + ${n}) is outside a tensor of ${size} elements`);
+  }
+  return offset;
+}
+function hyper<H extends object>(op: string, h: H, fields: readonly (keyof H & string)[]): void {
+  if (typeof h !== 'object' || h === null) fail('E_ARG', `${op}: hyper-parameters must be an object`);
+  for (const f of fields) finite(h[f], `${op} ${f}`);
+}
+
+/** One pass over host labels: E_LABEL naming the first outside [0, C). */
+export function checkLabels(labels: Int32Array, C: number, what: string, op: string): void {
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (y < 0 || y >= C) fail('E_LABEL', `${op}: label ${y} of ${what} ${i} is outside [0, ${C})`, { field: 'labels' });
+  }
+}
+
+// ---- the ops ---------------------------------------------------------------------------------------
+
+type Unary = { x: Tensor };
+type Binary = { x: Tensor; y: Tensor };
+type Elems = { n: number };
+
+/** Plan of the fused curvature product: the layer spec the kernels consume. */
+export interface CurvaturePlan {
+  batch: number;
+  /** Per layer [activation code or −1 for linear, in, out, hasBias, active]. */
+  spec: Int32Array;
+  /** Width of every layer's output. */
+  widths: number[];
+  classes: number;
+  vSize: number;
+}
+
+export const ACTIVATION_CODE: Record<Activation, number> = { relu: 0, tanh: 1, sigmoid: 2, gelu: 3 };
+
+export const OPS = {
+  matmul: spec<{ a: Tensor; b: Tensor; transA: boolean; transB: boolean }, { m: number; n: number; k: number; transA: boolean; transB: boolean }>({
+    summary: 'C = op(A)·op(B), op(X) = Xᵀ when its flag is set',
+    params: ['a', 'b', 'transA', 'transB'],
+    defaults: { transA: false, transB: false },
+    tensors: { a: { dtype: 'f32', rank: 2 }, b: { dtype: 'f32', rank: 2 } },
+    check({ a, b, transA, transB }) {
+      const tA = flag(transA, 'matmul transA');
+      const tB = flag(transB, 'matmul transB');
+      const [ar, ac] = dims2(a);
+      const [br, bc] = dims2(b);
+      const [m, k] = tA ? [ac, ar] : [ar, ac];
+      const [k2, n] = tB ? [bc, br] : [br, bc];
+      if (k !== k2) fail('E_SHAPE', `matmul: inner dimensions differ (${k} vs ${k2})`);
+      if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) fail('E_SHAPE', 'matmul: dimension too large');
+      return { m, n, k, transA: tA, transB: tB };
+    },
+    native: ['sgemm'],
+    wgsl: [{ family: 'matmul', entries: ['main', 'main8'] }, { family: 'matvec', entries: ['cols', 'rows_short', 'rows_split', 'rows_finish'] }],
+  }),
+  addBias: spec<{ x: Tensor; bias: Tensor }, { m: number; n: number }>({
+    summary: 'x [M,N] + bias [N] broadcast over rows',
+    params: ['x', 'bias'],
+    tensors: { x: { dtype: 'f32', rank: 2 }, bias: { dtype: 'f32' } },
+    check({ x, bias }) {
+      const [m, n] = dims2(x);
+      if (bias.size !== n) fail('E_SHAPE', `addBias: bias has ${bias.size} elements, expected ${n}`);
+      return { m, n };
+    },
+    native: ['addBias'],
+    wgsl: [{ family: 'elementwise', entries: ['bias_add'] }],
+  }),
+  activation: spec<{ kind: Activation; x: Tensor }, { kind: Activation; code: number }>({
+    summary: 'f(x) elementwise',
+    params: ['kind', 'x'],
+    tensors: { x: { dtype: 'f32' } },
+    check({ kind }) {
+      const k = activationKind(kind, 'activation');
+      return { kind: k, code: ACTIVATION_CODE[k] };
+    },
+    native: ['activation'],
+    wgsl: [{ family: 'elementwise', entries: ['act_forward'] }],
+  }),
+  activationGrad: spec<{ kind: Activation; x: Tensor; gy: Tensor }, { kind: Activation; code: number }>({
+    summary: "gy ⊙ f'(x), x the pre-activation",
+    params: ['kind', 'x', 'gy'],
+    tensors: { x: { dtype: 'f32' }, gy: { dtype: 'f32' } },
+    check({ kind, x, gy }) {
+      const k = activationKind(kind, 'activationGrad');
+      sameSize('activationGrad', x, gy, 'gy');
+      return { kind: k, code: ACTIVATION_CODE[k] };
+    },
+    native: ['activationGrad'],
+    wgsl: [{ family: 'elementwise', entries: ['act_backward'] }],
+  }),
+  softmaxCrossEntropy: spec<{ logits: Tensor; labels: Tensor }, { b: number; c: number }>({
+    summary: 'per-sample softmax cross-entropy: loss [B] and grad [B,C] = softmax − onehot',
+    params: ['logits', 'labels'],
+    tensors: { logits: { dtype: 'f32', rank: 2 }, labels: { dtype: 'i32' } },
+    check({ logits, labels }) {
+      const [b, c] = dims2(logits);
+      if (labels.size !== b) fail('E_SHAPE', `softmaxCrossEntropy: ${labels.size} labels for ${b} rows`);
+      return { b, c };
+    },
+    native: ['softmaxXent'],
+    wgsl: [{ family: 'softmax_ce', entries: ['main'] }],
+  }),
+  sumRows: spec<Unary, { m: number; n: number }>({
+    summary: 'column sums of x [M,N] → [N]',
+    params: ['x'],
+    tensors: { x: { dtype: 'f32', rank: 2 } },
+    check: ({ x }) => {
+      const [m, n] = dims2(x);
+      return { m, n };
+    },
+    native: ['sumRows'],
+    wgsl: [{ family: 'reduce', entries: ['cols_partial', 'cols_combine', 'finalize'] }],
+  }),
+  sum: spec<Unary, Elems>({
+    summary: 'Σ x → [1]',
+    params: ['x'],
+    tensors: { x: { dtype: 'f32' } },
+    check: ({ x }) => ({ n: x.size }),
+    native: ['sum'],
+    wgsl: [{ family: 'reduce', entries: ['partial', 'combine', 'finalize'] }],
+  }),
+  axpy: spec<{ alpha: number; x: Tensor; y: Tensor }, Elems>({
+    summary: 'y + alpha·x → new tensor',
+    params: ['alpha', 'x', 'y'],
+    tensors: { x: { dtype: 'f32' }, y: { dtype: 'f32' } },
+    check({ alpha, x, y }) {
+      finite(alpha, 'axpy alpha');
+      sameSize('axpy', x, y, 'y');
+      return { n: x.size };
+    },
+    native: ['axpy'],
+    wgsl: [{ family: 'axpy', entries: ['axpy'] }],
+  }),
+  scale: spec<{ alpha: number; x: Tensor }, Elems>({
+    summary: 'alpha·x → new tensor',
+    params: ['alpha', 'x'],
+    tensors: { x: { dtype: 'f32' } },
+    check({ alpha, x }) {
+      finite(alpha, 'scale alpha');
+      return { n: x.size };
+    },
+    native: ['scale'],
+    wgsl: [{ family: 'axpy', entries: ['scale'] }],
+  }),
+  dot: spec<Binary, Elems>({
+    summary: 'Σ x·y → [1]',
+    params: ['x', 'y'],
+    tensors: { x: { dtype: 'f32' }, y: { dtype: 'f32' } },
+    check({ x, y }) {
+      sameSize('dot', x, y, 'y');
+      return { n: x.size };
+    },
+    native: ['dot'],
+    wgsl: [{ family: 'reduce', entries: ['partial', 'combine', 'finalize'] }],
+  }),
+  gatherRows: spec<{ x: Tensor; idx: Tensor }, { m: number; n: number; k: number }>({
+    summary: 'rows idx (i32 [K]) of x [M,N] → [K,N]',
+    params: ['x', 'idx'],
+    tensors: { x: { dtype: 'f32', rank: 2 }, idx: { dtype: 'i32' } },
+    check({ x, idx }) {
+      const [m, n] = dims2(x);
+      return { m, n, k: idx.size };
+    },
+    native: ['gatherRows'],
+    wgsl: [{ family: 'gather', entries: ['main'] }],
+  }),
+  sgdStep: spec<{ param: Tensor; grad: Tensor; velocity: Tensor; h: SgdHyper }, Elems>({
+    summary: "in-place SGD (PyTorch's: weight decay, momentum, Nesterov)",
+    params: ['param', 'grad', 'velocity', 'h'],
+    tensors: { param: { dtype: 'f32' }, grad: { dtype: 'f32' }, velocity: { dtype: 'f32' } },
+    check({ param, grad, velocity, h }) {
+      sameSize('sgdStep', param, grad, 'grad');
+      sameSize('sgdStep', param, velocity, 'velocity');
+      hyper('sgdStep', h, ['lr', 'weightDecay', 'momentum']);
+      flag(h.nesterov, 'sgdStep nesterov');
+      return { n: param.size };
+    },
+    native: ['sgdStep'],
+    wgsl: [{ family: 'optim', entries: ['sgd'] }],
+  }),
+  adamStep: spec<{ param: Tensor; grad: Tensor; m: Tensor; v: Tensor; h: AdamHyper }, Elems>({
+    summary: 'in-place Adam (L2 in the gradient) or AdamW (decoupled decay)',
+    params: ['param', 'grad', 'm', 'v', 'h'],
+    tensors: { param: { dtype: 'f32' }, grad: { dtype: 'f32' }, m: { dtype: 'f32' }, v: { dtype: 'f32' } },
+    check({ param, grad, m, v, h }) {
+      sameSize('adamStep', param, grad, 'grad');
+      sameSize('adamStep', param, m, 'm');
+      sameSize('adamStep', param, v, 'v');
+      hyper('adamStep', h, ['lr', 'weightDecay', 'beta1', 'beta2', 'eps']);
+      if (!Number.isSafeInteger(h.step) || h.step < 1) fail('E_ARG', `adamStep step must be an integer >= 1, got ${h.step}`);
+      flag(h.decoupled, 'adamStep decoupled');
+      return { n: param.size };
+    },
+    native: ['adamStep'],
+    wgsl: [{ family: 'optim', entries: ['adam'] }],
+  }),
+  mul: spec<Binary, Elems>({
+    summary: 'x ⊙ y elementwise',
+    params: ['x', 'y'],
+    tensors: { x: { dtype: 'f32' }, y: { dtype: 'f32' } },
+    check({ x, y }) {
+      sameSize('mul', x, y, 'y');
+      return { n: x.size };
+    },
+    native: ['mul'],
+    wgsl: [{ family: 'axpy', entries: ['mul'] }],
+  }),
+  activationRGrad: spec<{ kind: Activation; z: Tensor; rz: Tensor; ga: Tensor; rga: Tensor }, { kind: Activation; code: number }>({
+    summary: "R(ga ⊙ f'(z)) = ga ⊙ f''(z) ⊙ rz + rga ⊙ f'(z)",
+    params: ['kind', 'z', 'rz', 'ga', 'rga'],
+    tensors: { z: { dtype: 'f32' }, rz: { dtype: 'f32' }, ga: { dtype: 'f32' }, rga: { dtype: 'f32' } },
+    check({ kind, z, rz, ga, rga }) {
+      const k = activationKind(kind, 'activationRGrad');
+      sameSize('activationRGrad', z, rz, 'rz');
+      sameSize('activationRGrad', z, ga, 'ga');
+      sameSize('activationRGrad', z, rga, 'rga');
+      return { kind: k, code: ACTIVATION_CODE[k] };
+    },
+    native: ['activationRGrad'],
+    wgsl: [{ family: 'act_rgrad', entries: ['main'] }],
+  }),
+  softmaxHessianVec: spec<{ logits: Tensor; r: Tensor }, { b: number; c: number }>({
+    summary: 'per-row softmax cross-entropy Hessian applied to r: p ⊙ r − p·(pᵀr)',
+    params: ['logits', 'r'],
+    tensors: { logits: { dtype: 'f32', rank: 2 }, r: { dtype: 'f32' } },
+    check({ logits, r }) {
+      const [b, c] = dims2(logits);
+      sameSize('softmaxHessianVec', logits, r, 'r');
+      return { b, c };
+    },
+    native: ['softmaxHessianVec'],
+    wgsl: [{ family: 'softmax_hvp', entries: ['rows', 'wide'] }],
+  }),
+  slice: spec<{ x: Tensor; offset: number; shape: readonly number[] }, { offset: number; shape: number[]; n: number }>({
+    summary: "a copy of x's flat elements [offset, offset + size(shape)) with that shape",
+    params: ['x', 'offset', 'shape'],
+    tensors: { x: { dtype: 'f32' } },
+    check({ x, offset, shape }) {
+      const s = checkShape(shape, 'slice');
+      const n = shapeSize(s);
+      return { offset: offsetIn('slice', offset, n, x.size), shape: s, n };
+    },
+  }),
+  copyInto: spec<{ dst: Tensor; dstOffset: number; src: Tensor }, { offset: number; n: number }>({
+    summary: "writes src's flat elements into dst from dstOffset (in place)",
+    params: ['dst', 'dstOffset', 'src'],
+    tensors: { dst: { dtype: 'f32' }, src: { dtype: 'f32' } },
+    check({ dst, dstOffset, src }) {
+      return { offset: offsetIn('copyInto', dstOffset, src.size, dst.size), n: src.size };
+    },
+  }),
+  cldScores: spec<{ input: CldKernelInput }, { epochs: number; samples: number; classes: number }>({
+    summary: "Pearson r of every sample's loss differences with its class's (fused, one pass)",
+    params: ['input'],
+    tensors: {},
+    check({ input }) {
+      if (typeof input !== 'object' || input === null) fail('E_ARG', 'cldScores: input must be an object');
+      const { trajectory: T, epochs: E, samples: N, labels, numClasses: C, classZ } = input;
+      if (!(T instanceof Float32Array) && !(T instanceof Float64Array)) fail('E_DTYPE', 'cldScores: trajectory must be a Float32Array or Float64Array', { field: 'trajectory' });
+      for (const [v, what] of [[E, 'epochs'], [N, 'samples'], [C, 'numClasses']] as const) {
+        if (!Number.isSafeInteger(v) || v < 0) fail('E_ARG', `cldScores: ${what} must be a non-negative integer, got ${v}`, { field: what });
+      }
+      if (E < 2) fail('E_ARG', `cldScores: need at least 2 epochs (one difference), got ${E}`, { field: 'epochs' });
+      if (T.length !== E * N) fail('E_SHAPE', `cldScores: trajectory has ${T.length} values, expected epochs × samples = ${E} × ${N}`, { field: 'trajectory' });
+      if (!(labels instanceof Int32Array)) fail('E_DTYPE', 'cldScores: labels must be an Int32Array', { field: 'labels' });
+      if (labels.length !== N) fail('E_SHAPE', `cldScores: ${labels.length} labels for ${N} samples`, { field: 'labels' });
+      const zLen = (E - 1) * C;
+      if (!(classZ instanceof Float64Array)) fail('E_DTYPE', 'cldScores: classZ must be a Float64Array', { field: 'classZ' });
+      if (classZ.length !== zLen) fail('E_SHAPE', `cldScores: classZ has ${classZ.length} values, expected (epochs − 1) × numClasses = ${zLen}`, { field: 'classZ' });
+      checkLabels(labels, C, 'sample', 'cldScores');
+      return { epochs: E, samples: N, classes: C };
+    },
+    native: ['cldScores'],
+    wgsl: [{ family: 'cld', entries: ['main'] }],
+  }),
+  mlpCurvatureProduct: optional(spec<{ req: FusedCurvatureRequest }, CurvaturePlan>({
+    summary: "an MLP's mean cross-entropy Hessian- or GGN-vector product on one batch, in one call",
+    params: ['req'],
+    tensors: {},
+    check({ req }) {
+      return curvaturePlan(req);
+    },
+    native: ['mlpCurvatureProduct'],
+  })),
+} as const;
+
+export type OpName = keyof typeof OPS;
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+type SpecOf<K extends OpName> = (typeof OPS)[K];
+/** The named, checked arguments a kernel receives. */
+export type OpArgs<K extends OpName> = SpecOf<K> extends OpSpec<infer A, unknown> ? A : never;
+/** What `check` hands the kernel besides the arguments. */
+export type OpPlan<K extends OpName> = ReturnType<SpecOf<K>['check']>;
+
+/** The tensors inside a fused curvature request are checked here (they are not positional). */
+function curvaturePlan(req: FusedCurvatureRequest): CurvaturePlan {
+  const op = 'mlpCurvatureProduct';
+  if (typeof req !== 'object' || req === null) fail('E_ARG', `${op}: request must be an object`);
+  const need = (t: Tensor | undefined, dtype: DType, what: string): Tensor => {
+    if (!t || typeof t !== 'object' || !('dtype' in t)) fail('E_ARG', `${op}: ${what} must be a tensor`);
+    if (t.dtype !== dtype) fail('E_DTYPE', `${op}: ${what} must be ${dtype}, got ${t.dtype}`);
+    return t;
+  };
+  const x = need(req.x, 'f32', 'x');
+  if (x.shape.length !== 2) fail('E_SHAPE', `${op}: x must be 2-D, got [${x.shape.join(', ')}]`);
+  const [B, D] = dims2(x);
+  if (need(req.labels, 'i32', 'labels').size !== B) fail('E_SHAPE', `${op}: ${req.labels.size} labels for ${B} samples`, { field: 'labels' });
+  need(req.v, 'f32', 'v');
+  need(req.out, 'f32', 'out');
+  if (req.kind !== 'hessian' && req.kind !== 'ggn') fail('E_ARG', `${op}: kind must be "hessian" or "ggn", got ${JSON.stringify(req.kind)}`);
+  finite(req.scale, `${op} scale`);
+  const layers: readonly FusedMlpLayer[] = Array.isArray(req.layers) ? req.layers : fail('E_ARG', `${op}: layers must be an array`);
+  const n = layers.length;
+  const specArr = new Int32Array(5 * n);
+  const widths: number[] = [];
+  let width = D;
+  let vSize = 0;
+  let active = 0;
+  layers.forEach((l, i) => {
+    if (l.type === 'linear') {
+      const w = need(l.weight, 'f32', `layers[${i}].weight`);
+      if (w.shape.length !== 2) fail('E_SHAPE', `${op}: layers[${i}].weight must be 2-D`);
+      const [o, inn] = dims2(w);
+      if (inn !== width) fail('E_SHAPE', `${op}: layers[${i}] expects ${inn} features, gets ${width}`);
+      if (l.bias !== undefined && need(l.bias, 'f32', `layers[${i}].bias`).size !== o) fail('E_SHAPE', `${op}: layers[${i}].bias has ${l.bias.size} elements, expected ${o}`);
+      specArr.set([-1, inn, o, l.bias !== undefined ? 1 : 0, l.active ? 1 : 0], 5 * i);
+      if (l.active) {
+        vSize += o * inn + (l.bias !== undefined ? o : 0);
+        active++;
+      }
+      width = o;
+    } else {
+      const code = ACTIVATION_CODE[activationKind(l.type, op)];
+      specArr.set([code, width, width, 0, 0], 5 * i);
+    }
+    widths.push(width);
+  });
+  if (n === 0 || layers[n - 1]!.type !== 'linear') fail('E_ARG', `${op}: the last layer must be linear (the logits)`);
+  if (active === 0) fail('E_ARG', `${op}: no active layer`);
+  if (req.v.size !== vSize) fail('E_SHAPE', `${op}: vector has ${req.v.size} elements; expected ${vSize}`, { field: 'vector' });
+  if (req.out.size !== vSize) fail('E_SHAPE', `${op}: out has ${req.out.size} elements; expected ${vSize}`, { field: 'out' });
+  return { batch: B, spec: specArr, widths, classes: width, vSize };
+}
