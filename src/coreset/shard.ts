@@ -29,7 +29,8 @@ import { type Budget, type BudgetMode, type BudgetOptions, budgetPerClassWith, e
 import { type CldFiles, type PreparedCld, type SampleRange, type StreamOptions, planCldScoring, prepareCldFiles, TILE_ALIGN } from './stream.js';
 
 export const SHARD_FORMAT = 'riverbed.cld-shard';
-export const SHARD_VERSION = 1;
+/** 2: parts carry `digest` (metadata and candidate bytes) and every candidate is validated on merge. */
+export const SHARD_VERSION = 2;
 
 export interface ShardSpec {
   index: number;
@@ -95,11 +96,28 @@ export function inputIdentity(prep: PreparedCld): CldInputIdentity {
   };
 }
 
+/** The value with object keys in a fixed order (for digests of JSON-shaped data). */
+function canon(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canon);
+  return v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+}
+
 /** sha256 of the identity with keys in a fixed order. */
 export function identityDigest(id: CldInputIdentity): string {
-  const canon = (v: unknown): unknown =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
   return createHash('sha256').update(JSON.stringify(canon(id))).digest('hex');
+}
+
+/**
+ * sha256 over everything a part says: its fields (keys in a fixed order, through JSON as the
+ * file holds them) and the raw bytes of its candidate indices and scores. It catches a part edited
+ * by hand or damaged in transit; it is a checksum, not a signature (there is no key).
+ */
+export function partDigest(part: Omit<CldShardPart, 'digest'> & { digest?: string }): string {
+  const { indices, scores, digest: _d, ...rest } = part;
+  const h = createHash('sha256').update(JSON.stringify(canon(JSON.parse(JSON.stringify(rest)))));
+  h.update(`\nindices ${indices.length}\n`).update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength));
+  h.update(`\nscores ${scores.length}\n`).update(new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength));
+  return h.digest('hex');
 }
 
 /** A shard's result: per-class candidates (global index + r), grouped by class ascending, within a class by rank. */
@@ -128,6 +146,8 @@ export interface CldShardPart {
   indices: Int32Array;
   scores: Float32Array;
   parameters?: Record<string, unknown>;
+  /** `partDigest` of the part when it was made; checked when a part file is read. */
+  digest: string;
 }
 
 export function kernelOf(backend: Backend): string {
@@ -191,7 +211,7 @@ export async function cldShard(
     }
     const labels = prep.meta.trainLabels.subarray(range.start, range.end);
     const cand = shardCandidates(scores, labels, range.start, numClasses, kept, prep.absentClasses, ex.mask?.subarray(range.start, range.end));
-    return {
+    const part: Omit<CldShardPart, 'digest'> = {
       format: SHARD_FORMAT,
       version: SHARD_VERSION,
       shard: { ...spec, ...range },
@@ -210,6 +230,7 @@ export async function cldShard(
       scores: cand.scores,
       ...(options.parameters ? { parameters: options.parameters } : {}),
     };
+    return { ...part, digest: partDigest(part) };
   } finally {
     prep.close();
   }
@@ -260,7 +281,9 @@ export function decodeShardPart(text: string, file: string): CldShardPart {
     return bad(file, 'json', `does not parse (${(err as Error).message})`);
   }
   if (j?.format !== SHARD_FORMAT) bad(file, 'format', `format is ${JSON.stringify(j?.format)}, expected "${SHARD_FORMAT}"`);
-  if (j.version !== SHARD_VERSION) bad(file, 'version', `version ${j.version}`);
+  if (j.version !== SHARD_VERSION) {
+    bad(file, 'version', `version ${JSON.stringify(j.version)}${typeof j.version === 'number' && j.version < SHARD_VERSION ? ' (made by an older riverbed: rerun the shards)' : ''}`);
+  }
   const s = j.shard;
   if (!s || ![s.index, s.count, s.start, s.end].every(Number.isSafeInteger)) bad(file, 'shard', 'shard spec is incomplete');
   const id = j.input as CldInputIdentity;
@@ -274,7 +297,71 @@ export function decodeShardPart(text: string, file: string): CldShardPart {
   }
   if (identityDigest(id) !== j.inputId) bad(file, 'inputId', 'the input identity does not match its digest (edited?)');
   const { candidates: _c, ...rest } = j;
-  return { ...(rest as Omit<CldShardPart, 'indices' | 'scores'>), indices, scores };
+  const part = { ...(rest as Omit<CldShardPart, 'indices' | 'scores'>), indices, scores };
+  if (typeof part.digest !== 'string' || partDigest(part) !== part.digest) bad(file, 'digest', 'the part does not match its digest (its candidates or fields were edited or damaged)');
+  validateShardPart(part, file);
+  return part;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+/** Pearson r lies in [−1, 1]; float32 rounding may step just past it, an edited score further. */
+const R_BOUND = 1 + 2 ** -10;
+
+/**
+ * Checks that a part's candidates can be what `cldShard` wrote, against the part's own slice and
+ * class counts: every index inside [start, end) and given once, every score a finite r, per class
+ * no more candidates than the class has selectable samples (or than the kept k_c), none for an
+ * absent class, and within a class in rank order (r descending, index ascending). `decodeShardPart`
+ * and `mergeCldShards` run it, so a part built in memory is held to the same rules.
+ */
+export function validateShardPart(part: CldShardPart, file: string): void {
+  const wrong = (field: string, what: string): never => fail('E_FORMAT', what, { file, field });
+  const { shard: s, input } = part;
+  const C = input.numClasses;
+  if (!Number.isSafeInteger(C) || C < 1) wrong('input.numClasses', `numClasses is ${JSON.stringify(C)}, expected an integer ≥ 1`);
+  if (!isCount(input.samples)) wrong('input.samples', `samples is ${JSON.stringify(input.samples)}, expected an integer ≥ 0`);
+  if (!(isCount(s.index) && isCount(s.count) && s.index < s.count)) wrong('shard', `shard ${s.index}/${s.count} is not i/n with 0 ≤ i < n`);
+  if (!(isCount(s.start) && isCount(s.end) && s.start <= s.end && s.end <= input.samples)) {
+    wrong('shard', `range [${s.start}, ${s.end}) is not inside the ${input.samples} samples`);
+  }
+  const counts = (field: string, v: unknown, len: number): number[] => {
+    if (!Array.isArray(v) || v.length !== len || !v.every(isCount)) wrong(field, `expected ${len} counts (integers ≥ 0)`);
+    return v as number[];
+  };
+  const trainCounts = counts('input.trainCounts', input.trainCounts, C);
+  const selectable = counts('selectableCounts', part.selectableCounts, C);
+  const per = counts('candidatesPerClass', part.candidatesPerClass, C);
+  const kept = part.keptPerClass === null ? null : counts('keptPerClass', part.keptPerClass, C);
+  if (!Array.isArray(part.absentClasses) || !part.absentClasses.every((c) => isCount(c) && c < C) || new Set(part.absentClasses).size !== part.absentClasses.length) {
+    wrong('absentClasses', `expected distinct class ids in 0..${C - 1}`);
+  }
+  const absent = new Set(part.absentClasses);
+  for (let c = 0; c < C; c++) {
+    if (selectable[c]! > trainCounts[c]!) wrong('selectableCounts', `class ${c} has ${selectable[c]} selectable samples but only ${trainCounts[c]} samples`);
+    const cap = Math.min(selectable[c]!, kept ? kept[c]! : Infinity, absent.has(c) ? 0 : Infinity);
+    if (per[c]! > cap) wrong('candidatesPerClass', `class ${c} has ${per[c]} candidates, more than the ${cap} it can have (selectable ${selectable[c]}${kept ? `, kept ${kept[c]}` : ''}${absent.has(c) ? ', absent class' : ''})`);
+  }
+  const { indices, scores } = part;
+  if (indices.length !== scores.length || per.reduce((a, b) => a + b, 0) !== indices.length) wrong('candidates', 'candidate counts do not add up');
+  if (indices.length > s.end - s.start) wrong('candidates', `${indices.length} candidates for a slice of ${s.end - s.start} samples`);
+  const seen = new Set<number>();
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset, scores.length);
+  let j = 0;
+  for (let c = 0; c < C; c++) {
+    for (let t = 0; t < per[c]!; t++, j++) {
+      const i = indices[j]!;
+      const r = scores[j]!;
+      if (i < s.start || i >= s.end) wrong('candidates.indices', `candidate ${j} (class ${c}) is sample ${i}, outside this part's samples [${s.start}, ${s.end})`);
+      if (seen.has(i)) wrong('candidates.indices', `candidate ${j} (class ${c}) repeats sample ${i}`);
+      seen.add(i);
+      if (!(Math.abs(r) <= R_BOUND)) wrong('candidates.scores', `candidate ${j} (sample ${i}, class ${c}) has score ${r}, expected a finite correlation in [−1, 1]`);
+      if (t > 0) {
+        const q = scores[j - 1]!;
+        const tie = bits[j] === bits[j - 1];
+        if (q < r || (tie && indices[j - 1]! > i)) wrong('candidates', `class ${c}: candidate ${j} (sample ${i}, r ${r}) is out of rank order after sample ${indices[j - 1]} (r ${q})`);
+      }
+    }
+  }
 }
 
 /** Which identity field two parts disagree on (for the error message). */
@@ -312,6 +399,7 @@ export function mergeCldShards(
   options: { mode?: BudgetMode; minPerClass?: number; exclude?: Int32Array | readonly number[] } = {},
 ): MergedSelection {
   if (parts.length === 0) fail('E_ARG', 'no parts given', { field: 'parts' });
+  for (const { part, file } of parts) validateShardPart(part, file);
   const first = parts[0]!;
   for (const p of parts.slice(1)) {
     if (p.part.inputId !== first.part.inputId) {
@@ -321,6 +409,11 @@ export function mergeCldShards(
     }
     if (JSON.stringify(p.part.exclude) !== JSON.stringify(first.part.exclude)) {
       fail('E_ARG', `was made with another exclusion list than ${first.file}: run every shard with the same --exclude`, { file: p.file, field: '--exclude' });
+    }
+    for (const field of ['selectableCounts', 'absentClasses'] as const) {
+      if (JSON.stringify(p.part[field]) !== JSON.stringify(first.part[field])) {
+        fail('E_FORMAT', `${field} differs from ${first.file}'s although both come from the same inputs and exclusion list: a part was edited`, { file: p.file, field });
+      }
     }
     if (p.part.backend !== first.part.backend || p.part.kernel !== first.part.kernel) {
       fail('E_ARG', `was scored by "${p.part.kernel}" but ${first.file} by "${first.part.kernel}": scores would not be identical; run every shard with the same --backend`, {
@@ -346,6 +439,23 @@ export function mergeCldShards(
   if (missing.length > 0) {
     const list = missing.length > 10 ? `${missing.slice(0, 10).join(', ')}, …` : missing.join(', ');
     fail('E_ARG', `${missing.length} of ${n} shards are missing (${list}); the selection needs every part`, { field: 'parts' });
+  }
+  // together the parts hold, per class, every selectable sample (parts without a budget) or at
+  // least the smallest k_c they kept: fewer means a part lost candidates; more, that one was added
+  for (let c = 0; c < first.part.input.numClasses; c++) {
+    let have = 0;
+    let keptMin = Infinity;
+    for (const { part } of parts) {
+      have += part.candidatesPerClass[c]!;
+      if (part.keptPerClass) keptMin = Math.min(keptMin, part.keptPerClass[c]!);
+    }
+    const selectable = first.part.selectableCounts[c]!;
+    const need = first.part.absentClasses.includes(c) ? 0 : Math.min(selectable, keptMin);
+    if (have > selectable || have < need) {
+      fail('E_FORMAT', `the parts hold ${have} candidates of class ${c}, but the class has ${selectable} selectable samples${keptMin < Infinity ? ` and the parts kept its top ${keptMin}` : ''}: expected ${need === selectable ? need : `${need}..${selectable}`}; a part was edited or damaged`, {
+        field: 'candidatesPerClass',
+      });
+    }
   }
   const b = budget ?? first.part.keep;
   if (!b) return fail('E_ARG', 'the parts keep every score; give the budget: --per-class K or --fraction F', { field: '--per-class' });
@@ -389,7 +499,7 @@ export function mergeCldShards(
   let at = 0;
   for (let c = 0; c < C; c++) {
     const list = cand[c]!.sort((x, y) => y.r - x.r || x.i - y.i);
-    if (list.length < k[c]!) fail('E_INTERNAL', `class ${c}: ${list.length} candidates for k = ${k[c]}`);
+    if (list.length < k[c]!) fail('E_INTERNAL', `class ${c}: ${list.length} candidates for k = ${k[c]}`); // excluded by the checks above
     for (let t = 0; t < k[c]!; t++) indices[at++] = list[t]!.i;
   }
   return {

@@ -12,7 +12,7 @@ import type { Backend, BackendName } from '../../../src/backends/backend.js';
 import { JsBackend } from '../../../src/backends/js/index.js';
 import { cldScores } from '../../../src/coreset/cld.js';
 import { type Budget, type BudgetOptions, selectPerClassWith } from '../../../src/coreset/select.js';
-import { type CldShardPart, cldShard, decodeShardPart, encodeShardPart, mergeCldShards, parseShard, shardRange } from '../../../src/coreset/shard.js';
+import { type CldShardPart, cldShard, decodeShardPart, encodeShardPart, mergeCldShards, parseShard, partDigest, shardRange } from '../../../src/coreset/shard.js';
 import { type CldFiles, TILE_ALIGN } from '../../../src/coreset/stream.js';
 import { backendsUnderTest } from '../../helpers/backends.js';
 import { type CldCase, writeCldCase } from '../../helpers/cld-files.js';
@@ -139,5 +139,61 @@ describe('merge refuses bad parts', () => {
     const text = encodeShardPart(a3[0]!.part).replace(/"samples": 200/, '"samples": 201');
     expect(() => decodeShardPart(text, 'edited.json')).toThrow(/edited\.json.*digest/);
     expect(() => decodeShardPart('{"format":"riverbed.selection"}', 'sel.json')).toThrow(/E_FORMAT|format is "riverbed.selection"/);
+  });
+});
+
+describe('merge validates every candidate (hand-edited parts)', () => {
+  const js = new JsBackend();
+  /** An edit of part `p`'s candidates, re-signed as a careful editor would (so only validation can catch it). */
+  function edited(p: CldShardPart, edit: (q: { indices: Int32Array; scores: Float32Array; candidatesPerClass: number[] }) => void): CldShardPart {
+    const q = { ...p, indices: p.indices.slice(), scores: p.scores.slice(), candidatesPerClass: [...p.candidatesPerClass] };
+    edit(q);
+    return { ...q, digest: partDigest(q) };
+  }
+  it('negative, duplicate, out-of-slice indices, NaN/Inf/out-of-range scores, wrong order, wrong counts, unsigned edits', async () => {
+    const c = writeCldCase(join(root, 'edit'), { n: 200, m: 40, epochs: 5, classes: 4, seed: 3 });
+    const a3 = (await parts(c.files, 3, js)).sort((x, y) => x.part.shard.index - y.part.shard.index);
+    const mid = a3[1]!.part;
+    const { start, end } = mid.shard;
+    expect(mergeCldShards(a3, { perClass: 7 }).indices.length).toBe(14); // classes 0 and 2 (1: absent, 3: validation only)
+    const cases: [string, (q: { indices: Int32Array; scores: Float32Array; candidatesPerClass: number[] }) => void, RegExp][] = [
+      ['negative index', (q) => void (q.indices[0] = -1), /candidate 0 .*sample -1, outside this part's samples \[\d+, \d+\)/],
+      ['index of another slice', (q) => void (q.indices[2] = start - 1), new RegExp(`candidate 2 .*sample ${start - 1}, outside`)],
+      ['index past the slice', (q) => void (q.indices[3] = end), new RegExp(`sample ${end}, outside`)],
+      ['duplicate index', (q) => void (q.indices[1] = q.indices[0]!), /candidate 1 .*repeats sample/],
+      ['NaN score', (q) => void (q.scores[4] = NaN), /candidate 4 .*score NaN, expected a finite correlation/],
+      ['infinite score', (q) => void (q.scores[0] = Infinity), /score Infinity/],
+      ['score above 1', (q) => void (q.scores[0] = 5), /score 5, expected/],
+      ['out of rank order', (q) => void ([q.scores[0], q.scores[1]] = [q.scores[1]! - 0.5, q.scores[0]!]), /out of rank order/],
+      ['candidates of an absent class', (q) => void ((q.candidatesPerClass[0] = q.candidatesPerClass[0]! - 1), (q.candidatesPerClass[1] = 1)), /class 1 has 1 candidates, more than the 0 .*absent class/],
+      ['counts that do not add up', (q) => void (q.candidatesPerClass[0] = q.candidatesPerClass[0]! + 1), /candidate counts do not add up/],
+    ];
+    for (const [what, edit, want] of cases) {
+      const bad = edited(mid, edit);
+      // through the file (re-signed: the validation catches it) and through the API
+      expect(() => decodeShardPart(encodeShardPart(bad), 'part-1.json'), what).toThrow(want);
+      expect(() => decodeShardPart(encodeShardPart(bad), 'part-1.json'), what).toThrow(/^part-1\.json: /);
+      expect(() => mergeCldShards([a3[0]!, { file: 'part-1.json', part: bad }, a3[2]!], { perClass: 7 }), what).toThrow(want);
+    }
+    // an edit that is not re-signed fails the digest, whatever it changes
+    const text = encodeShardPart(mid);
+    const j = JSON.parse(text);
+    const idx = Buffer.from(j.candidates.indices, 'base64');
+    idx.writeInt32LE(idx.readInt32LE(0) + 1, 0);
+    j.candidates.indices = idx.toString('base64');
+    expect(() => decodeShardPart(JSON.stringify(j), 'part-1.json')).toThrow(/part-1\.json: digest: .*edited or damaged/);
+    expect(() => decodeShardPart(text.replace('"backend": "js"', '"backend": "js "'), 'p.json')).toThrow(/digest/);
+    expect(() => decodeShardPart(text.replace(/"version": 2/, '"version": 1'), 'old.json')).toThrow(/version 1 \(made by an older riverbed: rerun the shards\)/);
+    // a part that lost a candidate (consistent in itself) is caught across parts
+    const lost = edited(mid, (q) => {
+      q.candidatesPerClass[0] = q.candidatesPerClass[0]! - 1;
+      const keep = (_: unknown, t: number) => t !== 0;
+      q.indices = q.indices.filter(keep);
+      q.scores = q.scores.filter(keep);
+    });
+    expect(() => decodeShardPart(encodeShardPart(lost), 'p.json')).not.toThrow();
+    expect(() => mergeCldShards([a3[0]!, { file: 'p.json', part: lost }, a3[2]!], { perClass: 7 })).toThrow(/hold \d+ candidates of class 0, but the class has \d+ selectable samples/);
+    // and the parts as written still merge
+    expect(mergeCldShards(a3.map(({ file, part }) => ({ file, part: decodeShardPart(encodeShardPart(part), file) })), { perClass: 7 }).indices.length).toBe(14);
   });
 });
