@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { readNpy } from '../io/npy.js';
 import { loadLabels } from '../io/trajectory.js';
+import { findNonFinite } from './finite.js';
 
 export type Checkpoint = 'init' | number;
 export type Metric = 'loss' | 'correct' | 'margin' | 'errorNorm';
@@ -43,7 +44,28 @@ async function loadMetric(dir: string, split: 'train' | 'val', metric: Metric, r
   if (metric === 'correct') {
     if (a.dtype !== 'u1' && a.dtype !== 'b1') fail('E_DTYPE', `correctness must be uint8/bool, got ${a.dtype}`, { file });
   } else if (a.dtype !== 'f4' && a.dtype !== 'f8') fail('E_DTYPE', `${metric} must be float32/float64, got ${a.dtype}`, { file });
+  checkMetricValues(a.data as Float32Array | Float64Array | Uint8Array, metric, samples, file);
   return a.data as Float32Array | Float64Array | Uint8Array;
+}
+
+/**
+ * Refuses values a recording cannot hold, naming the first: NaN/±Inf in any float metric (a
+ * diverged run, or a damaged file; a baseline would rank it plausibly and wrongly), a negative
+ * error norm, a correctness other than 0 or 1.
+ */
+export function checkMetricValues(data: Float32Array | Float64Array | Uint8Array, metric: Metric, samples: number, file: string): void {
+  const at = (i: number) => `[${Math.floor(i / samples)}, ${i % samples}] (checkpoint row ${Math.floor(i / samples)}, sample column ${i % samples})`;
+  if (data instanceof Uint8Array) {
+    const i = data.findIndex((v) => v > 1);
+    if (i >= 0) fail('E_VALUE', `correctness must be 0 or 1, found ${data[i]} at ${at(i)}`, { file });
+    return;
+  }
+  const i = findNonFinite(data);
+  if (i >= 0) fail('E_VALUE', `${metric} must be finite, found ${data[i]} at ${at(i)}`, { file });
+  if (metric === 'errorNorm') {
+    const j = data.findIndex((v) => v < 0);
+    if (j >= 0) fail('E_VALUE', `${metric} cannot be negative, found ${data[j]} at ${at(j)}`, { file });
+  }
 }
 
 /** Loads the manifest, the labels and the requested metrics of a recorded run directory. */
