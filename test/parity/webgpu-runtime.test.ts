@@ -24,7 +24,7 @@ import { RiverbedError } from '../../src/errors.js';
 import { createWebGpuBackend, probeWebGpu } from '../../src/backends/webgpu/index.js';
 import { cldPlan } from '../../src/backends/webgpu/kernels/cld.js';
 import { matmulBlocks } from '../../src/backends/webgpu/kernels/matmul.js';
-import { SHADER_DIR, grid, parseParams, shaderSource, sizeClass, writeParams } from '../../src/backends/webgpu/shader.js';
+import { SHADER_DIR, bindingsFor, grid, parseLayout, parseParams, shaderLayout, shaderSource, sizeClass, writeParams } from '../../src/backends/webgpu/shader.js';
 import { backendsUnderTest, expectClose, randomArray, randomInts, rng } from '../helpers/backends.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,6 +54,77 @@ describe('webgpu runtime: pure parts (no GPU)', () => {
     expect([view.getUint32(16, true), view.getFloat32(20, true), view.getInt32(24, true)]).toEqual([7, 0.5, -3]);
     expect(() => writeParams(layout, { a: 1, b: 2 }, view, 0)).toThrow(/"c" not given/);
     expect(() => writeParams(layout, { a: 1, b: 2, c: 3, d: 4 }, view, 0)).toThrow(/unknown uniform field "d"/);
+  });
+
+  it('parses bindings by name and the variables each entry point uses (shadowing, helpers, comments)', () => {
+    const wgsl = `struct Params { count: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> o: array<f32>;
+@group(0) @binding(3) var<storage> w: array<f32>;
+var<workgroup> sh: array<f32, 4>;
+fn helper(i: u32) -> f32 { return y[i]; }
+fn shadowed(x: f32) -> f32 { let o = x; return o; } // neither x nor o is the module's
+fn chain(i: u32) -> f32 { return helper(i); }
+@compute @workgroup_size(1)
+fn reads_y(@builtin(local_invocation_index) lid: u32) { o[lid] = chain(lid) + shadowed(1.0) + f32(p.count); }
+@compute @workgroup_size(1)
+fn loop_var(@builtin(local_invocation_index) lid: u32) {
+  // x[0] in a comment is no use
+  for (var w = 0u; w < 2u; w++) { sh[w] = 1.0; }
+  o[lid] = w[lid] + sh[0];
+}
+@compute @workgroup_size(1)
+fn member(@builtin(local_invocation_index) lid: u32) { let s = vec2<f32>(1.0, 2.0); o[lid] = s.x; }`;
+    const l = parseLayout(wgsl, 'demo');
+    expect(l.uniform).toEqual({ name: 'p', binding: 0 });
+    expect([...l.storage.values()]).toEqual([
+      { name: 'x', binding: 1, access: 'read' },
+      { name: 'y', binding: 2, access: 'read' },
+      { name: 'o', binding: 5, access: 'read_write' },
+      { name: 'w', binding: 3, access: 'read' },
+    ]);
+    expect([...l.entries.get('reads_y')!].sort()).toEqual(['o', 'p', 'y']);
+    // The loop variable w shadows the module's w only inside the loop.
+    expect([...l.entries.get('loop_var')!].sort()).toEqual(['o', 'w']);
+    expect([...l.entries.get('member')!]).toEqual(['o']);
+    expect([...l.entries.keys()]).toEqual(['reads_y', 'loop_var', 'member']);
+    expect(() => parseLayout('@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(1) var<storage, read> b: array<f32>;', 'dup')).toThrow(/"dup".*"b".*also "a"/);
+    expect(() => parseLayout('@group(1) @binding(0) var<storage, read> a: array<f32>;', 'g1')).toThrow(/only @group\(0\)/);
+    // The real families: reduce's entries each use their own subset.
+    const reduce = shaderLayout('reduce');
+    expect([...reduce.entries.get('partial')!].sort()).toEqual(['p', 'pout', 'x', 'y']);
+    expect([...reduce.entries.get('finalize')!].sort()).toEqual(['outv', 'p', 'pin']);
+    expect([...shaderLayout('matvec').entries.get('rows_finish')!].sort()).toEqual(['p', 'part', 'y']);
+  });
+
+  it('binds by name: a missing, unknown or unused variable is E_INTERNAL naming family, entry and variable', () => {
+    const l = shaderLayout('axpy');
+    const ok = bindingsFor(l, 'axpy', { x: 'X', y: 'Y', o: 'O' });
+    expect(ok.map((b) => [b.name, b.binding, b.access])).toEqual([
+      ['x', 1, 'read'],
+      ['y', 2, 'read'],
+      ['o', 3, 'read_write'],
+    ]);
+    const err = (f: () => unknown): RiverbedError => {
+      try {
+        f();
+      } catch (e) {
+        return e as RiverbedError;
+      }
+      throw new Error('no error');
+    };
+    const missing = err(() => bindingsFor(l, 'axpy', { x: 'X', o: 'O' }));
+    expect(missing).toBeInstanceOf(RiverbedError);
+    expect(missing.code).toBe('E_INTERNAL');
+    expect(missing.message).toMatch(/axpy:axpy: binding "y" not given/);
+    expect(err(() => bindingsFor(l, 'axpy', { x: 'X', y: 'Y', o: 'O', out: 'O' })).message).toMatch(/axpy:axpy: unknown binding "out"/);
+    // scale never reads y: Dawn's auto layout has no slot for it.
+    const extra = err(() => bindingsFor(l, 'scale', { x: 'X', y: 'Y', o: 'O' }));
+    expect(extra.code).toBe('E_INTERNAL');
+    expect(extra.message).toMatch(/axpy:scale: binding "y" is given but the entry point does not use it/);
+    expect(err(() => bindingsFor(l, 'nope', {})).message).toMatch(/axpy:nope: no @compute entry point/);
   });
 
   it('lays out dispatches within 65 535 workgroups per dimension', () => {
@@ -184,6 +255,52 @@ describe.skipIf(!!skip)('webgpu runtime on a device', () => {
       expect((b as WebGpuBackend).rt.errors, 'WebGPU validation errors').toEqual([]);
       b.dispose();
     }
+  });
+
+  it('every entry point binds exactly what Dawn’s auto layout keeps (parsed usage = Tint’s reflection)', async () => {
+    const fresh = await backend();
+    const dev = fresh.rt.device;
+    const families = readdirSync(SHADER_DIR)
+      .filter((f) => f.endsWith('.wgsl'))
+      .map((f) => f.slice(0, -5));
+    let checked = 0;
+    for (const fam of families) {
+      const layout = shaderLayout(fam);
+      const uniform = dev.createBuffer({ size: Math.max(16, layout.params.size), usage: 0x40 });
+      const bufs = new Map([...layout.storage.keys()].map((n) => [n, dev.createBuffer({ size: 4096, usage: 0x80 })]));
+      for (const [entry, used] of layout.entries) {
+        const { pipeline } = fresh.rt.pipeline(fam, entry);
+        const entryOf = (name: string): GPUBindGroupEntry =>
+          name === layout.uniform?.name
+            ? { binding: layout.uniform.binding, resource: { buffer: uniform } }
+            : { binding: layout.storage.get(name)!.binding, resource: { buffer: bufs.get(name)! } };
+        const tryBind = async (names: string[]): Promise<string | undefined> => {
+          dev.pushErrorScope('validation');
+          dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: names.map(entryOf) });
+          return (await dev.popErrorScope())?.message;
+        };
+        const all = [...layout.storage.keys(), ...(layout.uniform ? [layout.uniform.name] : [])];
+        expect(await tryBind([...used]), `${fam}:${entry} with its parsed bindings`).toBeUndefined();
+        for (const name of all) {
+          const without = [...used].filter((n) => n !== name);
+          if (used.has(name)) expect(await tryBind(without), `${fam}:${entry} without "${name}"`).toBeDefined();
+          else expect(await tryBind([...used, name]), `${fam}:${entry} plus unused "${name}"`).toMatch(/not present in the bind group layout/);
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
+  });
+
+  it('a dispatch with a wrong binding name throws E_INTERNAL before recording anything', async () => {
+    const fresh = await backend();
+    const buf = fresh.rt.acquire(1024);
+    const params = { count: 4, first: 0, xBase: 0, yBase: 0, oBase: 0, alpha: 1 };
+    const before = fresh.rt.stats.dispatches;
+    expect(() => fresh.rt.dispatch('axpy', 'axpy', {}, params, { x: buf, y: buf, out: buf }, 1)).toThrow(/axpy:axpy: unknown binding "out"/);
+    expect(() => fresh.rt.dispatch('axpy', 'scale', {}, params, { x: buf, y: buf, o: buf }, 1)).toThrow(/axpy:scale: binding "y" is given but the entry point does not use it/);
+    expect(fresh.rt.stats.dispatches).toBe(before);
+    fresh.rt.release(buf);
   });
 
   it('probes a described adapter and reports it in info()', async () => {

@@ -14,7 +14,7 @@
  */
 import { RiverbedError } from '../../errors.js';
 import type { GpuDevice } from './device.js';
-import { type UniformLayout, grid, parseParams, shaderSource, sizeClass, writeParams } from './shader.js';
+import { type ShaderLayout, bindingsFor, grid, shaderLayout, shaderSource, sizeClass, writeParams } from './shader.js';
 
 /** Dispatches per queue.submit unless a read forces an earlier flush. */
 export const FLUSH_EVERY_DEFAULT = 32;
@@ -52,7 +52,7 @@ const MAP_READ_MODE = 0x1;
 
 interface Cached {
   pipeline: GPUComputePipeline;
-  layout: UniformLayout;
+  layout: ShaderLayout;
 }
 
 const PRINT_SHADER = /^(1|true|yes)$/i.test(process.env.RIVERBED_WEBGPU_PRINT_SHADER ?? '');
@@ -151,7 +151,7 @@ export class Runtime {
       }
     });
     this.stats.compiles++;
-    const cached = { pipeline, layout: parseParams(code) };
+    const cached = { pipeline, layout: shaderLayout(family) };
     this.pipelines.set(key, cached);
     return cached;
   }
@@ -212,30 +212,29 @@ export class Runtime {
 
   /**
    * Records one dispatch of `groups` workgroups (laid out as a ≤ 65 535-wide 2-D grid).
-   * Bindings: 0 is the family's `Params` uniform, 1… are `buffers` in order.
+   * `buffers` are keyed by WGSL variable name and must be exactly the storage variables the
+   * entry point uses (what Dawn's `layout: 'auto'` keeps); the `Params` uniform is bound here.
    */
   dispatch(
     family: string,
     entry: string,
     constants: Record<string, number>,
     params: Record<string, number>,
-    buffers: (Bindable | undefined)[],
+    buffers: Record<string, Bindable>,
     groups: number | [number, number],
   ): void {
     const [x, y] = typeof groups === 'number' ? (groups > 0 ? grid(groups) : [0, 0]) : groups;
     if (x <= 0 || y <= 0) return;
     const { pipeline, layout } = this.pipeline(family, entry, constants);
+    const bound = bindingsFor(layout, entry, buffers);
     const pass = this.ensurePass();
     const slot = this.inBatch;
-    writeParams(layout, params, this.stagingView, slot * this.slotBytes);
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.uniformBuf!, offset: slot * this.slotBytes, size: layout.size } },
-    ];
-    buffers.forEach((b, i) => {
-      if (!b) return;
-      const resource = 'buffer' in b ? b : { buffer: b };
-      entries.push({ binding: i + 1, resource });
-    });
+    writeParams(layout.params, params, this.stagingView, slot * this.slotBytes);
+    const entries: GPUBindGroupEntry[] = [];
+    if (layout.uniform && layout.entries.get(entry)!.has(layout.uniform.name)) {
+      entries.push({ binding: layout.uniform.binding, resource: { buffer: this.uniformBuf!, offset: slot * this.slotBytes, size: layout.params.size } });
+    }
+    for (const b of bound) entries.push({ binding: b.binding, resource: 'buffer' in b.resource ? b.resource : { buffer: b.resource } });
     const bindGroup = this.device.createBindGroup({ label: `riverbed:${family}:${entry}`, layout: pipeline.getBindGroupLayout(0), entries });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

@@ -68,6 +68,181 @@ export function writeParams(layout: UniformLayout, values: Record<string, number
   }
 }
 
+// ---- bindings by name ------------------------------------------------------------------------
+
+export interface StorageBinding {
+  name: string;
+  binding: number;
+  access: 'read' | 'read_write';
+}
+
+/** What the host needs to bind a family: its uniform, its storage variables, and per entry point the ones it uses. */
+export interface ShaderLayout {
+  family: string;
+  params: UniformLayout;
+  /** The `var<uniform>` holding `Params` (the runtime binds it), if the family has one. */
+  uniform?: { name: string; binding: number };
+  storage: Map<string, StorageBinding>;
+  /**
+   * Per entry point: the module variables it statically uses, through the functions it calls.
+   * `layout: 'auto'` keeps exactly these bindings; binding any other one is a validation error.
+   */
+  entries: Map<string, Set<string>>;
+}
+
+const DECL = /@group\(\s*(\d+)\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*([^;]+);/g;
+
+function stripComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
+}
+
+interface FnInfo {
+  compute: boolean;
+  /** Module-scope names referenced (not shadowed by a parameter or local). */
+  refs: Set<string>;
+}
+
+/**
+ * Functions of a WGSL module with the module-scope names each references. A scope-aware token
+ * walk, enough for this repository's WGSL: parameters and `let`/`var`/`const` shadow module names
+ * (a `for (var i …)` header belongs to the loop's block), `a.b` members are not references.
+ */
+function scanFunctions(code: string): Map<string, FnInfo> {
+  const toks = code.match(/[A-Za-z_]\w*|\d[\w.]*|->|[{}()[\]<>.,;:=@]|\S/g) ?? [];
+  const fns = new Map<string, FnInfo>();
+  let depth = 0;
+  let compute = false;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t === '{') depth++;
+    else if (t === '}') depth--;
+    if (depth !== 0) continue;
+    if (t === '@' && toks[i + 1] === 'compute') compute = true;
+    if (t !== 'fn') continue;
+    const name = toks[i + 1]!;
+    // Parameters: identifiers followed by ':' at parenthesis depth 1.
+    const params = new Set<string>();
+    let j = i + 2;
+    let paren = 0;
+    for (; j < toks.length; j++) {
+      if (toks[j] === '(') paren++;
+      else if (toks[j] === ')' && --paren === 0) break;
+      else if (paren === 1 && toks[j + 1] === ':' && /^[A-Za-z_]/.test(toks[j]!)) params.add(toks[j]!);
+    }
+    while (j < toks.length && toks[j] !== '{') j++;
+    const scopes: Set<string>[] = [params];
+    let pending: Set<string> | undefined; // declarations of a `for (…)` header
+    let headerParen = -1;
+    let p = 0;
+    const refs = new Set<string>();
+    const declared = (n: string): boolean => scopes.some((s) => s.has(n)) || (pending?.has(n) ?? false);
+    for (j = j + 1; j < toks.length; j++) {
+      const u = toks[j]!;
+      if (u === '{') {
+        scopes.push(pending ?? new Set());
+        pending = undefined;
+        continue;
+      }
+      if (u === '}') {
+        scopes.pop();
+        if (scopes.length === 0) break;
+        continue;
+      }
+      if (u === '(') p++;
+      if (u === ')' && --p === headerParen) headerParen = -1;
+      if (u === 'for') {
+        pending = new Set();
+        headerParen = p;
+        continue;
+      }
+      if (u === 'let' || u === 'var' || u === 'const') {
+        let k = j + 1;
+        if (toks[k] === '<') while (k < toks.length && toks[k] !== '>') k++;
+        if (toks[k] === '>') k++;
+        const decl = toks[k]!;
+        (headerParen >= 0 && pending ? pending : scopes[scopes.length - 1]!).add(decl);
+        j = k;
+        continue;
+      }
+      if (/^[A-Za-z_]/.test(u) && toks[j - 1] !== '.' && !declared(u)) refs.add(u);
+    }
+    fns.set(name, { compute, refs });
+    compute = false;
+    i = j;
+  }
+  return fns;
+}
+
+/** Bindings and per-entry-point usage of a WGSL module (pure; `family` names it in errors). */
+export function parseLayout(wgsl: string, family: string): ShaderLayout {
+  const code = stripComments(wgsl);
+  const storage = new Map<string, StorageBinding>();
+  let uniform: ShaderLayout['uniform'];
+  const slots = new Map<number, string>();
+  for (const m of code.matchAll(DECL)) {
+    const [, group, binding, space, access, name, type] = m as unknown as string[];
+    const where = `WGSL family "${family}", variable "${name}"`;
+    if (group !== '0') throw new RiverbedError('E_INTERNAL', `${where}: only @group(0) is supported, got @group(${group})`);
+    const b = Number(binding);
+    if (slots.has(b)) throw new RiverbedError('E_INTERNAL', `${where}: @binding(${b}) is also "${slots.get(b)}"`);
+    slots.set(b, name!);
+    if (space === 'uniform') {
+      if (type!.trim() !== 'Params' || uniform) throw new RiverbedError('E_INTERNAL', `${where}: the one uniform must be of type Params`);
+      uniform = { name: name!, binding: b };
+    } else storage.set(name!, { name: name!, binding: b, access: access === 'read_write' ? 'read_write' : 'read' });
+  }
+  const fns = scanFunctions(code);
+  const modVars = new Set([...storage.keys(), ...(uniform ? [uniform.name] : [])]);
+  const entries = new Map<string, Set<string>>();
+  for (const [name, f] of fns) {
+    if (!f.compute) continue;
+    const used = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (fn: string): void => {
+      if (seen.has(fn)) return;
+      seen.add(fn);
+      for (const r of fns.get(fn)?.refs ?? []) {
+        if (modVars.has(r)) used.add(r);
+        else if (fns.has(r)) visit(r);
+      }
+    };
+    visit(name);
+    entries.set(name, used);
+  }
+  return { family, params: parseParams(wgsl), uniform, storage, entries };
+}
+
+const layouts = new Map<string, ShaderLayout>();
+
+/** The parsed layout of a kernel family (cached). */
+export function shaderLayout(family: string): ShaderLayout {
+  let l = layouts.get(family);
+  if (!l) layouts.set(family, (l = parseLayout(shaderSource(family), family)));
+  return l;
+}
+
+/**
+ * The bind-group entries of one dispatch: the buffers given by WGSL variable name, checked against
+ * what the entry point uses. A missing, unknown or unused name is an E_INTERNAL error.
+ */
+export function bindingsFor<T>(layout: ShaderLayout, entry: string, buffers: Record<string, T>): { name: string; binding: number; access: StorageBinding['access']; resource: T }[] {
+  const where = `webgpu ${layout.family}:${entry}`;
+  const used = layout.entries.get(entry);
+  if (!used) throw new RiverbedError('E_INTERNAL', `${where}: no @compute entry point "${entry}" (has ${[...layout.entries.keys()].join(', ')})`);
+  const out: { name: string; binding: number; access: StorageBinding['access']; resource: T }[] = [];
+  for (const [name, resource] of Object.entries(buffers)) {
+    const s = layout.storage.get(name);
+    if (!s) throw new RiverbedError('E_INTERNAL', `${where}: unknown binding "${name}" (storage variables: ${[...layout.storage.keys()].join(', ')})`);
+    if (!used.has(name)) throw new RiverbedError('E_INTERNAL', `${where}: binding "${name}" is given but the entry point does not use it`);
+    if (resource === undefined) throw new RiverbedError('E_INTERNAL', `${where}: binding "${name}" is undefined`);
+    out.push({ name, binding: s.binding, access: s.access, resource });
+  }
+  for (const name of used) {
+    if (layout.storage.has(name) && !(name in buffers)) throw new RiverbedError('E_INTERNAL', `${where}: binding "${name}" not given`);
+  }
+  return out;
+}
+
 /** Workgroups for `n` total, as a 2-D grid within 65 535 per dimension. Shaders rebuild the linear id. */
 export function grid(n: number, maxPerDim = 65_535): [number, number] {
   if (n <= maxPerDim) return [Math.max(1, n), 1];

@@ -9,11 +9,11 @@ export function activationRGrad(ctx: Ctx, kind: Activation, z: Tensor, rz: Tenso
   for (const [t, what] of [[rz, 'rz'], [ga, 'ga'], [rga, 'rga']] as const) sameSize(z, t, `activationRGrad ${what}`);
   const out = ctx.alloc(z.shape);
   runMap(ctx.rt, { family: 'act_rgrad', entry: 'main', constants: { OP: ACTIVATION_OP[kind] } }, z.size, [
-    { slot: 0, buffer: asGpu(z, 'f32', 'activationRGrad z').buffer, base: 'zBase' },
-    { slot: 1, buffer: asGpu(rz, 'f32', 'activationRGrad rz').buffer, base: 'rzBase' },
-    { slot: 2, buffer: asGpu(ga, 'f32', 'activationRGrad ga').buffer, base: 'gaBase' },
-    { slot: 3, buffer: asGpu(rga, 'f32', 'activationRGrad rga').buffer, base: 'rgaBase' },
-    { slot: 4, buffer: out.buffer, base: 'oBase' },
+    { name: 'z', buffer: asGpu(z, 'f32', 'activationRGrad z').buffer, base: 'zBase' },
+    { name: 'rz', buffer: asGpu(rz, 'f32', 'activationRGrad rz').buffer, base: 'rzBase' },
+    { name: 'ga', buffer: asGpu(ga, 'f32', 'activationRGrad ga').buffer, base: 'gaBase' },
+    { name: 'rga', buffer: asGpu(rga, 'f32', 'activationRGrad rga').buffer, base: 'rgaBase' },
+    { name: 'o', buffer: out.buffer, base: 'oBase' },
   ]);
   return out;
 }

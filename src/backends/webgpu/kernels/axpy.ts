@@ -8,9 +8,9 @@ export function axpy(ctx: Ctx, alpha: number, x: Tensor, y: Tensor): Tensor {
   sameSize(x, y, 'axpy');
   const out = ctx.alloc(y.shape);
   runMap(ctx.rt, { family: 'axpy', entry: 'axpy' }, y.size, [
-    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
-    { slot: 1, buffer: asGpu(y).buffer, base: 'yBase' },
-    { slot: 2, buffer: out.buffer, base: 'oBase' },
+    { name: 'x', buffer: asGpu(x).buffer, base: 'xBase' },
+    { name: 'y', buffer: asGpu(y).buffer, base: 'yBase' },
+    { name: 'o', buffer: out.buffer, base: 'oBase' },
   ], { alpha });
   return out;
 }
@@ -18,8 +18,8 @@ export function axpy(ctx: Ctx, alpha: number, x: Tensor, y: Tensor): Tensor {
 export function scale(ctx: Ctx, alpha: number, x: Tensor): Tensor {
   const out = ctx.alloc(x.shape);
   runMap(ctx.rt, { family: 'axpy', entry: 'scale' }, x.size, [
-    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
-    { slot: 2, buffer: out.buffer, base: 'oBase' },
+    { name: 'x', buffer: asGpu(x).buffer, base: 'xBase' },
+    { name: 'o', buffer: out.buffer, base: 'oBase' },
   ], { alpha, yBase: 0 });
   return out;
 }
@@ -28,9 +28,9 @@ export function mul(ctx: Ctx, x: Tensor, y: Tensor): Tensor {
   sameSize(x, y, 'mul');
   const out = ctx.alloc(x.shape);
   runMap(ctx.rt, { family: 'axpy', entry: 'mul' }, x.size, [
-    { slot: 0, buffer: asGpu(x, 'f32', 'mul x').buffer, base: 'xBase' },
-    { slot: 1, buffer: asGpu(y, 'f32', 'mul y').buffer, base: 'yBase' },
-    { slot: 2, buffer: out.buffer, base: 'oBase' },
+    { name: 'x', buffer: asGpu(x, 'f32', 'mul x').buffer, base: 'xBase' },
+    { name: 'y', buffer: asGpu(y, 'f32', 'mul y').buffer, base: 'yBase' },
+    { name: 'o', buffer: out.buffer, base: 'oBase' },
   ], { alpha: 0 });
   return out;
 }

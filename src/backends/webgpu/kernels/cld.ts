@@ -158,7 +158,7 @@ export async function cldScores(ctx: Ctx, input: CldKernelInput): Promise<Float3
           one_a: 1,
           one_b: 1,
         },
-        [slabBinding, vl.binding, zBuf, sBuf, vo.binding, stateBuf, vf.binding],
+        { hi: slabBinding, labels: vl.binding, z: zBuf, sumz: sBuf, outv: vo.binding, state: stateBuf, flags: vf.binding },
         Math.ceil(stride / 4 / 64),
       );
       // The slab is rewritten by the next writeBuffer, which runs ahead of unsubmitted work.

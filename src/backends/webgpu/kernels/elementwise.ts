@@ -13,9 +13,9 @@ export function addBias(ctx: Ctx, x: Tensor, bias: Tensor): Tensor {
   if (bias.size !== n) fail('E_SHAPE', `addBias: bias has ${bias.size} elements, expected ${n}`);
   const out = ctx.alloc(x.shape);
   runMap(ctx.rt, { family: FAMILY, entry: 'bias_add' }, x.size, [
-    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
-    { slot: 1, buffer: asGpu(bias).buffer, base: 'gBase', whole: n },
-    { slot: 2, buffer: out.buffer, base: 'yBase' },
+    { name: 'x', buffer: asGpu(x).buffer, base: 'xBase' },
+    { name: 'g', buffer: asGpu(bias).buffer, base: 'gBase', whole: n },
+    { name: 'y', buffer: out.buffer, base: 'yBase' },
   ], { n });
   return out;
 }
@@ -23,8 +23,8 @@ export function addBias(ctx: Ctx, x: Tensor, bias: Tensor): Tensor {
 export function activation(ctx: Ctx, kind: Activation, x: Tensor): Tensor {
   const out = ctx.alloc(x.shape);
   runMap(ctx.rt, { family: FAMILY, entry: 'act_forward', constants: { OP: ACTIVATION_OP[kind] } }, x.size, [
-    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
-    { slot: 2, buffer: out.buffer, base: 'yBase' },
+    { name: 'x', buffer: asGpu(x).buffer, base: 'xBase' },
+    { name: 'y', buffer: out.buffer, base: 'yBase' },
   ], { n: 1, gBase: 0 });
   return out;
 }
@@ -33,9 +33,9 @@ export function activationGrad(ctx: Ctx, kind: Activation, x: Tensor, gy: Tensor
   sameSize(x, gy, 'activationGrad');
   const out = ctx.alloc(x.shape);
   runMap(ctx.rt, { family: FAMILY, entry: 'act_backward', constants: { OP: ACTIVATION_OP[kind] } }, x.size, [
-    { slot: 0, buffer: asGpu(x).buffer, base: 'xBase' },
-    { slot: 1, buffer: asGpu(gy).buffer, base: 'gBase' },
-    { slot: 2, buffer: out.buffer, base: 'yBase' },
+    { name: 'x', buffer: asGpu(x).buffer, base: 'xBase' },
+    { name: 'g', buffer: asGpu(gy).buffer, base: 'gBase' },
+    { name: 'y', buffer: out.buffer, base: 'yBase' },
   ], { n: 1 });
   return out;
 }

@@ -34,7 +34,7 @@ export function gatherRows(ctx: Ctx, x: Tensor, idx: Tensor): Tensor {
         'main',
         {},
         { count: cnt, first, n, m, xRow0, xRows: Math.max(0, xRows), xBase: vx.base, iBase: vi.base, oBase: vo.base },
-        [vx.binding, vi.binding, vo.binding],
+        { x: vx.binding, idx: vi.binding, o: vo.binding },
         Math.ceil(cnt / 256),
       );
     }

@@ -1,11 +1,11 @@
 /**
  * The shared factory of elementwise-shaped kernels: a kernel is (family, entry, constants) plus
- * which binding slot each operand takes. Work is cut into chunks of at most `rt.maxElems()`
+ * the WGSL variable each operand is bound to. Work is cut into chunks of at most `rt.maxElems()`
  * elements so that every binding stays under the storage-binding cap; each operand is bound to
  * the sub-range its chunk touches, and its `*Base` uniform tells the shader where that range
  * starts. Operands marked `whole` (a bias vector) are bound entirely.
  */
-import type { Runtime } from '../runtime.js';
+import type { Bindable, Runtime } from '../runtime.js';
 
 export interface MapKernel {
   family: string;
@@ -16,8 +16,8 @@ export interface MapKernel {
 }
 
 export interface Operand {
-  /** Binding slot - 1 (the uniform is slot 0). */
-  slot: number;
+  /** The WGSL storage variable it is bound to. */
+  name: string;
   buffer: GPUBuffer;
   /** Uniform field that receives the bound range's first element. */
   base: string;
@@ -31,13 +31,13 @@ export function runMap(rt: Runtime, k: MapKernel, count: number, operands: Opera
   const chunk = Math.max(1, rt.maxElems());
   for (let first = 0; first < count; first += chunk) {
     const n = Math.min(chunk, count - first);
-    const slots: (GPUBuffer | { buffer: GPUBuffer; offset: number; size: number } | undefined)[] = [];
+    const bound: Record<string, Bindable> = {};
     const bases: Record<string, number> = {};
     for (const op of operands) {
       const v = op.whole !== undefined ? rt.view(op.buffer, 0, op.whole) : rt.view(op.buffer, first, first + n);
-      slots[op.slot] = v.binding;
+      bound[op.name] = v.binding;
       bases[op.base] = v.base;
     }
-    rt.dispatch(k.family, k.entry, k.constants ?? {}, { ...params, ...bases, count: n, first }, slots, Math.ceil(n / wg));
+    rt.dispatch(k.family, k.entry, k.constants ?? {}, { ...params, ...bases, count: n, first }, bound, Math.ceil(n / wg));
   }
 }

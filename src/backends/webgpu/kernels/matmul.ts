@@ -95,7 +95,7 @@ export function matmul(ctx: Ctx, a: Tensor, b: Tensor, transA = false, transB = 
           entry,
           constants,
           { M, N, K, m0, n0, k0, mb: mc, nb: nc, kb: kc, aBase: va.base, bBase: vb.base, cBase: vc.base, accumulate: k0 > 0 ? 1 : 0 },
-          [va.binding, vb.binding, vc.binding],
+          { a: va.binding, b: vb.binding, c: vc.binding },
           [Math.ceil(nc / tile), Math.ceil(mc / tile)],
         );
       }

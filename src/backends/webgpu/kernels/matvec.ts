@@ -38,7 +38,7 @@ export function matvec(rt: Runtime, mat: GPUBuffer, v: GPUBuffer, y: GPUBuffer, 
         const vm = rt.view(mat, k0 * R + r0, (k0 + kc - 1) * R + r0 + rc);
         const vv = rt.view(v, k0, k0 + kc);
         const params = { ...IDLE, R, K, r0, rc, k0, kc, mBase: vm.base, vBase: vv.base, yBase: vy.base, accumulate: k0 > 0 ? 1 : 0 };
-        rt.dispatch(FAMILY, 'cols', {}, params, [vm.binding, vv.binding, vy.binding], Math.ceil(rc / 256));
+        rt.dispatch(FAMILY, 'cols', {}, params, { m: vm.binding, v: vv.binding, y: vy.binding }, Math.ceil(rc / 256));
       }
     }
     return;
@@ -54,7 +54,7 @@ export function matvec(rt: Runtime, mat: GPUBuffer, v: GPUBuffer, y: GPUBuffer, 
         const vm = rt.view(mat, r0 * K + k0, (r0 + rc - 1) * K + k0 + kc);
         const vv = rt.view(v, k0, k0 + kc);
         const params = { ...IDLE, R, K, r0, rc, k0, kc, mBase: vm.base, vBase: vv.base, yBase: vy.base, accumulate: k0 > 0 ? 1 : 0 };
-        rt.dispatch(FAMILY, 'rows_short', {}, params, [vm.binding, vv.binding, vy.binding], Math.ceil(rc / 256));
+        rt.dispatch(FAMILY, 'rows_short', {}, params, { m: vm.binding, v: vv.binding, y: vy.binding }, Math.ceil(rc / 256));
       }
     }
     return;
@@ -75,7 +75,7 @@ export function matvec(rt: Runtime, mat: GPUBuffer, v: GPUBuffer, y: GPUBuffer, 
       const vv = rt.view(v, k0, k0 + kc);
       const vp = rt.view(part, r0 * nb + b0, (r0 + rc - 1) * nb + b0 + nbc);
       const params = { ...IDLE, R, K, r0, rc, k0, kc, mBase: vm.base, vBase: vv.base, pBase: vp.base, nb, nbc, b0, bs };
-      rt.dispatch(FAMILY, 'rows_split', {}, params, [vm.binding, vv.binding, undefined, vp.binding], rc * nbc);
+      rt.dispatch(FAMILY, 'rows_split', {}, params, { m: vm.binding, v: vv.binding, part: vp.binding }, rc * nbc);
     }
   }
   const rf = Math.max(1, Math.floor(maxE / nb));
@@ -83,7 +83,7 @@ export function matvec(rt: Runtime, mat: GPUBuffer, v: GPUBuffer, y: GPUBuffer, 
     const rc = Math.min(rf, R - r0);
     const vp = rt.view(part, r0 * nb, (r0 + rc) * nb);
     const vy = rt.view(y, r0, r0 + rc);
-    rt.dispatch(FAMILY, 'rows_finish', {}, { ...IDLE, R, K, r0, rc, nb, pBase: vp.base, yBase: vy.base }, [undefined, undefined, vy.binding, vp.binding], Math.ceil(rc / 256));
+    rt.dispatch(FAMILY, 'rows_finish', {}, { ...IDLE, R, K, r0, rc, nb, pBase: vp.base, yBase: vy.base }, { y: vy.binding, part: vp.binding }, Math.ceil(rc / 256));
   }
   rt.release(part);
 }

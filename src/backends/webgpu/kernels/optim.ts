@@ -10,9 +10,9 @@ export function sgdStep(ctx: Ctx, param: Tensor, grad: Tensor, velocity: Tensor,
   sameSize(param, grad, 'sgdStep');
   sameSize(param, velocity, 'sgdStep');
   runMap(ctx.rt, { family: 'optim', entry: 'sgd' }, param.size, [
-    { slot: 0, buffer: asGpu(param).buffer, base: 'pBase' },
-    { slot: 1, buffer: asGpu(grad).buffer, base: 'gBase' },
-    { slot: 2, buffer: asGpu(velocity).buffer, base: 'vBase' },
+    { name: 'param', buffer: asGpu(param).buffer, base: 'pBase' },
+    { name: 'grad', buffer: asGpu(grad).buffer, base: 'gBase' },
+    { name: 'vel', buffer: asGpu(velocity).buffer, base: 'vBase' },
   ], { ...COMMON, mBase: 0, lr: h.lr, wd: h.weightDecay, momentum: h.momentum, nesterov: h.nesterov ? 1 : 0 });
 }
 
@@ -21,10 +21,10 @@ export function adamStep(ctx: Ctx, param: Tensor, grad: Tensor, m: Tensor, v: Te
   sameSize(param, m, 'adamStep');
   sameSize(param, v, 'adamStep');
   runMap(ctx.rt, { family: 'optim', entry: 'adam' }, param.size, [
-    { slot: 0, buffer: asGpu(param).buffer, base: 'pBase' },
-    { slot: 1, buffer: asGpu(grad).buffer, base: 'gBase' },
-    { slot: 2, buffer: asGpu(v).buffer, base: 'vBase' },
-    { slot: 3, buffer: asGpu(m).buffer, base: 'mBase' },
+    { name: 'param', buffer: asGpu(param).buffer, base: 'pBase' },
+    { name: 'grad', buffer: asGpu(grad).buffer, base: 'gBase' },
+    { name: 'vel', buffer: asGpu(v).buffer, base: 'vBase' },
+    { name: 'mom', buffer: asGpu(m).buffer, base: 'mBase' },
   ], {
     ...COMMON,
     lr: h.lr,

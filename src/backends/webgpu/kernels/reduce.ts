@@ -21,12 +21,12 @@ function finishPairs(rt: Runtime, pairs: GPUBuffer, count: number, out: GPUBuffe
   let n = count;
   while (n > 1) {
     const next = rt.acquire(Math.ceil(n / BLOCK) * 8);
-    rt.dispatch(FAMILY, 'combine', {}, { ...IDLE, count: n }, [undefined, undefined, cur, next], Math.ceil(n / BLOCK));
+    rt.dispatch(FAMILY, 'combine', {}, { ...IDLE, count: n }, { pin: cur, pout: next }, Math.ceil(n / BLOCK));
     if (cur !== pairs) rt.release(cur);
     cur = next;
     n = Math.ceil(n / BLOCK);
   }
-  rt.dispatch(FAMILY, 'finalize', {}, { ...IDLE, count: cols }, [undefined, undefined, cur, undefined, out], Math.ceil(cols / 256));
+  rt.dispatch(FAMILY, 'finalize', {}, { ...IDLE, count: cols }, { pin: cur, outv: out }, Math.ceil(cols / 256));
   if (cur !== pairs) rt.release(cur);
 }
 
@@ -57,7 +57,7 @@ function reduceAll(ctx: Ctx, x: Tensor, y: Tensor | undefined): Tensor {
       { MODE: Y ? 1 : 0 },
       { ...IDLE, count: n, first, xBase: vx.base, yBase: vy?.base ?? 0, outBase },
       // sum binds x as y too (y is in the entry's layout; MODE 0 never reads it).
-      [vx.binding, vy?.binding ?? vx.binding, undefined, pairs],
+      { x: vx.binding, y: vy?.binding ?? vx.binding, pout: pairs },
       Math.ceil(n / BLOCK),
     );
     outBase += Math.ceil(n / BLOCK);
@@ -98,18 +98,18 @@ export function sumRows(ctx: Ctx, x: Tensor): Tensor {
   for (let r0 = 0; r0 < m; r0 += rowsPerChunk) {
     const rc = Math.min(rowsPerChunk, m - r0);
     const v = rt.view(X, r0 * n, (r0 + rc) * n);
-    rt.dispatch(FAMILY, 'cols_partial', {}, { ...IDLE, count: rc, first: r0, xBase: v.base, n, outBase }, [v.binding, undefined, undefined, pairs], groups * Math.ceil(rc / 256));
+    rt.dispatch(FAMILY, 'cols_partial', {}, { ...IDLE, count: rc, first: r0, xBase: v.base, n, outBase }, { x: v.binding, pout: pairs }, groups * Math.ceil(rc / 256));
     outBase += Math.ceil(rc / 256);
   }
   while (rows > 1) {
     const next = Math.ceil(rows / 256);
     const nextPairs = rt.acquire(next * n * 8);
-    rt.dispatch(FAMILY, 'cols_combine', {}, { ...IDLE, count: rows, n }, [undefined, undefined, pairs, nextPairs], groups * next);
+    rt.dispatch(FAMILY, 'cols_combine', {}, { ...IDLE, count: rows, n }, { pin: pairs, pout: nextPairs }, groups * next);
     rt.release(pairs);
     pairs = nextPairs;
     rows = next;
   }
-  rt.dispatch(FAMILY, 'finalize', {}, { ...IDLE, count: n }, [undefined, undefined, pairs, undefined, out.buffer], Math.ceil(n / 256));
+  rt.dispatch(FAMILY, 'finalize', {}, { ...IDLE, count: n }, { pin: pairs, outv: out.buffer }, Math.ceil(n / 256));
   rt.release(pairs);
   return out;
 }

@@ -36,7 +36,7 @@ export function softmaxHessianVec(ctx: Ctx, logits: Tensor, r: Tensor): Tensor {
       wide ? 'wide' : 'rows',
       {},
       { count: n, first, c, zBase: vz.base, rBase: vr.base, oBase: vo.base },
-      [vz.binding, vr.binding, vo.binding],
+      { z: vz.binding, r: vr.binding, o: vo.binding },
       wide ? n : Math.ceil(n / 64),
     );
   }

@@ -27,7 +27,7 @@ export function softmaxCrossEntropy(ctx: Ctx, logits: Tensor, labels: Tensor): {
       'main',
       {},
       { count: n, first, c, zBase: vz.base, yBase: vy.base, lBase: vl.base, gBase: vg.base },
-      [vz.binding, vy.binding, vl.binding, vg.binding],
+      { z: vz.binding, labels: vy.binding, loss: vl.binding, grad: vg.binding },
       Math.ceil(n / 64),
     );
   }
