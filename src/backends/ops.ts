@@ -50,12 +50,16 @@ export interface OpSpec<A, P> {
   defaults?: Partial<A>;
   /** The tensor parameters; checked for ownership, liveness, dtype and rank before `check`. */
   tensors: Partial<Record<keyof A & string, TensorParam>>;
+  /** Tensors inside non-tensor arguments (a request object): checked like `tensors`. */
+  nested?: (args: A) => [unknown, TensorParam, string][];
   /** Everything else that can be checked before running: returns the kernel's plan. */
   check(args: A): P;
   /** Addon export(s) the native kernel calls; omitted when the kernel is plain memory movement. */
   native?: readonly string[];
   /** WGSL families (shaders/<family>.wgsl) and the entry points the webgpu kernel dispatches. */
   wgsl?: readonly { family: string; entries: readonly string[] }[];
+  /** The method returns a promise: argument errors become rejections. */
+  async?: true;
   /** Backends may leave it out (the caller then takes a composed path); set with `optional()`. */
   optional?: true;
 }
@@ -361,6 +365,7 @@ export const OPS = {
     summary: "Pearson r of every sample's loss differences with its class's (fused, one pass)",
     params: ['input'],
     tensors: {},
+    async: true,
     check({ input }) {
       if (typeof input !== 'object' || input === null) fail('E_ARG', 'cldScores: input must be an object');
       const { trajectory: T, epochs: E, samples: N, labels, numClasses: C, classZ } = input;
@@ -385,6 +390,17 @@ export const OPS = {
     summary: "an MLP's mean cross-entropy Hessian- or GGN-vector product on one batch, in one call",
     params: ['req'],
     tensors: {},
+    nested: ({ req }) => {
+      if (typeof req !== 'object' || req === null) fail('E_ARG', 'mlpCurvatureProduct: request must be an object');
+      const out: [unknown, TensorParam, string][] = [
+        [req.x, { dtype: 'f32', rank: 2 }, 'x'], [req.labels, { dtype: 'i32' }, 'labels'], [req.v, { dtype: 'f32' }, 'v'], [req.out, { dtype: 'f32' }, 'out'],
+      ];
+      (Array.isArray(req.layers) ? req.layers : []).forEach((l, i) => {
+        if (l.type !== 'linear') return;
+        out.push([l.weight, { dtype: 'f32', rank: 2 }, `layers[${i}].weight`], [l.bias, { dtype: 'f32', optional: true }, `layers[${i}].bias`]);
+      });
+      return out;
+    },
     check({ req }) {
       return curvaturePlan(req);
     },
