@@ -19,7 +19,7 @@ export interface HostData {
 export interface CurvatureOperatorOptions {
   /** Restrict to one layer (module index as in the safetensors keys, e.g. "0" or "2") or several. */
   layer?: string | number | readonly (string | number)[];
-  /** Keep each batch's forward/backward state between products (default true)… */
+  /** Keep each batch's forward/backward state between products (default true; rebuilt after the weights change, see Mlp.version)… */
   cache?: boolean;
   /** …up to this many bytes (default 1 GiB); further batches are recomputed on every product. */
   cacheBytes?: number;

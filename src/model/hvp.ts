@@ -101,6 +101,7 @@ export interface CurvatureProductOptions {
   /**
    * Keep each batch's forward (and backward) state between products, as PyHessian keeps its
    * autograd graph: a product then costs the R-passes only. Default true. Call dispose() when done.
+   * The state is dropped and rebuilt when the model's weights change (`model.version` moved).
    */
   cache?: boolean;
   /** Most bytes of cached state (default 1 GiB); batches past it are recomputed on every product. */
@@ -131,6 +132,8 @@ export class CurvatureProduct {
   private readonly states = new Map<number, BatchState>();
   private readonly fused: boolean;
   private readonly fusedStates = new Map<number, FusedCurvatureState>();
+  /** model.version the kept states were computed at; they are dropped when it moves. */
+  private statesVersion: number;
 
   constructor(
     readonly model: Mlp,
@@ -158,6 +161,7 @@ export class CurvatureProduct {
     if (total === 0) fail('E_ARG', 'expected at least one sample', { field: 'inputs' });
     this.total = total;
     this.fused = options.fused !== false && typeof this.backend.mlpCurvatureProduct === 'function';
+    this.statesVersion = model.version;
   }
 
   /** Number of samples the mean runs over. */
@@ -175,6 +179,11 @@ export class CurvatureProduct {
     if (v.size !== this.layout.size) {
       const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
       fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
+    }
+    // Kept states are the old weights' forward/backward: an optimizer step or a load made them stale.
+    if (this.model.version !== this.statesVersion) {
+      this.dispose();
+      this.statesVersion = this.model.version;
     }
     if (this.fused) return this.applyFused(v);
     // Slice v into per-parameter blocks once; every batch reuses them.

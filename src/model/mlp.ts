@@ -40,11 +40,28 @@ export interface ForwardCache {
 }
 
 export class Mlp {
+  #version = 0;
+
   private constructor(
     readonly backend: Backend,
     readonly description: ModelDescription,
     readonly params: Parameter[],
   ) {}
+
+  /**
+   * Counts in-place changes of the parameter values. Caches of state derived from the weights
+   * (the curvature operators' per-batch forward/backward) compare it instead of hashing weights.
+   * `Optimizer` steps, `setWeights` and `loadWeights` bump it; code that writes into
+   * `params[i].tensor` through the backend itself must call `markParametersChanged()`.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Records that the parameter values changed (see `version`). */
+  markParametersChanged(): void {
+    this.#version++;
+  }
 
   /**
    * PyTorch's nn.Linear default initialisation, from a seeded stream: kaiming_uniform(a=√5) makes
@@ -81,30 +98,33 @@ export class Mlp {
    * (`torch.nn.Sequential` state dict, optionally under a common prefix such as `model.`).
    */
   static async load(backend: Backend, description: ModelDescription, path: string): Promise<Mlp> {
-    const content = await readSafetensors(path);
-    const specs = parameterSpecs(description);
-    const names = [...content.tensors.keys()];
-    const first = specs[0]!.name;
-    // Candidate prefixes: '' and whatever precedes the first expected name in the file.
-    const prefixes = [''];
-    for (const n of names) if (n.endsWith('.' + first) || n === first) prefixes.push(n.slice(0, n.length - first.length));
-    const prefix = prefixes.find((p) => specs.every((s) => content.tensors.has(p + s.name))) ?? prefixes.at(-1)!;
-    const values = new Map<string, Float32Array>();
-    for (const s of specs) {
-      const t = content.tensors.get(prefix + s.name);
-      const field = prefix + s.name;
-      if (!t) fail('E_MODEL', `missing tensor; expected shape [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
-      if (t.shape.length !== s.shape.length || t.shape.some((d, k) => d !== s.shape[k])) {
-        fail('E_MODEL', `has shape [${t.shape.join(', ')}]; expected [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
-      }
-      values.set(s.name, t.data);
+    return Mlp.fromHost(backend, description, await readWeights(description, path), path);
+  }
+
+  /**
+   * Overwrites the parameter values in place (same tensors, so an optimizer or operator holding
+   * them sees the new values) from host arrays named `i.weight` / `i.bias`; all are checked before
+   * the first write. Bumps `version`.
+   */
+  setWeights(values: Map<string, Float32Array>, file = '<weights>'): void {
+    for (const p of this.params) {
+      const data = values.get(p.name);
+      if (!data) fail('E_MODEL', `missing tensor; expected shape [${p.shape.join(', ')}]`, { file, field: p.name });
+      if (data.length !== p.tensor.size) fail('E_MODEL', `has ${data.length} values; expected shape [${p.shape.join(', ')}]`, { file, field: p.name });
     }
-    const expected = new Set(specs.map((s) => prefix + s.name));
-    const unexpected = names.filter((n) => n.startsWith(prefix) && !expected.has(n));
-    if (unexpected.length > 0) {
-      fail('E_MODEL', `unexpected tensor(s) ${unexpected.map((n) => `"${n}"`).join(', ')} not in the model description`, { file: path });
+    const b = this.backend;
+    // Bumped before the writes: even a write that fails half-way leaves no cache trusting old weights.
+    this.markParametersChanged();
+    for (const p of this.params) {
+      const t = b.upload(values.get(p.name)!, p.shape);
+      b.copyInto(p.tensor, 0, t);
+      b.free(t);
     }
-    return Mlp.fromHost(backend, description, values, path);
+  }
+
+  /** `setWeights` from a safetensors file, accepted as `Mlp.load` accepts it. */
+  async loadWeights(path: string): Promise<void> {
+    this.setWeights(await readWeights(this.description, path), path);
   }
 
   /** Copies the parameters to the host, in parameter order. */
@@ -208,4 +228,35 @@ export class Mlp {
   dispose(): void {
     for (const p of this.params) this.backend.free(p.tensor);
   }
+}
+
+/**
+ * Weights of `description` from a safetensors file written by `Mlp.save()` or by PyTorch
+ * (`torch.nn.Sequential` state dict, optionally under a common prefix such as `model.`).
+ */
+async function readWeights(description: ModelDescription, path: string): Promise<Map<string, Float32Array>> {
+  const content = await readSafetensors(path);
+  const specs = parameterSpecs(description);
+  const names = [...content.tensors.keys()];
+  const first = specs[0]!.name;
+  // Candidate prefixes: '' and whatever precedes the first expected name in the file.
+  const prefixes = [''];
+  for (const n of names) if (n.endsWith('.' + first) || n === first) prefixes.push(n.slice(0, n.length - first.length));
+  const prefix = prefixes.find((p) => specs.every((s) => content.tensors.has(p + s.name))) ?? prefixes.at(-1)!;
+  const values = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const t = content.tensors.get(prefix + s.name);
+    const field = prefix + s.name;
+    if (!t) fail('E_MODEL', `missing tensor; expected shape [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
+    if (t.shape.length !== s.shape.length || t.shape.some((d, k) => d !== s.shape[k])) {
+      fail('E_MODEL', `has shape [${t.shape.join(', ')}]; expected [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
+    }
+    values.set(s.name, t.data);
+  }
+  const expected = new Set(specs.map((s) => prefix + s.name));
+  const unexpected = names.filter((n) => n.startsWith(prefix) && !expected.has(n));
+  if (unexpected.length > 0) {
+    fail('E_MODEL', `unexpected tensor(s) ${unexpected.map((n) => `"${n}"`).join(', ')} not in the model description`, { file: path });
+  }
+  return values;
 }

@@ -54,24 +54,41 @@ function validate(c: OptimizerConfig): void {
   if (c.nesterov && c.momentum === 0) fail('E_ARG', 'nesterov needs momentum > 0', { field: 'nesterov' });
 }
 
+/**
+ * A model whose parameters an optimizer updates (`Mlp` is one): each step marks them changed, so
+ * caches derived from the weights (curvature operators) are rebuilt.
+ */
+export interface ParameterOwner {
+  readonly params: readonly { readonly tensor: Tensor }[];
+  markParametersChanged(): void;
+}
+
 export class Optimizer {
   private readonly state: Tensor[][];
+  readonly params: readonly Tensor[];
+  private readonly owner: ParameterOwner | undefined;
   /** Number of steps taken so far. */
   steps = 0;
 
+  /** Updates a model's parameters (preferred: its version is bumped every step) or bare tensors. */
   constructor(
     readonly backend: Backend,
-    readonly params: readonly Tensor[],
+    params: ParameterOwner | readonly Tensor[],
     readonly config: OptimizerConfig,
   ) {
     validate(config);
-    this.state = params.map((p) => (config.name === 'sgd' ? [backend.zeros(p.shape)] : [backend.zeros(p.shape), backend.zeros(p.shape)]));
+    if (isOwner(params)) {
+      this.owner = params;
+      this.params = params.params.map((p) => p.tensor);
+    } else this.params = params;
+    this.state = this.params.map((p) => (config.name === 'sgd' ? [backend.zeros(p.shape)] : [backend.zeros(p.shape), backend.zeros(p.shape)]));
   }
 
   /** One update of every parameter with its gradient, at learning rate `lr`. */
   step(grads: readonly Tensor[], lr: number): void {
     if (grads.length !== this.params.length) fail('E_INTERNAL', `optimizer got ${grads.length} gradients for ${this.params.length} parameters`);
     this.steps++;
+    this.owner?.markParametersChanged();
     const c = this.config;
     for (let i = 0; i < this.params.length; i++) {
       const s = this.state[i]!;
@@ -94,4 +111,8 @@ export class Optimizer {
   dispose(): void {
     for (const s of this.state) for (const t of s) this.backend.free(t);
   }
+}
+
+function isOwner(p: ParameterOwner | readonly Tensor[]): p is ParameterOwner {
+  return !Array.isArray(p);
 }

@@ -60,7 +60,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const perEpoch = stepsPerEpoch(n, o.batchSize);
   const total = perEpoch * o.epochs;
   const rng = Rng.derive(o.seed, 'shuffle');
-  const opt = new Optimizer(b, model.params.map((p) => p.tensor), o.optimizer);
+  const opt = new Optimizer(b, model, o.optimizer);
   const epochLoss: number[] = [];
   const order = Int32Array.from(rows);
   const yHost = new Int32Array(o.batchSize);
