@@ -21,9 +21,7 @@ export interface DoctorReport {
 
 async function nativeDetails(): Promise<DoctorReport['addon']> {
   try {
-    const { nativeAvailability } = (await import('../backends/native/index.js')) as {
-      nativeAvailability: () => { available: boolean; threads?: number; isa?: string; reason?: string };
-    };
+    const { nativeAvailability } = await import('../backends/native/host.js');
     const a = nativeAvailability();
     return a.available ? { loaded: true, threads: a.threads, isa: a.isa } : { loaded: false, reason: a.reason };
   } catch (err) {

@@ -19,11 +19,10 @@ import type { Backend } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import { MAX_LABEL } from '../io/trajectory.js';
 import { type Budget, budgetPerClass, topPerClass, validateBudget } from './select.js';
-import { findNonFinite, prepareFiniteCheck } from './finite.js';
+import { findNonFinite } from './finite.js';
 
 export type { Budget } from './select.js';
 export { selectPerClass } from './select.js';
-export { prepareFiniteCheck } from './finite.js';
 
 export interface CldInputs {
   /** [epochs, samples] row-major. */
@@ -82,7 +81,6 @@ export type CldMeta = Omit<CldInputs, 'trainLoss'>;
 
 /**
  * Checks shapes, epochs, labels and finiteness; returns the number of classes and class counts.
- * (Await `prepareFiniteCheck()` first to let the NaN/Inf test use the addon.)
  */
 export function validateCldInputs(inputs: CldInputs): CheckedCld {
   const { epochs: E, samples: N, sources: src = {} } = inputs;
@@ -233,9 +231,8 @@ export function markAbsent(scores: Float32Array, labels: Int32Array, numClasses:
   for (let i = 0; i < scores.length; i++) if (absent[labels[i]!]) scores[i] = NaN;
 }
 
-/** Awaits the fast NaN/Inf test, then validates (see `validateCldInputs`). */
+/** `validateCldInputs`, as a promise (callers await it; the NaN/Inf test no longer needs preparing). */
 export async function checkCldInputs(inputs: CldInputs): Promise<CheckedCld> {
-  await prepareFiniteCheck();
   return validateCldInputs(inputs);
 }
 

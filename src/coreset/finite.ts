@@ -7,45 +7,24 @@
  * every element finite (NaN and ±Inf propagate through addition). Only when the sum is not
  * finite does the JS scan run, to name the first bad element.
  *
- * Layering note: this is a host helper, not a Backend kernel; it reaches the addon through the
- * native backend module's `nativeSumBandwidth` export, loaded lazily.
+ * The addon is asked on every call (loading it is cached by the addon loader, not here): no state
+ * in this module, so workers and embedders see no hidden global.
  */
-type SumFn = (a: Float32Array) => number;
-let nativeSum: SumFn | null | undefined;
+import { nativeSumIfAvailable } from '../backends/native/host.js';
 
 /** Arrays smaller than this are scanned in JS (the addon call is not worth it). */
 const NATIVE_MIN = 1 << 16;
 
-async function loadNativeSum(): Promise<SumFn | null> {
-  if (nativeSum === undefined) {
-    try {
-      const mod = (await import('../backends/native/index.js')) as {
-        nativeAvailability?: () => { available: boolean };
-        nativeSumBandwidth?: SumFn;
-      };
-      nativeSum = mod.nativeAvailability?.().available && typeof mod.nativeSumBandwidth === 'function' ? mod.nativeSumBandwidth : null;
-    } catch {
-      nativeSum = null;
-    }
-  }
-  return nativeSum;
-}
-
-/** Loads the native sum now, so `findNonFinite` can use it (it is synchronous). */
-export async function prepareFiniteCheck(): Promise<void> {
-  await loadNativeSum();
-}
-
 /** Index of the first NaN/±Inf element, or −1. */
 export function findNonFinite(a: Float32Array | Float64Array): number {
-  if (a instanceof Float32Array && a.length >= NATIVE_MIN && nativeSum) {
-    let s: number;
+  if (a instanceof Float32Array && a.length >= NATIVE_MIN) {
+    let s: number | undefined;
     try {
-      s = nativeSum(a);
+      s = nativeSumIfAvailable(a);
     } catch {
-      s = NaN;
+      s = undefined; // the JS scan below decides
     }
-    if (Number.isFinite(s)) return -1;
+    if (s !== undefined && Number.isFinite(s)) return -1;
   }
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;

@@ -25,7 +25,6 @@ import {
   checkFinite,
   classValidationZ,
   markAbsent,
-  prepareFiniteCheck,
   validateCldMeta,
 } from './cld.js';
 import { type Budget, type BudgetOptions, selectPerClassWith, validateBudget } from './select.js';
@@ -185,7 +184,6 @@ export async function prepareCldFiles(files: CldFiles): Promise<PreparedCld> {
       valLabels,
       sources: { ...files },
     };
-    await prepareFiniteCheck();
     const checked = validateCldMeta(meta);
     const { classZ } = classValidationZ(val.data, val.epochs, val.samples, valLabels, checked.numClasses, checked.valCounts);
     return { files, train, meta, checked, absentClasses: absentClassesOf(checked), classZ, close: () => train.close() };

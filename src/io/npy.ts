@@ -11,9 +11,11 @@
  * set). The view needs the data offset aligned to the element size; numpy pads headers to 64
  * bytes so it always is for files numpy wrote, and otherwise the data are copied.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { mapFileReadOnly } from '../backends/native/host.js';
 import { fail } from '../errors.js';
 import { type FileChunks, writeFileAtomic } from './atomic.js';
+import { fileKind } from './files.js';
 
 export type NpyDType = 'f4' | 'f8' | 'i4' | 'i8' | 'u1' | 'b1';
 export type NpyData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -136,7 +138,8 @@ function describe(h: NpyHeader): string {
 
 function openForRead(path: string): number {
   try {
-    return openSync(path, 'r');
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (readHeaderFd then refuses it).
+    return openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
@@ -162,6 +165,7 @@ function readHeaderFd(fd: number, path: string): { header: NpyHeader; fileSize: 
     return fail('E_FILE', `cannot stat (${(err as Error).message})`, { file: path });
   }
   if (st.isDirectory()) fail('E_FILE', 'is a directory, expected a .npy file', { file: path });
+  if (!st.isFile()) fail('E_FILE', `is ${fileKind(st)}; a .npy input must be a regular file`, { file: path });
   const fileSize = st.size;
   let head = new Uint8Array(Math.min(fileSize, 4096));
   readFully(fd, head, 0, path);
@@ -237,21 +241,6 @@ function view(dtype: NpyDType, buf: ArrayBuffer, byteOffset: number, length: num
   }
 }
 
-type Mapper = (path: string) => ArrayBuffer | undefined;
-let mapper: Mapper | null | undefined;
-
-async function getMapper(): Promise<Mapper | null> {
-  if (mapper === undefined) {
-    try {
-      const mod = (await import('../backends/native/index.js')) as { mapFileReadOnly?: Mapper };
-      mapper = typeof mod.mapFileReadOnly === 'function' ? mod.mapFileReadOnly : null;
-    } catch {
-      mapper = null;
-    }
-  }
-  return mapper;
-}
-
 export interface ReadNpyOptions {
   /** Memory-map large files through the addon when possible (default true). */
   mmap?: boolean;
@@ -265,10 +254,9 @@ export async function readNpy(path: string, options: ReadNpyOptions = {}): Promi
     checkLength(h, fileSize, path);
     const itemSize = NPY_DTYPES[h.dtype].size;
     if (options.mmap !== false && fileSize >= MMAP_THRESHOLD_BYTES) {
-      const map = await getMapper();
       let mapped: ArrayBuffer | undefined;
       try {
-        mapped = map?.(path);
+        mapped = mapFileReadOnly(path); // undefined without the addon
       } catch {
         mapped = undefined;
       }
