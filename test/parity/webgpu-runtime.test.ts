@@ -596,6 +596,41 @@ console.log(JSON.stringify(Array.from(await be.read(be.matmul(x, x)))));
     expect(res2.status, res2.stderr).toBe(0);
     expect(JSON.parse(res2.stdout.trim().split('\n').pop()!)).toEqual([7, 10, 15, 22]);
   });
+
+  it('creating, using and disposing a backend leaves process.env and globalThis as they were (and needs no XDG_RUNTIME_DIR)', () => {
+    const dist = join(ROOT, 'dist/backends/webgpu/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'riverbed-globals-'));
+    const script = join(dir, 'globals.mjs');
+    writeFileSync(
+      script,
+      `const snap = () => {
+  const g = {};
+  // Values, not descriptors: Node turns lazy getters (DOMException, …) into data properties on first use.
+  for (const k of Reflect.ownKeys(globalThis)) g[String(k)] = globalThis[k];
+  return { env: { ...process.env }, g, gpu: typeof navigator === 'object' ? 'gpu' in navigator : 'no navigator' };
+};
+snap(); // reading fetch & co. loads Node's lazy globals (undici adds a symbol); the baseline is the second read
+const before = snap();
+const { createWebGpuBackend } = await import(${JSON.stringify(dist)});
+const be = await createWebGpuBackend();
+const x = be.upload(new Float32Array([1, 2, 3, 4]), [2, 2]);
+const y = Array.from(await be.read(be.matmul(x, x)));
+be.dispose();
+const after = snap();
+const diff = (a, b, same) => [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !same(a[k], b[k]));
+console.log(JSON.stringify({ y, env: diff(before.env, after.env, (u, v) => u === v), globals: diff(before.g, after.g, Object.is), gpu: [before.gpu, after.gpu] }));
+`,
+    );
+    const env = { ...process.env };
+    delete env.XDG_RUNTIME_DIR;
+    const res = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000, env });
+    expect(res.status, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { y: number[]; env: string[]; globals: string[]; gpu: unknown[] };
+    expect(out.y).toEqual([7, 10, 15, 22]);
+    expect(out.env, 'process.env keys changed').toEqual([]);
+    expect(out.globals, 'globalThis properties added, removed or replaced').toEqual([]);
+    expect(out.gpu[1]).toBe(out.gpu[0]);
+  });
 });
 
 if (skip) {

@@ -3,15 +3,17 @@
  *
  * Dawn traps learned on this machine (DESIGN.md): the object returned by `create()` must stay
  * strongly referenced while any device lives (else segfault / futex abort at GC), so it is kept
- * in a module-level variable *and* on every GpuDevice. XDG_RUNTIME_DIR must be set for the
- * Vulkan loader; it defaults to a private temp dir.
+ * in a module-level variable *and* on every GpuDevice.
+ *
+ * riverbed is embedded in other tools, so nothing here touches process-global state: no
+ * `process.env` writes (XDG_RUNTIME_DIR was once set here; only libwayland-client reads it, for
+ * a display connection a compute device never opens — Dawn, the Vulkan loader and lavapipe run
+ * without it) and no `globalThis` writes (Dawn's `globals` — GPUBufferUsage, GPUMapMode, … — are
+ * not needed: the runtime uses the numeric flags).
  */
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { RiverbedError } from '../../errors.js';
 
-type DawnModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+type DawnModule = { create: (flags: string[]) => GPU };
 
 let dawn: DawnModule | undefined;
 /** Strong reference to Dawn's navigator.gpu for the life of the process. */
@@ -19,16 +21,7 @@ let gpuRoot: GPU | undefined;
 
 async function loadGpu(): Promise<GPU> {
   if (gpuRoot) return gpuRoot;
-  if (!process.env.XDG_RUNTIME_DIR) {
-    const dir = join(tmpdir(), `riverbed-xdg-${process.getuid?.() ?? 'user'}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    process.env.XDG_RUNTIME_DIR = dir;
-  }
   dawn ??= (await import('webgpu')) as unknown as DawnModule;
-  // Exposes GPUBufferUsage, GPUMapMode, … as globals, as in a browser.
-  for (const [k, v] of Object.entries(dawn.globals)) {
-    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  }
   gpuRoot = dawn.create([]);
   return gpuRoot;
 }
@@ -37,7 +30,7 @@ export type Probe = { available: true; adapter: string; software: boolean } | { 
 
 const NO_DRIVER =
   'no WebGPU adapter: no usable Vulkan driver; on a CPU-only Debian 12 box install mesa-vulkan-drivers ≥ 25 and libvulkan1 ' +
-  '(bookworm-backports) for lavapipe, and set XDG_RUNTIME_DIR';
+  '(bookworm-backports) for lavapipe';
 
 export function describeAdapter(adapter: GPUAdapter): { adapter: string; software: boolean } {
   const info = adapter.info;
