@@ -1,19 +1,12 @@
 /**
- * The webgpu Backend: WGSL kernels through Dawn. The explicit kernel registry is the import
- * list below (one binding file per shader family); this class only routes calls, owns tensor
- * memory and the device lifetime.
+ * The webgpu Backend: WGSL kernels through Dawn, as an executor of the op registry (../ops.ts).
+ * Its kernel table maps each registered op to the binding file of its shader family
+ * (kernels/*.ts); this class owns tensor memory and the device lifetime. Arguments arrive
+ * checked by the registry.
  */
-import { fail } from '../../errors.js';
-import {
-  type Activation,
-  type AdamHyper,
-  type Backend,
-  type BackendInfo,
-  type CldKernelInput,
-  type SgdHyper,
-  type Tensor,
-  shapeSize,
-} from '../backend.js';
+import { type Backend, type BackendInfo, type Tensor, shapeSize } from '../backend.js';
+import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
+import { checkShape, checkUpload } from '../ops.js';
 import type { GpuDevice } from './device.js';
 import { activationRGrad } from './kernels/act-rgrad.js';
 import { axpy, mul, scale } from './kernels/axpy.js';
@@ -32,13 +25,14 @@ import { GpuTensor, asGpu } from './tensor.js';
 
 export type WebGpuOptions = RuntimeOptions;
 
-export class WebGpuBackend implements Backend, Ctx {
+export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
   readonly name = 'webgpu' as const;
   readonly rt: Runtime;
   /** Buffers of tensors the caller dropped without free(): returned to the pool by GC. */
   private readonly finalizer = new FinalizationRegistry<GPUBuffer>((buf) => this.rt.release(buf));
 
   constructor(readonly gpu: GpuDevice, options: WebGpuOptions = {}) {
+    super();
     this.rt = new Runtime(gpu, options);
   }
 
@@ -62,27 +56,27 @@ export class WebGpuBackend implements Backend, Ctx {
   // ---- memory ----------------------------------------------------------------------------------
 
   upload(data: Float32Array, shape: readonly number[]): Tensor {
-    if (data.length !== shapeSize(shape)) fail('E_SHAPE', `upload: ${data.length} values for shape [${shape.join(', ')}]`);
-    const t = this.alloc(shape);
+    const t = this.alloc(checkUpload(data, Float32Array, shape, 'upload'));
     this.rt.write(t.buffer, 0, data);
     return t;
   }
   uploadInt(data: Int32Array, shape: readonly number[]): Tensor {
-    if (data.length !== shapeSize(shape)) fail('E_SHAPE', `uploadInt: ${data.length} values for shape [${shape.join(', ')}]`);
-    const t = this.alloc(shape, 'i32');
+    const t = this.alloc(checkUpload(data, Int32Array, shape, 'uploadInt'), 'i32');
     this.rt.write(t.buffer, 0, data);
     return t;
   }
   zeros(shape: readonly number[]): Tensor {
-    const t = this.alloc(shape);
+    const t = this.alloc(checkShape(shape, 'zeros'));
     this.rt.clear(t.buffer, 0, t.buffer.size);
     return t;
   }
   async read(t: Tensor): Promise<Float32Array> {
+    this.checkTensor(t, { dtype: 'f32' }, 'read');
     const g = asGpu(t, 'f32', 'read');
     return this.rt.readInto(g.buffer, 0, g.size, new Float32Array(g.size));
   }
   async readInt(t: Tensor): Promise<Int32Array> {
+    this.checkTensor(t, { dtype: 'i32' }, 'readInt');
     const g = asGpu(t, 'i32', 'readInt');
     return this.rt.readInto(g.buffer, 0, g.size, new Int32Array(g.size));
   }
@@ -93,69 +87,32 @@ export class WebGpuBackend implements Backend, Ctx {
     this.rt.release(t.buffer);
   }
 
-  // ---- primitives ------------------------------------------------------------------------------
-
-  matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-    return matmul(this, a, b, transA, transB);
-  }
-  addBias(x: Tensor, bias: Tensor): Tensor {
-    return addBias(this, x, bias);
-  }
-  activation(kind: Activation, x: Tensor): Tensor {
-    return activation(this, kind, x);
-  }
-  activationGrad(kind: Activation, x: Tensor, gy: Tensor): Tensor {
-    return activationGrad(this, kind, x, gy);
-  }
-  softmaxCrossEntropy(logits: Tensor, labels: Tensor): { loss: Tensor; grad: Tensor } {
-    return softmaxCrossEntropy(this, logits, labels);
-  }
-  sumRows(x: Tensor): Tensor {
-    return sumRows(this, x);
-  }
-  sum(x: Tensor): Tensor {
-    return sum(this, x);
-  }
-  axpy(alpha: number, x: Tensor, y: Tensor): Tensor {
-    return axpy(this, alpha, x, y);
-  }
-  scale(alpha: number, x: Tensor): Tensor {
-    return scale(this, alpha, x);
-  }
-  dot(x: Tensor, y: Tensor): Tensor {
-    return dot(this, x, y);
-  }
-  gatherRows(x: Tensor, idx: Tensor): Tensor {
-    return gatherRows(this, x, idx);
-  }
-  sgdStep(param: Tensor, grad: Tensor, velocity: Tensor, h: SgdHyper): void {
-    sgdStep(this, param, grad, velocity, h);
-  }
-  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void {
-    adamStep(this, param, grad, m, v, h);
+  protected tensorState(t: Tensor): TensorState {
+    if (!(t instanceof GpuTensor)) return 'foreign';
+    return t.freed ? 'freed' : 'live';
   }
 
-  // ---- curvature (R-operator pieces) -------------------------------------------------------------
-
-  mul(x: Tensor, y: Tensor): Tensor {
-    return mul(this, x, y);
-  }
-  activationRGrad(kind: Activation, z: Tensor, rz: Tensor, ga: Tensor, rga: Tensor): Tensor {
-    return activationRGrad(this, kind, z, rz, ga, rga);
-  }
-  softmaxHessianVec(logits: Tensor, r: Tensor): Tensor {
-    return softmaxHessianVec(this, logits, r);
-  }
-  slice(x: Tensor, offset: number, shape: readonly number[]): Tensor {
-    return slice(this, x, offset, shape);
-  }
-  copyInto(dst: Tensor, dstOffset: number, src: Tensor): void {
-    copyInto(this, dst, dstOffset, src);
-  }
-
-  cldScores(input: CldKernelInput): Promise<Float32Array> {
-    return cldScores(this, input);
-  }
+  protected readonly kernels: KernelTable = {
+    matmul: ({ a, b }, { transA, transB }) => matmul(this, a, b, transA, transB),
+    addBias: ({ x, bias }) => addBias(this, x, bias),
+    activation: ({ x }, { kind }) => activation(this, kind, x),
+    activationGrad: ({ x, gy }, { kind }) => activationGrad(this, kind, x, gy),
+    softmaxCrossEntropy: ({ logits, labels }) => softmaxCrossEntropy(this, logits, labels),
+    sumRows: ({ x }) => sumRows(this, x),
+    sum: ({ x }) => sum(this, x),
+    axpy: ({ alpha, x, y }) => axpy(this, alpha, x, y),
+    scale: ({ alpha, x }) => scale(this, alpha, x),
+    dot: ({ x, y }) => dot(this, x, y),
+    gatherRows: ({ x, idx }) => gatherRows(this, x, idx),
+    sgdStep: ({ param, grad, velocity, h }) => sgdStep(this, param, grad, velocity, h),
+    adamStep: ({ param, grad, m, v, h }) => adamStep(this, param, grad, m, v, h),
+    mul: ({ x, y }) => mul(this, x, y),
+    activationRGrad: ({ z, rz, ga, rga }, { kind }) => activationRGrad(this, kind, z, rz, ga, rga),
+    softmaxHessianVec: ({ logits, r }) => softmaxHessianVec(this, logits, r),
+    slice: ({ x }, { offset, shape }) => slice(this, x, offset, shape),
+    copyInto: ({ dst, src }, { offset }) => copyInto(this, dst, offset, src),
+    cldScores: ({ input }) => cldScores(this, input),
+  };
 
   sync(): Promise<void> {
     return this.rt.sync();
