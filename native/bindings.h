@@ -1,6 +1,8 @@
 // The JavaScript-facing wrappers, one per kernel. Arguments are validated in TypeScript
-// (src/backends/native/); here only the types are checked, so a wrong call throws instead of
-// crashing. Kernels themselves (gemm.h, cld.h, …) know nothing of Node-API.
+// (src/backends/native/) and again here: count, types, and every array's length against the sizes
+// given, so a wrong direct call throws instead of reading or writing out of bounds
+// (test/unit/native-addon-robust.test.ts calls every export wrongly). Kernels themselves
+// (gemm.h, cld.h, …) know nothing of Node-API.
 #pragma once
 #include <napi.h>
 
@@ -27,5 +29,13 @@ Napi::Value Mul(const Napi::CallbackInfo& info);
 Napi::Value ActivationRGrad(const Napi::CallbackInfo& info);
 Napi::Value SoftmaxHessianVec(const Napi::CallbackInfo& info);
 Napi::Value MlpCurvatureProduct(const Napi::CallbackInfo& info);  // fused HVP / GGN product (mlp_hvp.h)
+Napi::Value MlpCurvatureProductAsync(const Napi::CallbackInfo& info);  // → Promise<number>, on a libuv worker
+// Fused training steps (mlp_train.h; wrappers in mlp_train_binding.cc): a workspace per call site,
+// and the steps of one call → Promise<Σ loss>, on a libuv worker.
+Napi::Value MlpTrainWorkspace(const Napi::CallbackInfo& info);
+Napi::Value MlpTrainSteps(const Napi::CallbackInfo& info);
+
+// Per-environment data (the fused product's workspaces); called once by each environment's Init.
+void InitInstance(Napi::Env env);
 
 }  // namespace riverbed

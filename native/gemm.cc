@@ -219,13 +219,21 @@ float* aligned_floats(size_t n) {
   return static_cast<float*>(p);
 }
 
-// Per-thread packing buffers, allocated once per thread and reused by every call.
+// Per-thread packing buffers, allocated once per thread and reused by every call; freed when the
+// thread ends (a worker_thread's JS thread; pool and libuv threads live as long as the process).
 struct Scratch {
   float* a = aligned_floats((size_t)MAX_MR * MC_TILES * KC);
   float* b = aligned_floats((size_t)KC * NC);
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    std::free(a);
+    std::free(b);
+  }
 };
 Scratch& scratch() {
-  static thread_local Scratch s;  // never freed: pool threads live as long as the process
+  static thread_local Scratch s;
   return s;
 }
 
@@ -240,6 +248,7 @@ struct Problem {
   bool directA;  // full mr-row panels of op(A) read in place (few column panels)
   bool directB;  // full nr-column panels of B read in place (B not transposed, few row panels)
   bool accumulate;  // C += op(A)·op(B) instead of C =
+  const GemmEpilogue* ep;  // run on each block of C after its last K block; null: none
 };
 
 // Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) as mr-row micro-panels, p-major, zero padded.
@@ -331,6 +340,7 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
               const float* a = P.transA ? P.A + (size_t)pc * P.M + ic + ir : P.A + (size_t)(ic + ir) * P.K + pc;
               if (P.u.narrow && cols <= 16) {
                 P.u.narrow(kc, a, P.transA ? 1 : P.K, P.transA ? P.M : 1, bp, nr, c, P.N, acc, cols);
+                if (P.ep && pc + kc == P.K) P.ep->fn(P.ep->ctx, ic + ir, jc + jr, rows, cols, c, P.N);
                 continue;  // written to C directly, edge or not
               }
               P.u.strided(kc, a, P.transA ? 1 : P.K, P.transA ? P.M : 1, bp, nr, dst, ldd, acc_dst);
@@ -352,6 +362,7 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
               P.u.fn(kc, ap, bp, dst, ldd, acc_dst);
             }
             if (!full) store_edge(edge, nr, c, P.N, rows, cols, acc);
+            if (P.ep && pc + kc == P.K) P.ep->fn(P.ep->ctx, ic + ir, jc + jr, rows, cols, c, P.N);
           }
         }
       }
@@ -362,15 +373,16 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
 }  // namespace
 
 namespace {
-void gemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, bool accumulate) {
+void gemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, bool accumulate,
+          const GemmEpilogue* ep = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (accumulate) return;
-    std::memset(C, 0, sizeof(float) * (size_t)M * N);
+    if (!accumulate) std::memset(C, 0, sizeof(float) * (size_t)M * N);
+    if (ep) ep->fn(ep->ctx, 0, 0, M, N, C, N);
     return;
   }
   static const Micro micro = pick_micro();
-  Problem P{M, N, K, A, transA, B, transB, C, micro, false, false, accumulate};
+  Problem P{M, N, K, A, transA, B, transB, C, micro, false, false, accumulate, ep};
   if (micro.strided) {
     // Packing op(A) pays off when each packed panel serves several column panels, packing B
     // when each serves several row panels; below that, read the operand in place.
@@ -407,6 +419,11 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
 
 void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
   gemm(M, N, K, A, transA, B, transB, C, true);
+}
+
+void sgemm_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
+              const GemmEpilogue& ep) {
+  gemm(M, N, K, A, transA, B, transB, C, false, &ep);
 }
 
 }  // namespace riverbed

@@ -13,25 +13,6 @@
 namespace riverbed {
 namespace {
 
-// Scratch kept across calls and only ever grown: fresh memory is slow, and a Lanczos run makes
-// hundreds of products of one shape. The addon's calls come from the JS thread only.
-struct Workspace {
-  std::vector<float> f;
-  std::vector<double> d;
-  float* grow(size_t n) {
-    if (f.size() < n) f.assign(n, 0.f);
-    return f.data();
-  }
-  double* cols(size_t n) {
-    if (d.size() < n) d.assign(n, 0.0);
-    return d.data();
-  }
-};
-Workspace& workspace() {
-  static Workspace w;
-  return w;
-}
-
 size_t round16(size_t n) { return (n + 15) & ~size_t(15); }
 
 // out (=|+=) column sums of x [rows, cols], accumulated in double.
@@ -193,7 +174,7 @@ long run_part(const MlpHvpArgs& a, const Plan& pl, size_t b0, size_t b1, float* 
 
 }  // namespace
 
-long mlp_curvature_product(const MlpHvpArgs& a) {
+long mlp_curvature_product(const MlpHvpArgs& a, MlpHvpWorkspace& ws) {
   const auto& L = a.layers;
   const int n = (int)L.size();
   const size_t B = a.B;
@@ -220,8 +201,8 @@ long mlp_curvature_product(const MlpHvpArgs& a) {
 
   // One pass over the whole batch: splitting a small batch over the pool's two threads was
   // measured slower here (waking a worker costs more than the ~30 µs product on a shared machine).
-  float* base = workspace().grow(part_floats(a, pl, B));
-  return run_part(a, pl, 0, B, a.out, a.accumulate, base, workspace().cols(pl.maxw));
+  float* base = ws.grow(part_floats(a, pl, B));
+  return run_part(a, pl, 0, B, a.out, a.accumulate, base, ws.cols(pl.maxw));
 }
 
 }  // namespace riverbed

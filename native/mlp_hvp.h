@@ -38,7 +38,24 @@ struct MlpHvpArgs {
   bool state_valid;
 };
 
-// Returns -1, or (Hessian) the first row whose label is outside [0, classes).
-long mlp_curvature_product(const MlpHvpArgs& a);
+// Scratch of one product, kept by the caller across calls and only ever grown: fresh memory is
+// slow, and a Lanczos run makes hundreds of products of one shape. One call at a time per
+// workspace (the addon keeps a free list of them per instance; see bindings.cc).
+struct MlpHvpWorkspace {
+  std::vector<float> f;
+  std::vector<double> d;
+  float* grow(size_t n) {
+    if (f.size() < n) f.assign(n, 0.f);
+    return f.data();
+  }
+  double* cols(size_t n) {
+    if (d.size() < n) d.assign(n, 0.0);
+    return d.data();
+  }
+};
+
+// Returns -1, or (Hessian) the first row whose label is outside [0, classes). The arguments are
+// trusted (bindings.cc checks every length against the layer specs).
+long mlp_curvature_product(const MlpHvpArgs& a, MlpHvpWorkspace& ws);
 
 }  // namespace riverbed

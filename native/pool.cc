@@ -12,6 +12,10 @@
 namespace riverbed {
 namespace {
 
+// Set while this thread runs tasks of a region: a parallel_for inside a task runs inline instead of
+// waiting for the region it is part of.
+thread_local bool in_region = false;
+
 int detect_threads() {
   if (const char* env = std::getenv("RIVERBED_THREADS")) {
     int n = std::atoi(env);
@@ -40,8 +44,12 @@ class Pool {
 
   int size() const { return size_; }
 
-  void run(int tasks, const std::function<void(int)>& fn) {
-    std::lock_guard<std::mutex> region(region_mtx_);
+  // Runs the region on the pool, or returns false at once when another thread's region holds it
+  // (the caller then runs its tasks inline: a libuv worker's long CLD region must not stall the JS
+  // thread's small kernels, and results never depend on which thread runs a task).
+  bool try_run(int tasks, const std::function<void(int)>& fn) {
+    std::unique_lock<std::mutex> region(region_mtx_, std::try_to_lock);
+    if (!region.owns_lock()) return false;
     {
       std::lock_guard<std::mutex> lk(mtx_);
       fn_.store(&fn);
@@ -51,11 +59,16 @@ class Pool {
       generation_++;
     }
     cv_.notify_all();
+    in_region = true;
     int mine = drain();
+    in_region = false;
     std::unique_lock<std::mutex> lk(mtx_);
     done_ += mine;
-    done_cv_.wait(lk, [&] { return done_ == tasks_.load(); });
+    // Also wait until no worker is inside drain(): a late one must not take an index of the next
+    // region from a counter reset under it (it would run a task twice and miscount done_).
+    done_cv_.wait(lk, [&] { return done_ == tasks_.load() && busy_ == 0; });
     fn_.store(nullptr);
+    return true;
   }
 
  private:
@@ -78,11 +91,15 @@ class Pool {
         cv_.wait(lk, [&] { return generation_ != seen; });
         seen = generation_;
         if (!fn_.load()) continue;
+        busy_++;
       }
+      in_region = true;
       int mine = drain();
+      in_region = false;
       std::lock_guard<std::mutex> lk(mtx_);
       done_ += mine;
-      if (done_ == tasks_.load()) done_cv_.notify_all();
+      busy_--;
+      if (done_ == tasks_.load() && busy_ == 0) done_cv_.notify_all();
     }
   }
 
@@ -93,6 +110,7 @@ class Pool {
   std::atomic<const std::function<void(int)>*> fn_{nullptr};
   std::atomic<int> tasks_{0};
   int done_ = 0;
+  int busy_ = 0;  // workers between picking up a region and reporting their count
   unsigned long generation_ = 0;
   std::atomic<int> next_{0};
 };
@@ -108,11 +126,9 @@ int pool_threads() { return pool().size(); }
 
 void parallel_for(int tasks, const std::function<void(int)>& fn) {
   if (tasks <= 0) return;
-  if (tasks == 1 || pool().size() == 1) {
+  if (tasks == 1 || pool().size() == 1 || in_region || !pool().try_run(tasks, fn)) {
     for (int t = 0; t < tasks; t++) fn(t);
-    return;
   }
-  pool().run(tasks, fn);
 }
 
 }  // namespace riverbed

@@ -1,6 +1,8 @@
-// A small fixed thread pool (size = available cores). The calling thread takes part,
-// so a pool of n threads starts n-1 workers. One parallel region runs at a time; calls
-// from several threads (the JS thread and libuv workers) are serialised.
+// A small fixed thread pool (size = available cores), shared by every addon instance (the JS
+// thread, worker_threads, libuv workers): one per process keeps the threads at the core count.
+// The calling thread takes part, so a pool of n threads starts n-1 workers. One parallel region
+// runs on the pool at a time; a call that finds it busy, or comes from inside a region, runs its
+// tasks inline on its own thread (same task split, so the same results, and never a wait).
 #pragma once
 #include <cstddef>
 #include <functional>

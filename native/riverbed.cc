@@ -2,6 +2,9 @@
 // their JavaScript wrappers in bindings.cc.
 #include <napi.h>
 
+#include <exception>
+#include <string>
+
 #include "bindings.h"
 
 namespace {
@@ -19,9 +22,25 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sgdStep", SgdStep},     {"adamStep", AdamStep}, {"sumBandwidth", SumBandwidth},
       {"cldScores", CldScores}, {"mapFile", MapFile},
       {"mul", Mul},             {"activationRGrad", ActivationRGrad}, {"softmaxHessianVec", SoftmaxHessianVec},
-      {"mlpCurvatureProduct", MlpCurvatureProduct},
+      {"mlpCurvatureProduct", MlpCurvatureProduct}, {"mlpCurvatureProductAsync", MlpCurvatureProductAsync},
+      {"mlpTrainWorkspace", MlpTrainWorkspace}, {"mlpTrainSteps", MlpTrainSteps},
   };
-  for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  InitInstance(env);
+  for (const auto& f : fns) {
+    // The name is the callback's data (bindings.cc prefixes its errors with it); a C++ exception
+    // that is not already a JS error (std::bad_alloc of a workspace) becomes one instead of abort().
+    auto fn = f.fn;
+    auto guarded = [fn](const Napi::CallbackInfo& info) -> Napi::Value {
+      try {
+        return fn(info);
+      } catch (const Napi::Error&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(info.Env(), std::string(static_cast<const char*>(info.Data())) + ": " + e.what());
+      }
+    };
+    exports.Set(f.name, Napi::Function::New(env, guarded, f.name, const_cast<char*>(f.name)));
+  }
   return exports;
 }
 

@@ -8,7 +8,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The raw functions the addon exports (native/riverbed.cc). Arguments are validated by the callers. */
+/**
+ * The raw functions the addon exports (native/riverbed.cc). Callers validate arguments (with clear
+ * RiverbedErrors); the addon checks them again and throws a TypeError/RangeError on a wrong call.
+ */
 export interface NativeAddon {
   info(): { threads: number; isa: string };
   sgemm(m: number, n: number, k: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
@@ -39,6 +42,8 @@ export interface NativeAddon {
     ggn: boolean, scale: number, accumulate: boolean, stateH: Float32Array[] | null, stateG: (Float32Array | null)[] | null, stateD: (Float32Array | null)[] | null,
     stateValid: boolean,
   ): number;
+  /** mlpCurvatureProduct on a libuv worker (same arguments; argument errors throw at once). The arrays must not change until it settles. */
+  mlpCurvatureProductAsync(...args: Parameters<NativeAddon['mlpCurvatureProduct']>): Promise<number>;
   /** Resolves to −1, or the first sample whose label is outside [0, C). Runs off the main thread. */
   cldScores(
     traj: Float32Array | Float64Array, epochs: number, samples: number,

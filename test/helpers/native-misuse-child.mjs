@@ -1,0 +1,237 @@
+/**
+ * Run by test/unit/native-addon-robust.test.ts in a child process: `node native-misuse-child.mjs
+ * ADDON.node`. Calls every export of the addon with a correct call and with wrong ones (missing,
+ * extra, wrong-typed, short, long and empty arguments, bad sizes), and prints one JSON line:
+ * { results: [{ fn, name, ok, detail }], uncovered: [exports without a case], stale: [cases without an export], checks }.
+ * A crash (segfault, abort) ends the child with a signal: stderr names the last case started.
+ *
+ * Every export needs an entry in CASES: `args()` builds a correct call and `kinds` says what each
+ * argument is, from which the wrong calls are derived; `extra` adds hand-written wrong calls.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const file = path.resolve(process.argv[2]);
+const addon = createRequire(import.meta.url)(file);
+
+const f32 = (n, seed = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + seed));
+const i32 = (n, mod = 2) => Int32Array.from({ length: n }, (_, i) => i % mod);
+const f64 = (n) => Float64Array.from({ length: n }, (_, i) => Math.cos(i));
+
+// A 3-4-2 MLP (linear+bias, tanh, linear without bias) on B = 5 samples, both layers active:
+// mlpCurvatureProduct(layers, params, x, labels, B, v, out, ggn, scale, accumulate, stateH, stateG, stateD, stateValid).
+const HB = 5;
+const spec = () => Int32Array.of(-1, 3, 4, 1, 1, 1, 4, 4, 0, 0, -1, 4, 2, 0, 1);
+const V = 4 * 3 + 4 + 2 * 4;
+const hvpArgs = (state = false) => [
+  spec(), [f32(12, 2), f32(4, 3), f32(8, 4)], f32(HB * 3, 5), i32(HB), HB, f32(V, 6), new Float32Array(V), false, 1 / HB, false,
+  state ? [f32(HB * 4), f32(HB * 4), f32(HB * 2)] : null,
+  state ? [f32(HB * 4), f32(HB * 4), f32(HB * 2)] : null,
+  state ? [null, f32(2 * HB * 4), null] : null,
+  false,
+];
+const hvpKinds = ['spec', 'list', 'f32', 'i32', 'dim', 'f32', 'f32', 'bool', 'num', 'bool', 'state', 'state', 'state', 'bool'];
+// Hand-written wrong calls of the fused product: nested arrays and layer specs.
+const hvpExtra = () => {
+  const bad = [];
+  const set = (name, mutate, state = false) => bad.push({ name, args: () => { const a = hvpArgs(state); mutate(a); return a; } });
+  const specWith = (k, v) => (a) => { a[0] = spec(); a[0][k] = v; };
+  set('layers empty', (a) => { a[0] = new Int32Array(0); a[1] = []; });
+  set('layers not 5 per layer', (a) => { a[0] = spec().subarray(0, 14); });
+  set('activation code 9', specWith(5, 9));
+  set('activation code -2', specWith(0, -2));
+  set('width 0', specWith(2, 0));
+  set('negative width', specWith(1, -3));
+  set('widths do not chain', specWith(6, 5));
+  set('activation in != out', (a) => { a[0] = spec(); a[0][7] = 3; });
+  set('hasBias 2', specWith(3, 2));
+  set('active 7', specWith(4, 7));
+  set('activation layer active', specWith(9, 1));
+  set('last layer an activation', (a) => { a[0] = Int32Array.of(-1, 3, 4, 1, 1, 1, 4, 4, 0, 0); a[1] = [f32(12), f32(4)]; a[5] = f32(16); a[6] = f32(16); });
+  set('no active layer', (a) => { a[0] = spec(); a[0][4] = 0; a[0][14] = 0; a[5] = new Float32Array(0); a[6] = new Float32Array(0); });
+  set('params missing one', (a) => { a[1] = a[1].slice(0, 2); });
+  set('params one too many', (a) => { a[1] = [...a[1], f32(8)]; });
+  set('params[0] short', (a) => { a[1][0] = f32(11); });
+  set('params[1] (bias) long', (a) => { a[1][1] = f32(5); });
+  set('params[2] empty', (a) => { a[1][2] = new Float32Array(0); });
+  set('params[0] Float64Array', (a) => { a[1][0] = f64(12); });
+  set('params[1] a number', (a) => { a[1][1] = 4; });
+  set('params not an array', (a) => { a[1] = f32(24); });
+  set('stateH entry short', (a) => { a[10][0] = f32(HB * 4 - 1); }, true);
+  set('stateH one entry too few', (a) => { a[10] = a[10].slice(0, 2); }, true);
+  set('stateG null where the Hessian reads it', (a) => { a[11][2] = null; }, true);
+  set('stateG entry long', (a) => { a[11][1] = f32(HB * 4 + 1); }, true);
+  set('stateD null for the activation', (a) => { a[12][1] = null; }, true);
+  set('stateD entry single width', (a) => { a[12][1] = f32(HB * 4); }, true);
+  set('stateD set for a linear layer', (a) => { a[12][0] = f32(HB * 4); }, true);
+  set('stateH without stateG', (a) => { a[11] = null; }, true);
+  set('stateG without stateH', (a) => { a[10] = null; a[12] = null; }, true);
+  set('B larger than x', (a) => { a[4] = HB + 1; a[3] = i32(HB + 1); });
+  set('B past int32', (a) => { a[4] = 2 ** 31; });
+  return bad;
+};
+
+const CASES = {
+  info: { args: () => [], kinds: [] },
+  sgemm: { args: () => [2, 3, 4, f32(8), false, f32(12), false, new Float32Array(6)], kinds: ['dim', 'dim', 'dim', 'f32', 'bool', 'f32', 'bool', 'f32'],
+    // Sizes whose products still match the arrays' lengths must hold whatever the transposes say; these do not.
+    extra: () => [
+      { name: 'M and K swapped with transA (A is 8 long either way, B not)', args: () => [4, 3, 2, f32(8), true, f32(12), false, new Float32Array(6)] },
+      { name: 'M*N*K past int32 dims', args: () => [2 ** 31, 1, 1, f32(8), false, f32(12), false, new Float32Array(6)] },
+      { name: 'huge dims whose product overflows', args: () => [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, f32(8), false, f32(12), false, new Float32Array(6)] },
+    ] },
+  addBias: { args: () => [f32(6), f32(3), new Float32Array(6), 2, 3], kinds: ['f32', 'f32', 'f32', 'dim', 'dim'] },
+  activation: { args: () => [1, f32(7), new Float32Array(7)], kinds: ['act', 'f32', 'f32'] },
+  activationGrad: { args: () => [3, f32(7), f32(7, 2), new Float32Array(7)], kinds: ['act', 'f32', 'f32', 'f32'] },
+  softmaxXent: { args: () => [f32(6), i32(2, 3), new Float32Array(2), new Float32Array(6), 2, 3], kinds: ['f32', 'i32', 'f32', 'f32', 'dim', 'dim'],
+    extra: () => [{ name: 'C = 0 with rows', args: () => [new Float32Array(0), i32(2), new Float32Array(2), new Float32Array(0), 2, 0] }] },
+  sumRows: { args: () => [f32(6), new Float32Array(3), 2, 3], kinds: ['f32', 'f32', 'dim', 'dim'] },
+  sum: { args: () => [f32(9)], kinds: ['f32any'] },
+  dot: { args: () => [f32(9), f32(9, 3)], kinds: ['f32', 'f32'] },
+  axpy: { args: () => [0.5, f32(9), f32(9, 2), new Float32Array(9)], kinds: ['num', 'f32', 'f32', 'f32'] },
+  scale: { args: () => [2, f32(9), new Float32Array(9)], kinds: ['num', 'f32', 'f32'] },
+  gatherRows: { args: () => [f32(6), 3, 2, Int32Array.of(2, 0), new Float32Array(4)], kinds: ['f32', 'dim', 'dim', 'i32', 'f32'] },
+  sgdStep: { args: () => [f32(9), f32(9, 2), f32(9, 3), 0.1, 0, 0.9, false], kinds: ['f32', 'f32', 'f32', 'num', 'num', 'num', 'bool'] },
+  adamStep: { args: () => [f32(9), f32(9, 2), f32(9, 3), new Float32Array(9), 1e-3, 0, 0.9, 0.999, 1e-8, 1, true],
+    kinds: ['f32', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num', 'num', 'bool'] },
+  sumBandwidth: { args: () => [f32(9)], kinds: ['f32any'] },
+  mul: { args: () => [f32(9), f32(9, 2), new Float32Array(9)], kinds: ['f32', 'f32', 'f32'] },
+  activationRGrad: { args: () => [2, f32(7), f32(7, 2), f32(7, 3), f32(7, 4), new Float32Array(7)], kinds: ['act', 'f32', 'f32', 'f32', 'f32', 'f32'] },
+  softmaxHessianVec: { args: () => [f32(6), f32(6, 2), new Float32Array(6), 2, 3], kinds: ['f32', 'f32', 'f32', 'dim', 'dim'] },
+  // cldScores(traj [E, N], E, N, labels [N], classZ [(E−1)·C], C, out [N])
+  cldScores: { args: () => [f32(4 * 6), 4, 6, i32(6, 3), f64(3 * 3), 3, new Float32Array(6)], kinds: ['traj', 'dim', 'dim', 'i32', 'f64', 'dim', 'f32'],
+    extra: () => [
+      { name: 'numClasses 0 with samples', args: () => [f32(4 * 6), 4, 6, i32(6, 1), new Float64Array(0), 0, new Float32Array(6)] },
+      { name: 'Float64 trajectory short', args: () => [f64(4 * 6 - 1), 4, 6, i32(6, 3), f64(9), 3, new Float32Array(6)] },
+    ] },
+  mapFile: { args: () => [file], kinds: ['str'] },
+  mlpCurvatureProduct: { args: () => hvpArgs(true), kinds: hvpKinds, extra: hvpExtra },
+  mlpCurvatureProductAsync: { args: () => hvpArgs(true), kinds: hvpKinds, extra: hvpExtra },
+};
+
+// Wrong values per kind of argument; each must make the call throw.
+const WRONG = {
+  dim: [-1, 1.5, NaN, Infinity, 2 ** 53, '2', true, null, undefined],
+  num: ['1', {}, null, undefined, 1n],
+  bool: [1, 'true', null, undefined],
+  act: [-1, 4, 1.5, NaN, '0', null],
+  str: [1, null, Buffer.from('x'), undefined],
+  f32: ['x', null, undefined, [1, 2], 5],
+  f32any: ['x', null, undefined, [1, 2], 5],
+  i32: ['x', null, undefined, [0, 1], 5],
+  f64: ['x', null, undefined, [0, 1], 5],
+  traj: ['x', null, undefined, [0, 1]],
+  spec: ['x', null, [-1, 3, 4, 1, 1]],
+  list: ['x', null, 5],
+  state: ['x', 5],
+};
+// Same-length arrays of another element type.
+function otherTypes(kind, a) {
+  const n = a.length;
+  if (kind === 'f32' || kind === 'f32any') return [new Float64Array(n), new Int32Array(n), new Uint32Array(n)];
+  if (kind === 'i32') return [new Float32Array(n), new Uint32Array(n), new Int16Array(n)];
+  if (kind === 'f64') return [new Float32Array(n), new BigInt64Array(n)];
+  if (kind === 'traj') return [new Int32Array(n), new Uint8Array(n * 4)];
+  if (kind === 'spec') return [new Float32Array(n), new Uint32Array(n)];
+  return [];
+}
+const resized = (a, n) => {
+  const b = new a.constructor(n);
+  b.set(a.subarray(0, Math.min(n, a.length)));
+  return b;
+};
+
+function wrongCalls(fn, c) {
+  const calls = [];
+  const base = c.args();
+  const add = (name, args) => calls.push({ name, args });
+  if (base.length > 0) add('no arguments', () => []);
+  if (base.length > 0) add('last argument missing', () => c.args().slice(0, -1));
+  add('one argument too many', () => [...c.args(), 0]);
+  c.kinds.forEach((kind, i) => {
+    const at = (v) => () => { const a = c.args(); a[i] = v; return a; };
+    for (const v of WRONG[kind] ?? []) add(`arg ${i} (${kind}) = ${describe(v)}`, at(v));
+    if (ArrayBuffer.isView(base[i])) {
+      for (const t of otherTypes(kind, base[i])) add(`arg ${i} (${kind}) as ${t.constructor.name}`, at(t));
+      if (kind !== 'f32any' && kind !== 'spec') {
+        add(`arg ${i} one short`, () => { const a = c.args(); a[i] = resized(a[i], a[i].length - 1); return a; });
+        add(`arg ${i} one long`, () => { const a = c.args(); a[i] = resized(a[i], a[i].length + 1); return a; });
+        add(`arg ${i} empty`, () => { const a = c.args(); a[i] = resized(a[i], 0); return a; });
+      }
+    }
+    if (kind === 'dim') {
+      add(`arg ${i} (dim) + 1`, () => { const a = c.args(); a[i] += 1; return a; });
+      add(`arg ${i} (dim) = 0`, () => { const a = c.args(); a[i] = 0; return a; });
+    }
+  });
+  for (const e of c.extra?.() ?? []) add(e.name, e.args);
+  return calls;
+}
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (Array.isArray(v)) return `[${v.join(',')}]`;
+  if (v && typeof v === 'object') return v.constructor?.name ?? 'object';
+  return String(v);
+}
+const isPromise = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
+
+const results = [];
+for (const [fn, c] of Object.entries(CASES)) {
+  if (typeof addon[fn] !== 'function') continue;
+  // The correct call must work (and settle, for the async exports).
+  process.stderr.write(`start ${fn}: correct call\n`);
+  try {
+    const r = addon[fn](...c.args());
+    if (isPromise(r)) await r;
+    results.push({ fn, name: 'correct call', ok: true });
+  } catch (e) {
+    results.push({ fn, name: 'correct call', ok: false, detail: `threw ${e?.message}` });
+  }
+  for (const w of wrongCalls(fn, c)) {
+    process.stderr.write(`start ${fn}: ${w.name}\n`);
+    try {
+      const r = addon[fn](...w.args());
+      if (isPromise(r)) await r.catch(() => {});
+      results.push({ fn, name: w.name, ok: false, detail: isPromise(r) ? 'returned a promise instead of throwing' : 'did not throw' });
+    } catch (e) {
+      const ours = e instanceof Error && e.message.startsWith(`${fn}: `);
+      results.push({ fn, name: w.name, ok: ours, detail: ours ? undefined : `threw something other than the addon's own check: ${e?.message ?? e}` });
+    }
+  }
+}
+
+// Correct calls still compute: sgemm in every transpose against a plain triple loop; the async
+// fused product equals the synchronous one; CLD resolves with -1 and scores in [-1, 1].
+const checks = {};
+{
+  const M = 5, N = 7, K = 6;
+  let worst = 0;
+  for (const ta of [false, true]) {
+    for (const tb of [false, true]) {
+      const A = f32(M * K, 11), B = f32(K * N, 12), C = new Float32Array(M * N);
+      addon.sgemm(M, N, K, A, ta, B, tb, C);
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let p = 0; p < K; p++) s += (ta ? A[p * M + i] : A[i * K + p]) * (tb ? B[j * K + p] : B[p * N + j]);
+          worst = Math.max(worst, Math.abs(s - C[i * N + j]));
+        }
+      }
+    }
+  }
+  checks.sgemmMaxError = worst;
+  const syncArgs = hvpArgs(false);
+  const asyncArgs = hvpArgs(false);
+  checks.hvpSync = addon.mlpCurvatureProduct(...syncArgs);
+  checks.hvpAsync = await addon.mlpCurvatureProductAsync(...asyncArgs);
+  checks.hvpSame = syncArgs[6].every((v, i) => Object.is(v, asyncArgs[6][i])) && syncArgs[6].some((v) => v !== 0);
+  const out = new Float32Array(6);
+  checks.cld = await addon.cldScores(f32(4 * 6), 4, 6, i32(6, 3), f64(9), 3, out);
+  checks.cldInRange = out.every((r) => r >= -1 && r <= 1);
+}
+
+const uncovered = Object.keys(addon).filter((k) => !(k in CASES));
+const stale = Object.keys(CASES).filter((k) => !(k in addon));
+process.stdout.write(JSON.stringify({ results, uncovered, stale, checks }) + '\n');
