@@ -57,13 +57,101 @@ const supported = Object.values(NPY_DTYPES)
   .map((d) => `${d.name} (${d.descr})`)
   .join(', ');
 
-function parseDescr(header: string, file: string): NpyDType {
-  const m = /['"]descr['"]\s*:\s*(['"])(.*?)\1/.exec(header);
-  if (!m) {
-    if (/['"]descr['"]\s*:\s*\[/.test(header)) fail('E_DTYPE', `structured arrays are not supported; expected ${supported}`, { file, field: 'descr' });
-    fail('E_FORMAT', 'header has no dtype description', { file, field: 'descr' });
+/** A header dict's values (see `parseHeaderDict`). */
+interface HeaderDict {
+  /** The dtype string, or null for a list (a structured dtype). */
+  descr?: string | null;
+  fortranOrder?: boolean;
+  /** The shape tuple's entries as written. */
+  shape?: string[];
+}
+
+/**
+ * The header as numpy reads it (`ast.literal_eval`, then exactly the keys descr, fortran_order,
+ * shape): a Python dict literal with string keys, then only whitespace (numpy pads with spaces and
+ * ends with a newline). Anything else — trailing junk, a second dict, an unknown or repeated key —
+ * is refused, as numpy refuses it; the regex scan this replaces accepted all of them.
+ */
+function parseHeaderDict(text: string, file: string): HeaderDict {
+  let i = 0;
+  const bad = (what: string): never => {
+    const near = JSON.stringify(text.slice(i, i + 20));
+    return fail('E_FORMAT', `header is not a .npy header dict: ${what} at offset ${i} (near ${near})`, { file, field: 'header' });
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+  };
+  const str = (): string => {
+    const q = text[i];
+    if (q !== "'" && q !== '"') bad('expected a string');
+    const end = text.indexOf(q!, i + 1);
+    if (end < 0 || text.slice(i + 1, end).includes('\\')) bad('unterminated or escaped string');
+    const v = text.slice(i + 1, end);
+    i = end + 1;
+    return v;
+  };
+  const out: HeaderDict = {};
+  ws();
+  if (text[i] !== '{') bad('expected "{"');
+  i++;
+  ws();
+  while (text[i] !== '}') {
+    const key = str();
+    ws();
+    if (text[i] !== ':') bad('expected ":"');
+    i++;
+    ws();
+    if (key === 'descr' && out.descr === undefined) {
+      if (text[i] === '[') {
+        // a structured dtype: a list of tuples; skipped (refused by the caller), strings respected
+        let depth = 0;
+        do {
+          const c = text[i];
+          if (c === "'" || c === '"') str();
+          else {
+            if (c === '[' || c === '(') depth++;
+            else if (c === ']' || c === ')') depth--;
+            else if (c === undefined) bad('unterminated list');
+            i++;
+          }
+        } while (depth > 0);
+        out.descr = null;
+      } else out.descr = str();
+    } else if (key === 'fortran_order' && out.fortranOrder === undefined) {
+      if (text.startsWith('True', i)) out.fortranOrder = true;
+      else if (text.startsWith('False', i)) out.fortranOrder = false;
+      else bad('fortran_order must be True or False');
+      i += out.fortranOrder ? 4 : 5;
+    } else if (key === 'shape' && out.shape === undefined) {
+      if (text[i] !== '(') bad('shape must be a tuple');
+      const end = text.indexOf(')', i);
+      if (end < 0) bad('unterminated shape tuple');
+      const inner = text.slice(i + 1, end).trim();
+      const parts = inner === '' ? [] : inner.split(',').map((t) => t.trim());
+      if (parts.length > 0 && parts.at(-1) === '') parts.pop(); // "(3,)", "(3, 4,)"
+      else if (parts.length === 1) bad('shape must be a tuple: one dimension is written (n,)');
+      if (parts.some((t) => t === '')) bad('empty entry in shape');
+      out.shape = parts;
+      i = end + 1;
+    } else {
+      bad(key === 'descr' || key === 'fortran_order' || key === 'shape' ? `key '${key}' repeated` : `unexpected key '${key}' (a .npy header holds descr, fortran_order and shape)`);
+    }
+    ws();
+    if (text[i] === ',') {
+      i++;
+      ws();
+    } else if (text[i] !== '}') bad('expected "," or "}"');
   }
-  const descr = m[2]!;
+  i++;
+  ws();
+  if (i < text.length) bad('trailing bytes after the header dict');
+  return out;
+}
+
+function parseDescr(h: HeaderDict, file: string): NpyDType {
+  if (h.descr === null) fail('E_DTYPE', `structured arrays are not supported; expected ${supported}`, { file, field: 'descr' });
+  if (h.descr === undefined) fail('E_FORMAT', 'header has no dtype description', { file, field: 'descr' });
+  const descr = h.descr;
   const order = descr[0];
   const kind = descr.slice(1);
   if (kind === 'O') fail('E_DTYPE', `object arrays ('${descr}') are not supported; expected ${supported}`, { file, field: 'descr' });
@@ -76,13 +164,11 @@ function parseDescr(header: string, file: string): NpyDType {
   return dtype;
 }
 
-function parseShape(header: string, file: string): number[] {
-  const m = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!m) fail('E_FORMAT', 'header has no shape tuple', { file, field: 'shape' });
-  const parts = m[1]!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  return parts.map((p) => {
+function parseShape(h: HeaderDict, file: string): number[] {
+  if (!h.shape) return fail('E_FORMAT', 'header has no shape tuple', { file, field: 'shape' });
+  return h.shape.map((p) => {
     const v = /^\d+L?$/.test(p) ? Number.parseInt(p, 10) : NaN;
-    if (!Number.isSafeInteger(v)) fail('E_FORMAT', `bad dimension "${p}" in shape (${m[1]})`, { file, field: 'shape' });
+    if (!Number.isSafeInteger(v)) fail('E_FORMAT', `bad dimension "${p}" in shape (${h.shape!.join(', ')})`, { file, field: 'shape' });
     return v;
   });
 }
@@ -115,11 +201,11 @@ export function parseNpyHeader(bytes: Uint8Array, file: string, fileSize = bytes
   }
   if (dataOffset > bytes.byteLength) fail('E_INTERNAL', 'parseNpyHeader needs the whole header');
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, dataOffset));
-  const dtype = parseDescr(text, file);
-  const fm = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
-  if (!fm) fail('E_FORMAT', 'header has no fortran_order', { file, field: 'fortran_order' });
-  const shape = parseShape(text, file);
-  if (fm[1] === 'True') {
+  const dict = parseHeaderDict(text, file);
+  const dtype = parseDescr(dict, file);
+  if (dict.fortranOrder === undefined) fail('E_FORMAT', 'header has no fortran_order', { file, field: 'fortran_order' });
+  const shape = parseShape(dict, file);
+  if (dict.fortranOrder) {
     fail('E_FORMAT', `Fortran-order (column-major) arrays are not supported; expected C order (save np.ascontiguousarray(a))`, {
       file,
       field: 'fortran_order',

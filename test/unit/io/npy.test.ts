@@ -174,3 +174,37 @@ describe('npy rejects bad files with a one-line error naming file and field', ()
     expect(() => encodeNpy(new Float32Array(3), [2, 2])).toThrow(RiverbedError);
   });
 });
+
+describe('the header is the dict numpy reads, and nothing else', () => {
+  const f4 = new Uint8Array(16);
+  it('accepts what numpy and other writers write', async () => {
+    for (const [name, dict] of [
+      ['np.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"],
+      ['dq.npy', '{"descr": "<f4", "fortran_order": False, "shape": (2, 2)}'],
+      ['long.npy', "{'shape': (4L,), 'fortran_order': False, 'descr': '<f4'}"],
+      ['tight.npy', "{'descr':'<f4','fortran_order':False,'shape':(1,4,),}"],
+    ]) {
+      const a = await readNpy(rawNpy(name!, dict!, f4));
+      expect(a.data.length, name).toBe(4);
+    }
+    expect((await readNpy(rawNpy('scalar.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", f4.subarray(0, 4)))).shape).toEqual([]);
+  });
+  it('refuses trailing junk, a second dict, unknown or repeated keys, and shapes that are not tuples', async () => {
+    const cases: [string, string, string][] = [
+      ['junk.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), } junk", 'trailing bytes after the header dict'],
+      ['two.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }{'descr': '<f8'}", 'trailing bytes'],
+      ['hash.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), } # x", 'trailing bytes'],
+      ['extra.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", "unexpected key 'x'"],
+      ['twice.npy', "{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (4,)}", "key 'descr' repeated"],
+      ['notuple.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4)}", 'shape must be a tuple'],
+      ['list.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': [4]}", 'shape must be a tuple'],
+      ['gap.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (2,,2)}", 'empty entry in shape'],
+      ['nobrace.npy', "'descr': '<f4', 'fortran_order': False, 'shape': (4,)", 'expected "{"'],
+      ['open.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (4,)", 'expected "," or "}"'],
+      ['fo.npy', "{'descr': '<f4', 'fortran_order': 0, 'shape': (4,)}", 'fortran_order must be True or False'],
+    ];
+    for (const [name, dict, why] of cases) await expectError(readNpy(rawNpy(name, dict, f4)), 'E_FORMAT', name, 'header', why);
+    // the header checks run on the header alone too (readNpyHeader, column reads)
+    await expectError(Promise.resolve().then(() => readNpyHeader(join(dir, 'junk.npy'))), 'E_FORMAT', 'trailing bytes');
+  });
+});
