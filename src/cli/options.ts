@@ -6,18 +6,17 @@
 import { SingleBar } from 'cli-progress';
 import type { Backend } from '../backends/backend.js';
 import { fail } from '../errors.js';
+import { parseDecimal, parseInteger } from './numbers.js';
+
+export { parseDecimal, parseInteger } from './numbers.js';
 
 export function intOption(field: string, min = 1): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field });
-    return n;
-  };
+  return (v) => parseInteger(v, field, min);
 }
 export function numberOption(field: string, check: (n: number) => boolean, what: string): (v: string) => number {
   return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !check(n)) fail('E_ARG', `expected ${what}, got "${v}"`, { field });
+    const n = parseDecimal(v, field, what);
+    if (!check(n)) fail('E_ARG', `expected ${what}, got "${v}"`, { field });
     return n;
   };
 }
@@ -44,12 +43,9 @@ export function note(line: string): void {
   process.stderr.write(line + '\n');
 }
 
-/** An optional integer flag (digits only) ≥ min, or undefined when absent. */
+/** An optional integer flag ≥ min (see `parseInteger`), or undefined when absent. */
 export function optionalInt(v: string | undefined, flag: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) fail('E_ARG', `expected an integer ≥ ${min}, got "${v}"`, { field: flag });
-  return n;
+  return v === undefined ? undefined : parseInteger(v, flag, min);
 }
 
 export function disposeQuietly(backend: Backend): void {
