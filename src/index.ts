@@ -120,7 +120,25 @@ export { Mlp, parameterSpecs } from './model/mlp.js';
 
 // Training
 export { Optimizer, optimizerConfig, type OptimizerConfig, type OptimizerName } from './train/optimizer.js';
-export { learningRate, type ScheduleConfig, type ScheduleName } from './train/schedule.js';
+export {
+  learningRate,
+  compileSchedule,
+  scheduleValues,
+  customSchedule,
+  checkScheduleConfig,
+  parseSchedule,
+  parseDecayShape,
+  SCHEDULES,
+  DECAY_SHAPES,
+  SCHEDULE_DEFAULTS,
+  type CompiledSchedule,
+  type DecayShape,
+  type ScheduleConfig,
+  type ScheduleFunction,
+  type ScheduleFieldNames,
+  type ScheduleName,
+  type SchedulePhase,
+} from './train/schedule.js';
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { runTraining, toDevice, type RunConfig, type RunResult } from './train/run.js';
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';

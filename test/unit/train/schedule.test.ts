@@ -29,6 +29,6 @@ describe('learning-rate schedules (closed forms)', () => {
     expect(learningRate(base, 75, T, { ...s, minFactor: 0.2 })).toBeCloseTo(0.02 + 0.08 * 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 15);
   });
   it('rejects unknown schedules', () => {
-    expect(() => parseSchedule('wsd')).toThrow(/--schedule: expected one of constant, linear, cosine; got "wsd"/);
+    expect(() => parseSchedule('step')).toThrow(/--schedule: expected one of constant, linear, cosine, wsd, wsd-s, rex, infinite, cyclic, inverse-sqrt; got "step"/);
   });
 });
