@@ -1,6 +1,7 @@
 // Elementwise kernels: bias add, activations (relu, tanh, sigmoid, exact-erf GELU) and
 // their derivatives times an upstream gradient. Values are computed in double and rounded
-// once to float, like the js reference.
+// once to float, like the js reference — except tanh, computed in float (vmath.h tanh_f, a few
+// ulp: twice the SIMD lanes on the hot path of tanh networks; test/unit/native-tanh.test.ts).
 #pragma once
 #include <cstddef>
 
