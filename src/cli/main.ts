@@ -4,6 +4,7 @@
  * Any RiverbedError becomes one line on stderr and exit code 2; anything else is a bug (exit 70).
  */
 import { Command } from 'commander';
+import { checkNativeEnvironment } from '../backends/native/env.js';
 import { RiverbedError } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -39,6 +40,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
 export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram(argv);
   try {
+    checkNativeEnvironment(); // a bad RIVERBED_THREADS/ISA/NATIVE_POOL_MB stops every command, not only those that load the addon
     await program.parseAsync(argv);
     return 0;
   } catch (err) {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkNativeEnvironment } from './env.js';
 
 /**
  * The raw functions the addon exports (native/riverbed.cc). Callers validate arguments (with clear
@@ -72,6 +73,7 @@ function packageRoot(): string | undefined {
 
 function load(): Loaded {
   if (process.env.RIVERBED_DISABLE_NATIVE === '1') return { ok: false, reason: 'disabled by RIVERBED_DISABLE_NATIVE=1' };
+  checkNativeEnvironment(); // the addon reads RIVERBED_THREADS/ISA itself and would ignore a bad value; throws, not cached
   const root = packageRoot();
   if (!root) return { ok: false, reason: 'cannot find the riverbed package root (binding.gyp) from ' + fileURLToPath(import.meta.url) };
   const file = path.join(root, 'build', 'Release', 'riverbed_native.node');

@@ -8,6 +8,7 @@
  * webgpu pools its buffers the same way. Arrays below MIN_POOLED elements (256 bytes) are left
  * to V8; it puts typed arrays above 64 bytes off-heap, a microsecond or two per small output.
  */
+import { poolBytesFromEnv } from './env.js';
 
 const MIN_POOLED = 64;
 
@@ -51,9 +52,7 @@ export class HostPool {
   }
 }
 
-/** The pool cap from RIVERBED_NATIVE_POOL_MB (default 512 MiB; 0 disables pooling). */
+/** The pool cap from RIVERBED_NATIVE_POOL_MB (default 512 MiB; 0 disables pooling; a bad value is an E_ARG error). */
 export function poolCapFromEnv(): number {
-  const v = process.env.RIVERBED_NATIVE_POOL_MB;
-  const mb = v === undefined || v === '' ? 512 : Number(v);
-  return Number.isFinite(mb) && mb >= 0 ? mb * 2 ** 20 : 512 * 2 ** 20;
+  return poolBytesFromEnv();
 }
