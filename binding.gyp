@@ -11,6 +11,8 @@
         "native/elementwise.cc",
         "native/softmax.cc",
         "native/mlp_hvp.cc",
+        "native/mlp_train.cc",
+        "native/mlp_train_binding.cc",
         "native/reduce.cc",
         "native/optim.cc",
         "native/cld.cc",

@@ -426,4 +426,9 @@ void sgemm_ep(int M, int N, int K, const float* A, bool transA, const float* B, 
   gemm(M, N, K, A, transA, B, transB, C, false, &ep);
 }
 
+void sgemm_acc_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
+                  const GemmEpilogue& ep) {
+  gemm(M, N, K, A, transA, B, transB, C, true, &ep);
+}
+
 }  // namespace riverbed

@@ -8,4 +8,18 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
 // C += op(A)·op(B): the accumulate epilogue (no temporary, no extra pass over C).
 void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C);
 
+// Work done on each finished block of C while it is still in cache (bias + activation, gradient
+// masks, optimizer updates): fn(ctx, i0, j0, rows, cols, c, ldc) for rows [i0, i0+rows) × columns
+// [j0, j0+cols) of C at c. Blocks are disjoint and cover C once; several threads may call fn at once.
+struct GemmEpilogue {
+  void (*fn)(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc);
+  void* ctx;
+};
+// C = op(A)·op(B), then the epilogue on every block of C.
+void sgemm_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
+              const GemmEpilogue& ep);
+// C += op(A)·op(B), then the epilogue on every block of C (the last GEMM of a sum of products).
+void sgemm_acc_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
+                  const GemmEpilogue& ep);
+
 }  // namespace riverbed
