@@ -182,6 +182,12 @@ export interface Backend {
    * src/model/hvp.ts composes from the kernels above. Backends without it get the composed path.
    */
   mlpCurvatureProduct?(req: FusedCurvatureRequest): void;
+  /**
+   * Optional: mlpCurvatureProduct off the calling thread (native: a libuv worker), so that a long
+   * product does not block the event loop. The request's tensors and the weights must not change
+   * until it settles; a `state` object serves one product at a time.
+   */
+  mlpCurvatureProductAsync?(req: FusedCurvatureRequest): Promise<void>;
 
   /** Waits for queued work (no-op on synchronous backends). */
   sync(): Promise<void>;

@@ -390,21 +390,22 @@ export const OPS = {
     summary: "an MLP's mean cross-entropy Hessian- or GGN-vector product on one batch, in one call",
     params: ['req'],
     tensors: {},
-    nested: ({ req }) => {
-      if (typeof req !== 'object' || req === null) fail('E_ARG', 'mlpCurvatureProduct: request must be an object');
-      const out: [unknown, TensorParam, string][] = [
-        [req.x, { dtype: 'f32', rank: 2 }, 'x'], [req.labels, { dtype: 'i32' }, 'labels'], [req.v, { dtype: 'f32' }, 'v'], [req.out, { dtype: 'f32' }, 'out'],
-      ];
-      (Array.isArray(req.layers) ? req.layers : []).forEach((l, i) => {
-        if (l.type !== 'linear') return;
-        out.push([l.weight, { dtype: 'f32', rank: 2 }, `layers[${i}].weight`], [l.bias, { dtype: 'f32', optional: true }, `layers[${i}].bias`]);
-      });
-      return out;
-    },
+    nested: ({ req }) => curvatureTensors(req),
     check({ req }) {
       return curvaturePlan(req);
     },
     native: ['mlpCurvatureProduct'],
+  })),
+  mlpCurvatureProductAsync: optional(spec<{ req: FusedCurvatureRequest }, CurvaturePlan>({
+    summary: 'mlpCurvatureProduct off the calling thread: a promise, the event loop keeps running',
+    params: ['req'],
+    tensors: {},
+    nested: ({ req }) => curvatureTensors(req),
+    check({ req }) {
+      return curvaturePlan(req);
+    },
+    native: ['mlpCurvatureProductAsync'],
+    async: true,
   })),
 } as const;
 
@@ -465,4 +466,17 @@ function curvaturePlan(req: FusedCurvatureRequest): CurvaturePlan {
   if (req.v.size !== vSize) fail('E_SHAPE', `${op}: vector has ${req.v.size} elements; expected ${vSize}`, { field: 'vector' });
   if (req.out.size !== vSize) fail('E_SHAPE', `${op}: out has ${req.out.size} elements; expected ${vSize}`, { field: 'out' });
   return { batch: B, spec: specArr, widths, classes: width, vSize };
+}
+
+/** The tensors inside a fused curvature request, for KernelBackend's ownership/dtype checks. */
+function curvatureTensors(req: FusedCurvatureRequest): [unknown, TensorParam, string][] {
+  if (typeof req !== 'object' || req === null) fail('E_ARG', 'mlpCurvatureProduct: request must be an object');
+  const out: [unknown, TensorParam, string][] = [
+    [req.x, { dtype: 'f32', rank: 2 }, 'x'], [req.labels, { dtype: 'i32' }, 'labels'], [req.v, { dtype: 'f32' }, 'v'], [req.out, { dtype: 'f32' }, 'out'],
+  ];
+  (Array.isArray(req.layers) ? req.layers : []).forEach((l, i) => {
+    if (l.type !== 'linear') return;
+    out.push([l.weight, { dtype: 'f32', rank: 2 }, `layers[${i}].weight`], [l.bias, { dtype: 'f32', optional: true }, `layers[${i}].bias`]);
+  });
+  return out;
 }

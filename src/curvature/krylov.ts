@@ -6,7 +6,7 @@
  * diagonal, β_{j−1} just above it) and the norm β_j of what is left. T is kept in float64 on the host.
  */
 import type { Backend, Tensor } from '../backends/backend.js';
-import type { LinearOperator } from './operator.js';
+import { type LinearOperator, applyOperator } from './operator.js';
 import { gaussian } from './probes.js';
 import type { Rng } from '../model/rng.js';
 
@@ -65,7 +65,7 @@ export class KrylovBasis {
     const qj = this.next!;
     b.copyInto(this.q, j * this.n, qj);
     this.count++;
-    const w = this.op.matvec(qj);
+    const w = await applyOperator(this.op, qj);
     this.matvecs++;
     b.free(qj);
     this.next = undefined;

@@ -17,7 +17,7 @@
 import type { Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import { KrylovBasis } from './krylov.js';
-import type { LinearOperator } from './operator.js';
+import { type LinearOperator, applyOperator } from './operator.js';
 import { gaussian, probeRng } from './probes.js';
 import { symmetricEigen } from './symeig.js';
 
@@ -173,7 +173,7 @@ export async function exactResiduals(op: LinearOperator, x: Tensor, theta: reado
   const out: number[] = [];
   for (let r = 0; r < theta.length; r++) {
     const xr = b.slice(x, r * op.size, [1, op.size]);
-    const ax = op.matvec(xr);
+    const ax = await applyOperator(op, xr);
     const res = b.axpy(-theta[r]!, xr, ax);
     const nn = b.dot(res, res);
     out.push(Math.sqrt(Math.max(0, (await b.read(nn))[0]!)));

@@ -83,6 +83,7 @@ function makeOperator(model: Mlp, batches: readonly DeviceBatch[], kind: Curvatu
       return product.products;
     },
     matvec: (v: Tensor) => product.apply(v),
+    matvecAsync: (v: Tensor) => product.applyAsync(v),
     dispose: () => product.dispose(),
   };
 }

@@ -20,6 +20,17 @@ export interface LinearOperator {
   readonly name?: string;
   /** A·v as a new tensor of v's shape (the caller frees it). */
   matvec(v: Tensor): Tensor;
+  /**
+   * Optional: A·v without blocking the event loop while it computes (a model's curvature on the
+   * native backend runs off the main thread). The algorithms here call `applyOperator`, which
+   * prefers it.
+   */
+  matvecAsync?(v: Tensor): Promise<Tensor>;
+}
+
+/** A·v through matvecAsync when the operator has it, else matvec: what every algorithm here calls. */
+export async function applyOperator(op: LinearOperator, v: Tensor): Promise<Tensor> {
+  return op.matvecAsync ? op.matvecAsync(v) : op.matvec(v);
 }
 
 /** Throws a clear error when v cannot be multiplied by op. */
@@ -109,6 +120,14 @@ export function countingOperator(op: LinearOperator, onProduct?: () => void): Li
       onProduct?.();
       return out;
     },
+    ...(op.matvecAsync && {
+      async matvecAsync(v: Tensor): Promise<Tensor> {
+        const out = await op.matvecAsync!(v);
+        wrapped.count++;
+        onProduct?.();
+        return out;
+      },
+    }),
   };
   return wrapped;
 }

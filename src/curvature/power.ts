@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import type { LinearOperator } from './operator.js';
+import { type LinearOperator, applyOperator } from './operator.js';
 import { gaussian, probeRng } from './probes.js';
 
 export interface PowerOptions {
@@ -71,7 +71,7 @@ export async function powerIteration(op: LinearOperator, options: PowerOptions =
       let residual = NaN;
       for (; iters < maxIter; ) {
         v = await orthonormalise(v);
-        const hv = op.matvec(v);
+        const hv = await applyOperator(op, v);
         iters++;
         const tmp = await read1(b.dot(hv, v));
         const r = b.axpy(-tmp, v, hv);

@@ -14,7 +14,7 @@
  */
 import type { Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import type { LinearOperator } from './operator.js';
+import { type LinearOperator, applyOperator } from './operator.js';
 import { probeRng, rademacher } from './probes.js';
 import { meanInterval } from './stats.js';
 
@@ -53,7 +53,7 @@ async function readScalar(op: LinearOperator, t: Tensor): Promise<number> {
 
 /** zᵀ A z (one product). */
 async function quadratic(op: LinearOperator, z: Tensor): Promise<number> {
-  const az = op.matvec(z);
+  const az = await applyOperator(op, z);
   const v = await readScalar(op, op.backend.dot(z, az));
   op.backend.free(az);
   return v;
@@ -112,7 +112,7 @@ export async function hutchPlusPlus(op: LinearOperator, options: TraceOptions & 
   };
   for (let i = 0; i < sketch; i++) {
     const z = b.upload(rademacher(n, rng), [1, n]);
-    const az = op.matvec(z);
+    const az = await applyOperator(op, z);
     used++;
     b.free(z);
     const w = deflate(az);

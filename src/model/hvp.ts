@@ -24,6 +24,12 @@ import type { Mlp } from './mlp.js';
 
 export type CurvatureKind = 'hessian' | 'ggn';
 
+/**
+ * Below this many multiply-adds per forward pass over all batches (~1–3 ms of product on 2 cores),
+ * applyAsync() computes on the calling thread: the hop to a libuv worker and back costs more.
+ */
+const OFF_THREAD_MIN_WORK = 1 << 23;
+
 /** One parameter tensor's place in a flat parameter vector. */
 export interface ParameterBlock {
   /** `i.weight` or `i.bias` (the safetensors key). */
@@ -134,6 +140,10 @@ export class CurvatureProduct {
   private readonly fusedStates = new Map<number, FusedCurvatureState>();
   /** model.version the kept states were computed at; they are dropped when it moves. */
   private statesVersion: number;
+  /** applyAsync() products run one after another (they share the kept states). */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** applyAsync() products queued or running: apply() must not touch the states meanwhile. */
+  private pendingAsync = 0;
 
   constructor(
     readonly model: Mlp,
@@ -174,17 +184,13 @@ export class CurvatureProduct {
    * tensor of v's shape that the caller frees.
    */
   apply(v: Tensor): Tensor {
+    if (this.pendingAsync > 0) fail('E_ARG', 'a product from applyAsync() is still pending on this operator; await it before apply()');
+    return this.applyNow(v);
+  }
+
+  private applyNow(v: Tensor): Tensor {
     const b = this.backend;
-    if (v.backend !== b.name || v.dtype !== 'f32') fail('E_ARG', `vector must be an f32 tensor on the ${b.name} backend, got ${v.backend}/${v.dtype}`, { field: 'vector' });
-    if (v.size !== this.layout.size) {
-      const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
-      fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
-    }
-    // Kept states are the old weights' forward/backward: an optimizer step or a load made them stale.
-    if (this.model.version !== this.statesVersion) {
-      this.dispose();
-      this.statesVersion = this.model.version;
-    }
+    this.prepare(v);
     if (this.fused) return this.applyFused(v);
     // Slice v into per-parameter blocks once; every batch reuses them.
     const vp = new Map<number, Tensor>();
@@ -217,6 +223,65 @@ export class CurvatureProduct {
     return out!;
   }
 
+  /**
+   * apply() for async callers (the curvature algorithms): on a backend with an off-thread fused
+   * product (native: a libuv worker) a large product runs there batch by batch, so timers, I/O and
+   * progress keep running; a small one, or another backend, runs apply() (the hop to a worker
+   * costs more than a product under OFF_THREAD_MIN_WORK). Products run one at a time, in call
+   * order; the weights, batches and v must not change until the promise settles.
+   */
+  applyAsync(v: Tensor): Promise<Tensor> {
+    this.pendingAsync++;
+    const run = this.queue.then(() => this.applyQueued(v)).finally(() => {
+      this.pendingAsync--;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyQueued(v: Tensor): Promise<Tensor> {
+    const b = this.backend;
+    if (!this.fused || typeof b.mlpCurvatureProductAsync !== 'function' || this.work() < OFF_THREAD_MIN_WORK) return this.applyNow(v);
+    this.prepare(v);
+    const layers = this.fusedLayers();
+    const out = b.zeros(v.shape);
+    try {
+      for (const [i, batch] of this.batches.entries()) {
+        await b.mlpCurvatureProductAsync({
+          layers, x: batch.x, labels: batch.labels, v, out, kind: this.kind, scale: 1 / this.total, accumulate: i > 0,
+          state: this.fusedState(i, batch.x.shape[0]!),
+        });
+      }
+    } catch (e) {
+      b.free(out);
+      throw e;
+    }
+    this.products++;
+    return out;
+  }
+
+  /** Multiply-adds of one forward pass over every batch: the size of a product, up to a small factor. */
+  private work(): number {
+    let weights = 0;
+    for (const l of this.model.description.layers) if (isLinear(l)) weights += l.in * l.out;
+    return weights * this.total;
+  }
+
+  /** Checks v; drops kept states the weights have moved away from. */
+  private prepare(v: Tensor): void {
+    const b = this.backend;
+    if (v.backend !== b.name || v.dtype !== 'f32') fail('E_ARG', `vector must be an f32 tensor on the ${b.name} backend, got ${v.backend}/${v.dtype}`, { field: 'vector' });
+    if (v.size !== this.layout.size) {
+      const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
+      fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
+    }
+    // Kept states are the old weights' forward/backward: an optimizer step or a load made them stale.
+    if (this.model.version !== this.statesVersion) {
+      this.dispose();
+      this.statesVersion = this.model.version;
+    }
+  }
+
   /** Frees the cached batch states (the model and batches stay the caller's). */
   dispose(): void {
     for (const [i, s] of this.states) this.freeState(s, i);
@@ -228,17 +293,7 @@ export class CurvatureProduct {
   /** One backend call per batch (Backend.mlpCurvatureProduct), accumulating into one output. */
   private applyFused(v: Tensor): Tensor {
     const b = this.backend;
-    const layers: FusedMlpLayer[] = [];
-    let p = 0;
-    for (const [i, l] of this.model.description.layers.entries()) {
-      if (!isLinear(l)) {
-        layers.push({ type: l.type });
-        continue;
-      }
-      const weight = this.model.params[p++]!.tensor;
-      const bias = l.bias !== false ? this.model.params[p++]!.tensor : undefined;
-      layers.push(bias ? { type: 'linear', weight, bias, active: this.active.has(i) } : { type: 'linear', weight, active: this.active.has(i) });
-    }
+    const layers = this.fusedLayers();
     const out = b.zeros(v.shape);
     try {
       this.batches.forEach((batch, i) => {
@@ -253,6 +308,22 @@ export class CurvatureProduct {
     }
     this.products++;
     return out;
+  }
+
+  /** The model's modules as a fused product takes them. */
+  private fusedLayers(): FusedMlpLayer[] {
+    const layers: FusedMlpLayer[] = [];
+    let p = 0;
+    for (const [i, l] of this.model.description.layers.entries()) {
+      if (!isLinear(l)) {
+        layers.push({ type: l.type });
+        continue;
+      }
+      const weight = this.model.params[p++]!.tensor;
+      const bias = l.bias !== false ? this.model.params[p++]!.tensor : undefined;
+      layers.push(bias ? { type: 'linear', weight, bias, active: this.active.has(i) } : { type: 'linear', weight, active: this.active.has(i) });
+    }
+    return layers;
   }
 
   /** The batch's kept-state object when caching is on and its bytes fit in what is left of cacheBytes. */

@@ -67,6 +67,8 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
       kind: 'hessian', scale: 0.2, accumulate: false,
     },
   ],
+  // The same call off the calling thread.
+  mlpCurvatureProductAsync: (be) => ROWS.mlpCurvatureProduct(be),
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;

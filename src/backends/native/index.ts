@@ -196,11 +196,17 @@ export class NativeBackend extends KernelBackend implements Backend {
       if (bad >= 0) fail('E_LABEL', `cldScores: label ${input.labels[bad]} of sample ${bad} is outside [0, ${C})`, { field: 'labels' });
       return out;
     },
-    mlpCurvatureProduct: ({ req }, plan) => this.#fusedCurvature(req, plan),
+    mlpCurvatureProduct: ({ req }, plan) => this.#fusedCurvature(req, plan, false),
+    mlpCurvatureProductAsync: async ({ req }, plan) => {
+      await this.#fusedCurvature(req, plan, true);
+    },
   };
 
-  /** The fused HVP / GGN product (native/mlp_hvp.cc): one addon call, scratch reused across calls. */
-  #fusedCurvature(req: FusedCurvatureRequest, plan: CurvaturePlan): void {
+  /**
+   * The fused HVP / GGN product (native/mlp_hvp.cc): one addon call, scratch reused across calls;
+   * offThread: on a libuv worker (mlpCurvatureProductAsync), settled by the returned promise.
+   */
+  #fusedCurvature(req: FusedCurvatureRequest, plan: CurvaturePlan, offThread: boolean): Promise<void> | undefined {
     const { batch: B, spec, widths } = plan;
     // Weights then bias of every linear layer, in layer order (the addon walks the same spec).
     const params: Float32Array[] = [];
@@ -217,7 +223,7 @@ export class NativeBackend extends KernelBackend implements Backend {
     let valid = false;
     if (req.state) {
       const key = `${req.kind}|${B}|${spec.join(',')}`;
-      let st = req.state.data as { key: string; h: Float32Array[]; g: (Float32Array | null)[]; d: (Float32Array | null)[]; valid: boolean } | undefined;
+      let st = req.state.data as { key: string; h: Float32Array[]; g: (Float32Array | null)[]; d: (Float32Array | null)[]; valid: boolean; busy?: boolean } | undefined;
       if (!st || st.key !== key) {
         const lowest = req.layers.findIndex((l) => l.type === 'linear' && l.active);
         st = {
@@ -234,24 +240,40 @@ export class NativeBackend extends KernelBackend implements Backend {
       stateG = st.g;
       stateD = st.d;
       valid = st.valid;
+      // Its arrays are being written by a product still running off-thread.
+      if (st.busy) fail('E_ARG', 'mlpCurvatureProduct: this state object is in use by a product still running; await it first', { field: 'state' });
       st.valid = false; // until the call returns without error
-      this.#curvature(spec, params, req, B, hess, stateH, stateG, stateD, valid);
-      st.valid = true;
-      return;
+      const running = this.#curvature(spec, params, req, B, hess, stateH, stateG, stateD, valid, offThread);
+      if (!running) {
+        st.valid = true;
+        return undefined;
+      }
+      const kept = st;
+      kept.busy = true;
+      return running.then(() => {
+        kept.valid = true;
+      }).finally(() => {
+        kept.busy = false;
+      });
     }
-    this.#curvature(spec, params, req, B, hess, null, null, null, false);
+    return this.#curvature(spec, params, req, B, hess, null, null, null, false, offThread);
   }
 
   #curvature(
     spec: Int32Array, params: Float32Array[], req: FusedCurvatureRequest, B: number, hess: boolean,
     stateH: Float32Array[] | null, stateG: (Float32Array | null)[] | null, stateD: (Float32Array | null)[] | null, valid: boolean,
-  ): void {
+    offThread: boolean,
+  ): Promise<void> | undefined {
     const labels = i32(req.labels);
-    const bad = this.#addon.mlpCurvatureProduct(
-      spec, params, f32(req.x), labels, B, f32(req.v),
-      f32(req.out), !hess, req.scale, !!req.accumulate,
-      stateH, stateG, stateD, valid,
-    );
+    const args = [
+      spec, params, f32(req.x), labels, B, f32(req.v), f32(req.out), !hess, req.scale, !!req.accumulate, stateH, stateG, stateD, valid,
+    ] as const;
+    if (offThread) return this.#addon.mlpCurvatureProductAsync(...args).then((bad) => this.#badLabel(bad, labels, spec));
+    this.#badLabel(this.#addon.mlpCurvatureProduct(...args), labels, spec);
+    return undefined;
+  }
+
+  #badLabel(bad: number, labels: Int32Array, spec: Int32Array): void {
     if (bad >= 0) fail('E_LABEL', `mlpCurvatureProduct: label ${labels[bad]} of row ${bad} is outside [0, ${spec[spec.length - 3]})`, { field: 'labels' });
   }
 
