@@ -112,6 +112,61 @@ export interface FusedCurvatureRequest {
   state?: FusedCurvatureState;
 }
 
+/** One module of an MLP handed to the fused training step (Backend.mlpTrainSteps). */
+export type FusedTrainLayer =
+  | {
+      type: 'linear';
+      /** [out, in] */
+      weight: Tensor;
+      /** [out]; absent for a bias-less layer */
+      bias?: Tensor;
+      /** Optimizer state of the weight, same shape: [velocity] (sgd) or [m, v] (adam, adamw). */
+      weightState: readonly Tensor[];
+      /** The same for the bias (present with it). */
+      biasState?: readonly Tensor[];
+    }
+  | { type: Activation };
+
+/** The optimizer of a fused training step: the maths of Backend.sgdStep / adamStep. */
+export interface FusedOptimizer {
+  name: 'sgd' | 'adam' | 'adamw';
+  weightDecay: number;
+  momentum: number;
+  nesterov: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/**
+ * A fused training step's scratch, kept by the caller: one object per training run (call site),
+ * passed to each of its calls; never used by two calls at once. Dropping it frees the scratch.
+ */
+export interface FusedTrainState {
+  data?: unknown;
+}
+
+/** Arguments of Backend.mlpTrainSteps. */
+export interface FusedTrainRequest {
+  layers: readonly FusedTrainLayer[];
+  /** Every input row [M, in] of the first layer (the whole training set, on the device). */
+  x: Tensor;
+  /** Label of every row of x (host). */
+  labels: Int32Array;
+  /** The rows this call trains on, in order: consecutive mini-batches of batchSize, the last one may be smaller. */
+  rows: Int32Array;
+  batchSize: number;
+  /** Learning rate of each step of this call (ceil(rows / batchSize) of them). */
+  lr: Float64Array;
+  optimizer: FusedOptimizer;
+  /** Optimizer steps already taken on these parameters and state (Adam's bias correction counts on from here). */
+  stepsBefore: number;
+  /** Written: the loss of every row (cross-entropy, before its batch's update), in `rows` order. */
+  loss: Float32Array;
+  state: FusedTrainState;
+}
+
+/** The op methods are declared here, or with their specs in ops.ts for generic ops (GenericOpMethods). */
 export interface Backend {
   readonly name: BackendName;
   info(): BackendInfo;
@@ -182,6 +237,14 @@ export interface Backend {
    * src/model/hvp.ts composes from the kernels above. Backends without it get the composed path.
    */
   mlpCurvatureProduct?(req: FusedCurvatureRequest): void;
+  /**
+   * Optional: mini-batch training steps of an MLP on mean cross-entropy in one call — per batch,
+   * gather, forward, per-sample loss, backward and the optimizer update of every parameter, exactly
+   * what model/mlp.ts and train/optimizer.ts compose from the kernels above; resolves to the sum of
+   * the losses. Parameters and state change in place; the caller must not touch them (or x, or
+   * `loss`) until it settles. Backends without it get the composed path.
+   */
+  mlpTrainSteps?(req: FusedTrainRequest): Promise<number>;
   /**
    * Optional: mlpCurvatureProduct off the calling thread (native: a libuv worker), so that a long
    * product does not block the event loop. The request's tensors and the weights must not change

@@ -27,6 +27,7 @@ import {
   type DType,
   type FusedCurvatureRequest,
   type FusedMlpLayer,
+  type FusedTrainRequest,
   type SgdHyper,
   type Tensor,
   shapeSize,
@@ -407,6 +408,29 @@ export const OPS = {
     native: ['mlpCurvatureProductAsync'],
     async: true,
   })),
+  mlpTrainSteps: optional(spec<{ req: FusedTrainRequest }, TrainPlan>({
+    summary: 'mini-batch training steps of an MLP on mean cross-entropy (forward, loss, backward, optimizer) in one call',
+    params: ['req'],
+    tensors: {},
+    nested: ({ req }) => {
+      if (typeof req !== 'object' || req === null) fail('E_ARG', 'mlpTrainSteps: request must be an object');
+      const out: [unknown, TensorParam, string][] = [[req.x, { dtype: 'f32', rank: 2 }, 'x']];
+      (Array.isArray(req.layers) ? req.layers : []).forEach((l, i) => {
+        if (l.type !== 'linear') return;
+        out.push([l.weight, { dtype: 'f32', rank: 2 }, `layers[${i}].weight`], [l.bias, { dtype: 'f32', optional: true }, `layers[${i}].bias`]);
+        const states: [readonly Tensor[] | undefined, string][] = [[l.weightState, 'weightState'], [l.biasState, 'biasState']];
+        for (const [st, what] of states) {
+          (Array.isArray(st) ? st : []).forEach((t, k) => out.push([t, { dtype: 'f32' }, `layers[${i}].${what}[${k}]`]));
+        }
+      });
+      return out;
+    },
+    check({ req }) {
+      return trainPlan(req);
+    },
+    native: ['mlpTrainWorkspace', 'mlpTrainSteps'],
+    async: true,
+  })),
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -479,4 +503,86 @@ function curvatureTensors(req: FusedCurvatureRequest): [unknown, TensorParam, st
     out.push([l.weight, { dtype: 'f32', rank: 2 }, `layers[${i}].weight`], [l.bias, { dtype: 'f32', optional: true }, `layers[${i}].bias`]);
   });
   return out;
+}
+
+/** Plan of the fused training step: the layer spec and optimizer numbers the kernels consume. */
+export interface TrainPlan {
+  /** Per layer [activation code or −1 for linear, in, out, hasBias]. */
+  spec: Int32Array;
+  /** Rows of x (M) and classes (C). */
+  samples: number;
+  classes: number;
+  steps: number;
+  /** [optimizer 0 sgd | 1 adam | 2 adamw, weightDecay, momentum, nesterov, beta1, beta2, eps, stepsBefore]. */
+  hyper: Float64Array;
+}
+
+const TRAIN_OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
+
+/** Everything of a fused training request but tensor ownership (checked through `nested`). */
+function trainPlan(req: FusedTrainRequest): TrainPlan {
+  const op = 'mlpTrainSteps';
+  const x = req.x;
+  const [M, D] = dims2(x);
+  const layers = Array.isArray(req.layers) ? req.layers : fail('E_ARG', `${op}: layers must be an array`);
+  const o = req.optimizer;
+  if (typeof o !== 'object' || o === null) fail('E_ARG', `${op}: optimizer must be an object`);
+  const kind = TRAIN_OPTIMIZERS.indexOf(o.name);
+  if (kind < 0) fail('E_ARG', `${op}: optimizer must be one of ${TRAIN_OPTIMIZERS.join(', ')}, got ${JSON.stringify(o.name)}`);
+  const slots = kind === 0 ? 1 : 2;
+  const spec = new Int32Array(4 * layers.length);
+  let width = D;
+  const stateOf = (st: readonly Tensor[] | undefined, size: number, what: string): void => {
+    if (!Array.isArray(st) || st.length !== slots) fail('E_ARG', `${op}: ${what} must hold ${slots} tensor(s) for ${o.name}`);
+    st.forEach((t, k) => {
+      if (t.size !== size) fail('E_SHAPE', `${op}: ${what}[${k}] has ${t.size} elements, expected ${size}`);
+    });
+  };
+  layers.forEach((l, i) => {
+    if (l.type === 'linear') {
+      const [out, inn] = dims2(l.weight);
+      if (inn !== width) fail('E_SHAPE', `${op}: layers[${i}] expects ${inn} features, gets ${width}`);
+      if (out < 1) fail('E_SHAPE', `${op}: layers[${i}] has no outputs`);
+      stateOf(l.weightState, out * inn, `layers[${i}].weightState`);
+      if (l.bias !== undefined) {
+        if (l.bias.size !== out) fail('E_SHAPE', `${op}: layers[${i}].bias has ${l.bias.size} elements, expected ${out}`);
+        stateOf(l.biasState, out, `layers[${i}].biasState`);
+      } else if (l.biasState !== undefined) fail('E_ARG', `${op}: layers[${i}] has biasState but no bias`);
+      spec.set([-1, inn, out, l.bias !== undefined ? 1 : 0], 4 * i);
+      width = out;
+    } else {
+      spec.set([ACTIVATION_CODE[activationKind(l.type, op)], width, width, 0], 4 * i);
+    }
+  });
+  if (layers.length === 0 || layers[layers.length - 1]!.type !== 'linear') fail('E_ARG', `${op}: the last layer must be linear (the logits)`);
+  if (D < 1) fail('E_SHAPE', `${op}: x has no features`);
+  const C = width;
+  if (!(req.labels instanceof Int32Array) || req.labels.length !== M) fail('E_SHAPE', `${op}: expected ${M} int32 labels (one per row of x), got ${req.labels?.length}`, { field: 'labels' });
+  if (!(req.rows instanceof Int32Array)) fail('E_ARG', `${op}: rows must be an Int32Array`);
+  const n = req.rows.length;
+  for (let r = 0; r < n; r++) {
+    const row = req.rows[r]!;
+    if (row < 0 || row >= M) fail('E_ARG', `${op}: row ${row} (rows[${r}]) is outside [0, ${M})`);
+    const y = req.labels[row]!;
+    if (y < 0 || y >= C) fail('E_LABEL', `${op}: label ${y} of row ${row} is outside [0, ${C})`, { field: 'labels' });
+  }
+  const B = req.batchSize;
+  if (!Number.isInteger(B) || B < 1 || B > 0x7fffffff) fail('E_ARG', `${op}: batchSize must be a positive integer, got ${B}`);
+  const steps = Math.ceil(n / B);
+  if (!(req.lr instanceof Float64Array) || req.lr.length !== steps) fail('E_ARG', `${op}: lr must be a Float64Array of ${steps} learning rates (one per step), got ${req.lr?.length}`);
+  req.lr.forEach((v, s) => finite(v, `${op} lr[${s}]`));
+  if (!(req.loss instanceof Float32Array) || req.loss.length !== n) fail('E_SHAPE', `${op}: loss must be a Float32Array of ${n} values, got ${req.loss?.length}`, { field: 'loss' });
+  if (!Number.isInteger(req.stepsBefore) || req.stepsBefore < 0) fail('E_ARG', `${op}: stepsBefore must be a non-negative integer, got ${req.stepsBefore}`);
+  if (typeof req.state !== 'object' || req.state === null) fail('E_ARG', `${op}: state must be an object (one per call site)`);
+  const hyper = Float64Array.of(
+    kind,
+    finite(o.weightDecay, `${op} weightDecay`),
+    finite(o.momentum, `${op} momentum`),
+    flag(o.nesterov, `${op} nesterov`) ? 1 : 0,
+    finite(o.beta1, `${op} beta1`),
+    finite(o.beta2, `${op} beta2`),
+    finite(o.eps, `${op} eps`),
+    req.stepsBefore,
+  );
+  return { spec, samples: M, classes: C, steps, hyper };
 }

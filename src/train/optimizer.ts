@@ -108,6 +108,21 @@ export class Optimizer {
     }
   }
 
+  /** The state tensors of every parameter, in parameter order: [velocity] (sgd) or [m, v] (adam, adamw). */
+  get stateTensors(): readonly (readonly Tensor[])[] {
+    return this.state;
+  }
+
+  /**
+   * Records `n` steps that a backend's fused training call took on these parameters and this
+   * state (Backend.mlpTrainSteps): the step count moves on and the model is marked changed.
+   */
+  advance(n: number): void {
+    if (!Number.isInteger(n) || n < 0) fail('E_INTERNAL', `optimizer advance by ${n}`);
+    this.steps += n;
+    if (n > 0) this.owner?.markParametersChanged();
+  }
+
   dispose(): void {
     for (const s of this.state) for (const t of s) this.backend.free(t);
   }

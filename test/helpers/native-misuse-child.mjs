@@ -71,7 +71,45 @@ const hvpExtra = () => {
   return bad;
 };
 
+// Fused training steps: a 3-4-2 MLP (linear+bias, relu, linear without bias), SGD (one state array
+// per parameter), 5 rows of a 6-row x in batches of 2 (3 steps).
+// mlpTrainSteps(spec, params, state, x, labels, rows, batch, lr, hyper, loss, workspace).
+const trainSpec = () => Int32Array.of(-1, 3, 4, 1, 0, 4, 4, 0, -1, 4, 2, 0);
+const trainWs = addon.mlpTrainWorkspace ? addon.mlpTrainWorkspace() : undefined;
+const trainArgs = () => [
+  trainSpec(), [f32(12, 2), f32(4, 3), f32(8, 4)], [new Float32Array(12), new Float32Array(4), new Float32Array(8)], f32(6 * 3, 5), i32(6),
+  Int32Array.of(5, 0, 3, 1, 2), 2, f64(3).map((v) => 0.1 * Math.abs(v)), Float64Array.of(0, 0, 0.9, 0, 0.9, 0.999, 1e-8, 0), new Float32Array(5), trainWs,
+];
+const trainKinds = ['spec', 'list', 'list', 'f32', 'i32', 'i32', 'dim', 'f64', 'f64', 'f32', 'ws'];
+const trainExtra = () => {
+  const bad = [];
+  const set = (name, mutate) => bad.push({ name, args: () => { const a = trainArgs(); mutate(a); return a; } });
+  set('layers not 4 per layer', (a) => { a[0] = trainSpec().subarray(0, 11); });
+  set('activation code 4', (a) => { a[0] = trainSpec(); a[0][4] = 4; });
+  set('widths do not chain', (a) => { a[0] = trainSpec(); a[0][9] = 3; });
+  set('last layer an activation', (a) => { a[0] = Int32Array.of(-1, 3, 4, 1, 0, 4, 4, 0); a[1] = [f32(12), f32(4)]; a[2] = [f32(12), f32(4)]; });
+  set('params[0] short', (a) => { a[1][0] = f32(11); });
+  set('params one too many', (a) => { a[1] = [...a[1], f32(8)]; });
+  set('state one missing', (a) => { a[2] = a[2].slice(0, 2); });
+  set('state[1] long', (a) => { a[2][1] = f32(5); });
+  set('state of sgd for adam', (a) => { a[8] = Float64Array.of(1, 0, 0, 0, 0.9, 0.999, 1e-8, 0); });
+  set('row out of range', (a) => { a[5] = Int32Array.of(5, 0, 6, 1, 2); });
+  set('negative row', (a) => { a[5] = Int32Array.of(5, 0, -1, 1, 2); });
+  set('label out of range', (a) => { a[4] = Int32Array.of(0, 1, 2, 0, 1, 0); });
+  set('negative label', (a) => { a[4] = Int32Array.of(0, 1, -1, 0, 1, 0); });
+  set('lr NaN', (a) => { a[7] = Float64Array.of(0.1, NaN, 0.1); });
+  set('optimizer 3', (a) => { a[8] = Float64Array.of(3, 0, 0.9, 0, 0.9, 0.999, 1e-8, 0); });
+  set('stepsBefore fractional', (a) => { a[8] = Float64Array.of(0, 0, 0.9, 0, 0.9, 0.999, 1e-8, 1.5); });
+  set('x not a multiple of the features', (a) => { a[3] = f32(17); });
+  set('workspace a plain object', (a) => { a[10] = {}; });
+  set('workspace null', (a) => { a[10] = null; });
+  set('workspace an ArrayBuffer', (a) => { a[10] = new ArrayBuffer(8); });
+  return bad;
+};
+
 const CASES = {
+  mlpTrainWorkspace: { args: () => [], kinds: [], extra: () => [{ name: 'an argument', args: () => [1] }, { name: 'two arguments', args: () => [{}, 2] }, { name: 'a string', args: () => ['x'] }, { name: 'null', args: () => [null] }, { name: 'an object', args: () => [{}] }, { name: 'an array', args: () => [[]] }] },
+  mlpTrainSteps: { args: trainArgs, kinds: trainKinds, extra: trainExtra },
   info: { args: () => [], kinds: [] },
   sgemm: { args: () => [2, 3, 4, f32(8), false, f32(12), false, new Float32Array(6)], kinds: ['dim', 'dim', 'dim', 'f32', 'bool', 'f32', 'bool', 'f32'],
     // Sizes whose products still match the arrays' lengths must hold whatever the transposes say; these do not.

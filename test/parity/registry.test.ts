@@ -69,6 +69,18 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   ],
   // The same call off the calling thread.
   mlpCurvatureProductAsync: (be) => ROWS.mlpCurvatureProduct(be),
+  mlpTrainSteps: (be) => [
+    {
+      layers: [
+        { type: 'linear', weight: f(be, [4, 3], 42), bias: f(be, [4], 43), weightState: [be.zeros([4, 3])], biasState: [be.zeros([4])] },
+        { type: 'relu' },
+        { type: 'linear', weight: f(be, [2, 4], 44), weightState: [be.zeros([2, 4])] },
+      ],
+      x: f(be, [5, 3], 45), labels: randomInts(5, 46, 2), rows: Int32Array.of(4, 0, 2), batchSize: 2, lr: Float64Array.of(0.1, 0.05),
+      optimizer: { name: 'sgd', weightDecay: 0, momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+      stepsBefore: 0, loss: new Float32Array(3), state: {},
+    },
+  ],
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;

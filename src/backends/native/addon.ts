@@ -45,6 +45,17 @@ export interface NativeAddon {
   ): number;
   /** mlpCurvatureProduct on a libuv worker (same arguments; argument errors throw at once). The arrays must not change until it settles. */
   mlpCurvatureProductAsync(...args: Parameters<NativeAddon['mlpCurvatureProduct']>): Promise<number>;
+  /** A fused training step's workspace (native/mlp_train.h), one per call site; freed when collected. */
+  mlpTrainWorkspace(): object;
+  /**
+   * Fused training steps on a libuv worker; layers: [act (−1 linear), in, out, hasBias] per layer; params: weight then bias
+   * of each linear layer; state: per parameter [velocity] or [m, v]; hyper: [optimizer 0|1|2, weightDecay, momentum,
+   * nesterov, beta1, beta2, eps, stepsBefore]. Resolves to Σ loss. Argument errors throw at once; arrays must not change until it settles.
+   */
+  mlpTrainSteps(
+    layers: Int32Array, params: Float32Array[], state: Float32Array[], x: Float32Array, labels: Int32Array, rows: Int32Array,
+    batch: number, lr: Float64Array, hyper: Float64Array, loss: Float32Array, workspace: object,
+  ): Promise<number>;
   /** Resolves to −1, or the first sample whose label is outside [0, C). Runs off the main thread. */
   cldScores(
     traj: Float32Array | Float64Array, epochs: number, samples: number,

@@ -13,9 +13,9 @@
  * makes sgemm pack both operands always (testing/timing the packed path).
  */
 import { fail } from '../../errors.js';
-import { type Backend, type BackendInfo, type DType, type FusedCurvatureRequest, type Tensor, shapeSize } from '../backend.js';
+import { type Backend, type BackendInfo, type DType, type FusedCurvatureRequest, type FusedTrainRequest, type Tensor, shapeSize } from '../backend.js';
 import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
-import { type CurvaturePlan, checkShape, checkUpload } from '../ops.js';
+import { type CurvaturePlan, type TrainPlan, checkShape, checkUpload } from '../ops.js';
 import type { NativeAddon } from './addon.js';
 import { addonOrThrow } from './host.js';
 import { HostPool, poolCapFromEnv } from './host-pool.js';
@@ -200,7 +200,31 @@ export class NativeBackend extends KernelBackend implements Backend {
     mlpCurvatureProductAsync: async ({ req }, plan) => {
       await this.#fusedCurvature(req, plan, true);
     },
+    mlpTrainSteps: ({ req }, plan) => this.#trainSteps(req, plan),
   };
+
+  /**
+   * Fused training steps (native/mlp_train.cc): one addon call for all the steps of `req`, on a
+   * libuv worker; the scratch lives on `req.state` (an addon workspace, reused by its next calls).
+   */
+  #trainSteps(req: FusedTrainRequest, plan: TrainPlan): Promise<number> {
+    const params: Float32Array[] = [];
+    const state: Float32Array[] = [];
+    for (const l of req.layers) {
+      if (l.type !== 'linear') continue;
+      params.push(f32(l.weight));
+      for (const t of l.weightState) state.push(f32(t));
+      if (l.bias !== undefined) {
+        params.push(f32(l.bias));
+        for (const t of l.biasState!) state.push(f32(t));
+      }
+    }
+    const st = req.state as { data?: { workspace?: object } };
+    if (typeof st.data !== 'object' || st.data === null || !st.data.workspace) st.data = { workspace: this.#addon.mlpTrainWorkspace() };
+    return this.#addon.mlpTrainSteps(
+      plan.spec, params, state, f32(req.x), req.labels, req.rows, req.batchSize, req.lr, plan.hyper, req.loss, st.data.workspace!,
+    );
+  }
 
   /**
    * The fused HVP / GGN product (native/mlp_hvp.cc): one addon call, scratch reused across calls;
