@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pool.h"
+#include "registry.h"
 
 namespace riverbed {
 namespace {
@@ -50,4 +51,54 @@ void adam_step(float* p, const float* g, float* m, float* v, size_t n, double lr
   });
 }
 
+}  // namespace riverbed
+
+// ---- generic ops (src/backends/ops.ts: adagradStep, classpStep), self-registered ---------------
+
+namespace riverbed {
+namespace {
+
+// AdaGrad as torch.optim.Adagrad: lr' = lr / (1 + (step − 1)·lrDecay); g += wd·p; A += g²; p −= lr'·g / (√A + eps).
+Napi::Value AdagradStep(const Napi::CallbackInfo& info) {
+  GenericArgs a(info, 3);
+  const size_t n = a.dim("n");
+  float* p = a.f32(0, n);
+  const float* g = a.f32(1, n);
+  float* acc = a.f32(2, n);
+  const double clr = a.num("lr") / (1.0 + (a.num("step") - 1.0) * a.num("lrDecay"));
+  const double wd = a.num("weightDecay"), eps = a.num("eps");
+  chunked(n, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; i++) {
+      const double gi = (double)g[i] + wd * (double)p[i];
+      const double ai = (double)acc[i] + gi * gi;
+      acc[i] = (float)ai;
+      p[i] = (float)((double)p[i] - clr * gi / (std::sqrt(ai) + eps));
+    }
+  });
+  return info.Env().Undefined();
+}
+RIVERBED_EXPORT("adagradStep", AdagradStep);
+
+// CLASSP, as the paper states it: A += |g|^p everywhere; where g² > threshold, w −= lr·g / (eps + A)^(1/p).
+Napi::Value ClasspStep(const Napi::CallbackInfo& info) {
+  GenericArgs a(info, 3);
+  const size_t n = a.dim("n");
+  float* p = a.f32(0, n);
+  const float* g = a.f32(1, n);
+  float* acc = a.f32(2, n);
+  const double lr = a.num("lr"), eps = a.num("eps"), pw = a.num("power"), thr = a.num("threshold");
+  if (!(pw > 0) || !(eps > 0)) a.range("power and eps must be > 0");
+  chunked(n, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; i++) {
+      const double gi = g[i];
+      const double ai = (double)acc[i] + std::pow(std::fabs(gi), pw);
+      acc[i] = (float)ai;
+      if (gi * gi > thr) p[i] = (float)((double)p[i] - lr * gi / std::pow(eps + ai, 1.0 / pw));
+    }
+  });
+  return info.Env().Undefined();
+}
+RIVERBED_EXPORT("classpStep", ClasspStep);
+
+}  // namespace
 }  // namespace riverbed

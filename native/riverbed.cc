@@ -1,11 +1,14 @@
 // riverbed's native addon: registration only. Kernels live in one .h/.cc pair per family,
-// their JavaScript wrappers in bindings.cc.
+// their JavaScript wrappers in bindings.cc — or, for newer ops, in the kernel file itself,
+// registered with RIVERBED_EXPORT (registry.h).
 #include <napi.h>
 
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "bindings.h"
+#include "registry.h"
 
 namespace {
 
@@ -26,7 +29,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"mlpTrainWorkspace", MlpTrainWorkspace}, {"mlpTrainSteps", MlpTrainSteps},
   };
   InitInstance(env);
-  for (const auto& f : fns) {
+  // The hand-listed entries above, then every export a kernel file registered itself (registry.h).
+  std::vector<RegisteredExport> all;
+  for (const auto& f : fns) all.push_back({f.name, f.fn});
+  for (const auto& r : registered_exports()) all.push_back(r);
+  for (const auto& f : all) {
     // The name is the callback's data (bindings.cc prefixes its errors with it); a C++ exception
     // that is not already a JS error (std::bad_alloc of a workspace) becomes one instead of abort().
     auto fn = f.fn;

@@ -12,6 +12,7 @@
  */
 
 import { fail } from '../errors.js';
+import type { GenericOpMethods } from './ops.js';
 
 export type BackendName = 'js' | 'native' | 'webgpu';
 export type BackendChoice = 'auto' | BackendName;
@@ -167,7 +168,7 @@ export interface FusedTrainRequest {
 }
 
 /** The op methods are declared here, or with their specs in ops.ts for generic ops (GenericOpMethods). */
-export interface Backend {
+export interface Backend extends GenericOpMethods {
   readonly name: BackendName;
   info(): BackendInfo;
 
@@ -238,6 +239,12 @@ export interface Backend {
    */
   mlpCurvatureProduct?(req: FusedCurvatureRequest): void;
   /**
+   * Optional: mlpCurvatureProduct off the calling thread (native: a libuv worker), so that a long
+   * product does not block the event loop. The request's tensors and the weights must not change
+   * until it settles; a `state` object serves one product at a time.
+   */
+  mlpCurvatureProductAsync?(req: FusedCurvatureRequest): Promise<void>;
+  /**
    * Optional: mini-batch training steps of an MLP on mean cross-entropy in one call — per batch,
    * gather, forward, per-sample loss, backward and the optimizer update of every parameter, exactly
    * what model/mlp.ts and train/optimizer.ts compose from the kernels above; resolves to the sum of
@@ -245,12 +252,6 @@ export interface Backend {
    * `loss`) until it settles. Backends without it get the composed path.
    */
   mlpTrainSteps?(req: FusedTrainRequest): Promise<number>;
-  /**
-   * Optional: mlpCurvatureProduct off the calling thread (native: a libuv worker), so that a long
-   * product does not block the event loop. The request's tensors and the weights must not change
-   * until it settles; a `state` object serves one product at a time.
-   */
-  mlpCurvatureProductAsync?(req: FusedCurvatureRequest): Promise<void>;
 
   /** Waits for queued work (no-op on synchronous backends). */
   sync(): Promise<void>;

@@ -9,16 +9,50 @@
  */
 import { fail } from '../errors.js';
 import type { Backend, BackendInfo, BackendName, Tensor } from './backend.js';
-import { OPS, OP_NAMES, type OpArgs, type OpName, type OpPlan, type OpSpec, type TensorParam } from './ops.js';
+import { OPS, OP_NAMES, type OpArgs, type OpName, type OpPlan, type OpSpec, type OutputDecl, type TensorParam } from './ops.js';
 
 type Method<K extends OpName> = NonNullable<Backend[K]>;
 /** A backend's implementation of op K: checked arguments and the plan in, the method's result out. */
 export type Kernel<K extends OpName> = (args: OpArgs<K>, plan: OpPlan<K>) => ReturnType<Method<K>>;
 
 type OptionalOp = { [K in OpName]: (typeof OPS)[K] extends { optional: true } ? K : never }[OpName];
+type GenericOp = { [K in OpName]: (typeof OPS)[K] extends { generic: true } ? K : never }[OpName];
 type RequiredOp = Exclude<OpName, OptionalOp>;
-/** Every required op, and whichever optional ops the backend offers. */
-export type KernelTable = { [K in RequiredOp]: Kernel<K> } & { [K in OptionalOp]?: Kernel<K> };
+/**
+ * Every required op, and whichever optional ops the backend offers. Ops marked generic may be
+ * left to the backend's `genericKernel` (native, webgpu); js implements them all.
+ */
+export type KernelTable = { [K in Exclude<RequiredOp, GenericOp>]: Kernel<K> } & { [K in OptionalOp | GenericOp]?: Kernel<K> };
+
+/** What a generic executor receives: the spec, checked arguments, the plan and the declared outputs. */
+export interface GenericCall {
+  op: OpName;
+  spec: OpSpec<Record<string, unknown>, unknown>;
+  args: Record<string, unknown>;
+  plan: Record<string, unknown>;
+  /** Tensor parameters in declaration order, with their names. */
+  tensors: [string, Tensor][];
+  outputs: readonly OutputDecl[];
+  /** The numbers (and booleans as 0/1) of the call and the plan, flattened one level: a generic kernel's scalars. */
+  scalars: Record<string, number>;
+}
+
+/** The numbers of a call and its plan, one level of objects flattened (h.lr → lr), booleans as 0/1. */
+function scalarsOf(...sources: Record<string, unknown>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const put = (k: string, v: unknown) => {
+    if (typeof v === 'number') out[k] = v;
+    else if (typeof v === 'boolean') out[k] = v ? 1 : 0;
+  };
+  for (const src of sources) {
+    for (const [k, v] of Object.entries(src)) {
+      if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !Array.isArray(v) && !('dtype' in v)) {
+        for (const [k2, v2] of Object.entries(v)) put(k2, v2);
+      } else put(k, v);
+    }
+  }
+  return out;
+}
 
 /** What a backend says about a value passed where one of its tensors is expected. */
 export type TensorState = 'live' | 'freed' | 'foreign';
@@ -30,6 +64,8 @@ export abstract class KernelBackend {
   protected abstract readonly kernels: KernelTable;
   /** Whether `t` is a live tensor of this backend instance. */
   protected abstract tensorState(t: Tensor): TensorState;
+  /** Runs an op marked generic that the kernel table leaves out; returns its outputs (see OpSpec.outputs). */
+  protected genericKernel?(call: GenericCall): Tensor[];
 
   /** Validates a call through the registry and runs this backend's kernel. */
   protected run<K extends OpName>(op: K, positional: readonly unknown[]): ReturnType<Method<K>> {
@@ -56,8 +92,17 @@ export abstract class KernelBackend {
     for (const [t, want, what] of spec.nested?.(args) ?? []) this.checkTensor(t, want, `${op} ${what}`);
     const plan = spec.check(args);
     const kernel = (this.kernels as Record<string, Kernel<K> | undefined>)[op];
-    if (!kernel) fail('E_BACKEND', `${op} is not implemented by the ${this.name} backend`);
-    return kernel(args as OpArgs<K>, plan as OpPlan<K>);
+    if (kernel) return kernel(args as OpArgs<K>, plan as OpPlan<K>);
+    if (spec.generic && this.genericKernel) {
+      const outputs = spec.outputs!(plan, args);
+      const tensors = Object.keys(spec.tensors).filter((p) => args[p] !== undefined).map((p) => [p, args[p] as Tensor] as [string, Tensor]);
+      const out = this.genericKernel({ op, spec, args, plan: plan as Record<string, unknown>, tensors, outputs, scalars: scalarsOf(args, plan as Record<string, unknown>) });
+      // No outputs: in place (void); one: the tensor; several: by name ({ loss, grad }).
+      if (outputs.length === 0) return undefined as ReturnType<Method<K>>;
+      if (outputs.length === 1) return out[0] as ReturnType<Method<K>>;
+      return Object.fromEntries(outputs.map((o, i) => [o.name, out[i]])) as ReturnType<Method<K>>;
+    }
+    fail('E_BACKEND', `${op} is not implemented by the ${this.name} backend`);
   }
 
   /** Ownership, liveness, dtype and rank of one tensor argument (shared by every op). */

@@ -59,13 +59,35 @@ export interface OpSpec<A, P> {
   native?: readonly string[];
   /** WGSL families (shaders/<family>.wgsl) and the entry points the webgpu kernel dispatches. */
   wgsl?: readonly { family: string; entries: readonly string[] }[];
+  /**
+   * The output tensors, for ops the generic executors run without hand-written glue (marked
+   * with `generic()`): native calls `addon[native[0]](plan, ...tensor params, ...outputs)` with
+   * the plan's and the call's numbers in `plan`; webgpu runs `wgsl[0].entries[0]` elementwise
+   * over the first output (or, in place, the first tensor) binding every tensor by its parameter
+   * name and output name, each with a `<name>Base` uniform. No outputs: an in-place op.
+   */
+  outputs?: (plan: P, args: A) => readonly OutputDecl[];
+  /** Run by the generic executors on native and webgpu (js still has its reference kernel). */
+  generic?: true;
   /** The method returns a promise: argument errors become rejections. */
   async?: true;
   /** Backends may leave it out (the caller then takes a composed path); set with `optional()`. */
   optional?: true;
 }
 
+/** One output tensor of an op (see OpSpec.outputs). */
+export interface OutputDecl {
+  name: string;
+  shape: readonly number[];
+  dtype: DType;
+}
+
 const spec = <A, P>(s: OpSpec<A, P>): OpSpec<A, P> => s;
+/** Marks an op the generic executors run (it must declare `outputs`). */
+const generic = <A, P>(s: OpSpec<A, P>): OpSpec<A, P> & { generic: true } => {
+  if (!s.outputs || !s.native || !s.wgsl) throw new Error('a generic op declares outputs, native and wgsl');
+  return { ...s, generic: true };
+};
 /** Marks an op backends may leave out (its type says so, which KernelTable relies on). */
 const optional = <A, P>(s: OpSpec<A, P>): OpSpec<A, P> & { optional: true } => ({ ...s, optional: true });
 
@@ -128,6 +150,36 @@ export function checkLabels(labels: Int32Array, C: number, what: string, op: str
 }
 
 // ---- the ops ---------------------------------------------------------------------------------------
+
+/** AdaGrad as torch.optim.Adagrad (initial accumulator 0). */
+export interface AdagradHyper {
+  lr: number;
+  weightDecay: number;
+  lrDecay: number;
+  eps: number;
+  /** 1-based step count. */
+  step: number;
+}
+/** CLASSP (Continual Learning with Adaptive Sparse Step Policy), as its paper states it. */
+export interface ClasspHyper {
+  lr: number;
+  eps: number;
+  /** p of A += |g|^p and the 1/p root. */
+  power: number;
+  /** A coordinate moves only where g² > threshold. */
+  threshold: number;
+}
+
+/**
+ * The Backend methods of the ops the generic executors run, declared with their specs so that
+ * adding such an op does not touch backend.ts (Backend extends this interface).
+ */
+export interface GenericOpMethods {
+  /** In-place AdaGrad step (torch.optim.Adagrad); `accum` is the running Σg², initially 0. */
+  adagradStep(param: Tensor, grad: Tensor, accum: Tensor, h: AdagradHyper): void;
+  /** In-place CLASSP step (the paper's rule); `accum` is the running Σ|g|^p, initially 0. */
+  classpStep(param: Tensor, grad: Tensor, accum: Tensor, h: ClasspHyper): void;
+}
 
 type Unary = { x: Tensor };
 type Binary = { x: Tensor; y: Tensor };
@@ -307,6 +359,37 @@ export const OPS = {
     native: ['adamStep'],
     wgsl: [{ family: 'optim', entries: ['adam'] }],
   }),
+  adagradStep: generic(spec<{ param: Tensor; grad: Tensor; accum: Tensor; h: AdagradHyper }, Elems>({
+    summary: "in-place AdaGrad (PyTorch's: lr / (1 + (step − 1)·lrDecay), L2 weight decay in the gradient, A += g², p −= lr'·g / (√A + eps))",
+    params: ['param', 'grad', 'accum', 'h'],
+    tensors: { param: { dtype: 'f32' }, grad: { dtype: 'f32' }, accum: { dtype: 'f32' } },
+    check({ param, grad, accum, h }) {
+      sameSize('adagradStep', param, grad, 'grad');
+      sameSize('adagradStep', param, accum, 'accum');
+      hyper('adagradStep', h, ['lr', 'weightDecay', 'lrDecay', 'eps']);
+      if (!Number.isSafeInteger(h.step) || h.step < 1) fail('E_ARG', `adagradStep step must be an integer >= 1, got ${h.step}`);
+      return { n: param.size };
+    },
+    outputs: () => [],
+    native: ['adagradStep'],
+    wgsl: [{ family: 'adaptive', entries: ['adagrad'] }],
+  })),
+  classpStep: generic(spec<{ param: Tensor; grad: Tensor; accum: Tensor; h: ClasspHyper }, Elems>({
+    summary: 'in-place CLASSP (the paper): A += |g|^p everywhere; where g² > threshold, w −= lr·g / (eps + A)^(1/p)',
+    params: ['param', 'grad', 'accum', 'h'],
+    tensors: { param: { dtype: 'f32' }, grad: { dtype: 'f32' }, accum: { dtype: 'f32' } },
+    check({ param, grad, accum, h }) {
+      sameSize('classpStep', param, grad, 'grad');
+      sameSize('classpStep', param, accum, 'accum');
+      hyper('classpStep', h, ['lr', 'eps', 'power', 'threshold']);
+      if (!(h.power > 0)) fail('E_ARG', `classpStep power must be > 0, got ${h.power}`);
+      if (!(h.eps > 0)) fail('E_ARG', `classpStep eps must be > 0, got ${h.eps}`);
+      return { n: param.size };
+    },
+    outputs: () => [],
+    native: ['classpStep'],
+    wgsl: [{ family: 'adaptive', entries: ['classp'] }],
+  })),
   mul: spec<Binary, Elems>({
     summary: 'x ⊙ y elementwise',
     params: ['x', 'y'],
@@ -438,7 +521,7 @@ export const OP_NAMES = Object.keys(OPS) as OpName[];
 
 type SpecOf<K extends OpName> = (typeof OPS)[K];
 /** The named, checked arguments a kernel receives. */
-export type OpArgs<K extends OpName> = SpecOf<K> extends OpSpec<infer A, unknown> ? A : never;
+export type OpArgs<K extends OpName> = Parameters<SpecOf<K>['check']>[0];
 /** What `check` hands the kernel besides the arguments. */
 export type OpPlan<K extends OpName> = ReturnType<SpecOf<K>['check']>;
 

@@ -71,6 +71,18 @@ const hvpExtra = () => {
   return bad;
 };
 
+// Generic ops (src/backends/ops.ts `generic()`, native/registry.h): fn(plan, ...arrays). Besides the
+// per-argument wrong calls, every plan field is tried missing, NaN and as a string, and the size n
+// negative, fractional and off by one against the arrays.
+const genericCase = (plan, arrays) => ({
+  args: () => [{ ...plan }, ...arrays()],
+  kinds: ['plan', ...arrays().map(() => 'f32')],
+  extra: () => [
+    ...Object.keys(plan).flatMap((k) => [['missing', undefined], ['NaN', NaN], ['a string', '1']].map(([w, v]) => ({ name: `plan.${k} ${w}`, args: () => [{ ...plan, [k]: v }, ...arrays()] }))),
+    ...[-1, 1.5, plan.n + 1, plan.n - 1, 0].map((n) => ({ name: `plan.n = ${n}`, args: () => [{ ...plan, n }, ...arrays()] })),
+  ],
+});
+
 // Fused training steps: a 3-4-2 MLP (linear+bias, relu, linear without bias), SGD (one state array
 // per parameter), 5 rows of a 6-row x in batches of 2 (3 steps).
 // mlpTrainSteps(spec, params, state, x, labels, rows, batch, lr, hyper, loss, workspace).
@@ -110,6 +122,8 @@ const trainExtra = () => {
 const CASES = {
   mlpTrainWorkspace: { args: () => [], kinds: [], extra: () => [{ name: 'an argument', args: () => [1] }, { name: 'two arguments', args: () => [{}, 2] }, { name: 'a string', args: () => ['x'] }, { name: 'null', args: () => [null] }, { name: 'an object', args: () => [{}] }, { name: 'an array', args: () => [[]] }] },
   mlpTrainSteps: { args: trainArgs, kinds: trainKinds, extra: trainExtra },
+  adagradStep: genericCase({ n: 9, lr: 0.1, weightDecay: 0, lrDecay: 0, eps: 1e-10, step: 1 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
+  classpStep: genericCase({ n: 9, lr: 0.2, eps: 1e-5, power: 1, threshold: 0.01 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
   info: { args: () => [], kinds: [] },
   sgemm: { args: () => [2, 3, 4, f32(8), false, f32(12), false, new Float32Array(6)], kinds: ['dim', 'dim', 'dim', 'f32', 'bool', 'f32', 'bool', 'f32'],
     // Sizes whose products still match the arrays' lengths must hold whatever the transposes say; these do not.
@@ -162,6 +176,7 @@ const WRONG = {
   spec: ['x', null, [-1, 3, 4, 1, 1]],
   list: ['x', null, 5],
   state: ['x', 5],
+  plan: ['x', null, 5, undefined],
 };
 // Same-length arrays of another element type.
 function otherTypes(kind, a) {

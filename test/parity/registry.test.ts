@@ -45,6 +45,9 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
     f(be, [9], 21), f(be, [9], 22), be.zeros([9]), be.zeros([9]),
     { lr: 0.01, weightDecay: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1, decoupled: true },
   ],
+  // The accumulator starts positive (a later step) and some gradients sit below CLASSP's threshold.
+  adagradStep: (be) => [f(be, [9], 42), f(be, [9], 43), be.upload(randomArray(9, 44, 0, 2), [9]), { lr: 0.1, weightDecay: 0.01, lrDecay: 0.05, eps: 1e-10, step: 3 }],
+  classpStep: (be) => [f(be, [9], 45), f(be, [9], 46), be.upload(randomArray(9, 47, 0, 2), [9]), { lr: 0.2, eps: 1e-5, power: 1.5, threshold: 0.1 }],
   mul: (be) => [f(be, [9], 23), f(be, [9], 24)],
   activationRGrad: (be) => ['sigmoid', f(be, [9], 25), f(be, [9], 26), f(be, [9], 27), f(be, [9], 28)],
   softmaxHessianVec: (be) => [f(be, [6, 4], 29), f(be, [6, 4], 30)],

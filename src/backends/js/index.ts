@@ -204,6 +204,31 @@ export class JsBackend extends KernelBackend implements Backend {
       }
     },
 
+    adagradStep: ({ param, grad, accum, h }) => {
+      const P = f32(param);
+      const G = f32(grad);
+      const A = f32(accum);
+      const clr = h.lr / (1 + (h.step - 1) * h.lrDecay);
+      for (let i = 0; i < P.length; i++) {
+        const g = G[i]! + h.weightDecay * P[i]!;
+        const a = A[i]! + g * g;
+        A[i] = a;
+        P[i] = P[i]! - (clr * g) / (Math.sqrt(a) + h.eps);
+      }
+    },
+
+    classpStep: ({ param, grad, accum, h }) => {
+      const P = f32(param);
+      const G = f32(grad);
+      const A = f32(accum);
+      for (let i = 0; i < P.length; i++) {
+        const g = G[i]!;
+        const a = A[i]! + Math.abs(g) ** h.power;
+        A[i] = a;
+        if (g * g > h.threshold) P[i] = P[i]! - (h.lr * g) / (h.eps + a) ** (1 / h.power);
+      }
+    },
+
     mul: ({ x, y }) => {
       const X = f32(x);
       const Y = f32(y);

@@ -14,7 +14,7 @@
  */
 import { fail } from '../../errors.js';
 import { type Backend, type BackendInfo, type DType, type FusedCurvatureRequest, type FusedTrainRequest, type Tensor, shapeSize } from '../backend.js';
-import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
+import { type GenericCall, KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
 import { type CurvaturePlan, type TrainPlan, checkShape, checkUpload } from '../ops.js';
 import type { NativeAddon } from './addon.js';
 import { addonOrThrow } from './host.js';
@@ -103,6 +103,22 @@ export class NativeBackend extends KernelBackend implements Backend {
     if (!(t instanceof NativeTensor) || t.freed) return;
     t.freed = true;
     if (t.dtype === 'f32') this.#pool.give(t.data as Float32Array);
+  }
+
+  /**
+   * Ops marked generic in the registry need no entry in the table below: their addon export is
+   * called as fn(plan, ...tensor params, ...outputs) (native/registry.h checks every length).
+   */
+  protected override genericKernel(call: GenericCall): Tensor[] {
+    const sym = call.spec.native![0]!;
+    const fn = (this.#addon as unknown as Record<string, (...a: unknown[]) => unknown>)[sym];
+    if (typeof fn !== 'function') fail('E_BACKEND', `${call.op}: the native addon has no export "${sym}" (rebuild it: npm rebuild riverbed)`);
+    const outs = call.outputs.map((o) => {
+      const n = shapeSize(o.shape);
+      return new NativeTensor(o.dtype, o.shape, o.dtype === 'f32' ? this.#out(n) : new Int32Array(n));
+    });
+    fn.call(this.#addon, call.scalars, ...call.tensors.map(([, t]) => (t as NativeTensor).data), ...outs.map((t) => t.data));
+    return outs;
   }
 
   // Arguments arrive checked by the op registry (../ops.ts): each kernel is the addon call only.

@@ -4,8 +4,9 @@
  * (kernels/*.ts); this class owns tensor memory and the device lifetime. Arguments arrive
  * checked by the registry.
  */
+import { fail } from '../../errors.js';
 import { type Backend, type BackendInfo, type Tensor, shapeSize } from '../backend.js';
-import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
+import { type GenericCall, KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
 import { checkShape, checkUpload } from '../ops.js';
 import type { GpuDevice } from './device.js';
 import { activationRGrad } from './kernels/act-rgrad.js';
@@ -20,7 +21,9 @@ import { adamStep, sgdStep } from './kernels/optim.js';
 import { dot, sum, sumRows } from './kernels/reduce.js';
 import { softmaxHessianVec } from './kernels/softmax-hvp.js';
 import { softmaxCrossEntropy } from './kernels/softmax.js';
+import { runMap } from './kernels/map.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
+import { shaderLayout, shaderSource } from './shader.js';
 import { GpuTensor, asGpu } from './tensor.js';
 
 export type WebGpuOptions = RuntimeOptions;
@@ -92,6 +95,31 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     return t.freed ? 'freed' : 'live';
   }
 
+  /**
+   * Ops marked generic in the registry: the first entry point of their WGSL family runs
+   * elementwise (kernels/map.ts) over the first output, or in place over the first tensor; every
+   * tensor is bound by its parameter (or output) name with a `<name>Base` uniform, and every other
+   * `Params` field takes the call's or the plan's number of that name — a field with none is an error.
+   */
+  protected override genericKernel(call: GenericCall): Tensor[] {
+    const { family, entries } = call.spec.wgsl![0]!;
+    const outs = call.outputs.map((o) => this.alloc(o.shape, o.dtype));
+    const bound: [string, GpuTensor][] = [...call.tensors.map(([n, t]) => [n, t as GpuTensor] as [string, GpuTensor]), ...call.outputs.map((o, i) => [o.name, outs[i]!] as [string, GpuTensor])];
+    const count = (outs[0] ?? bound[0]![1]).size;
+    for (const [n, t] of bound) if (t.size !== count) fail('E_INTERNAL', `${call.op}: generic webgpu ops are elementwise; ${n} has ${t.size} elements, not ${count}`);
+    const params: Record<string, number> = {};
+    const body = entryBody(family, entries[0]!);
+    for (const f of shaderLayout(family).params.fields) {
+      if (f.name === 'count' || f.name === 'first' || f.name.endsWith('Base')) continue;
+      const v = call.scalars[f.name];
+      // Entries of a family share one Params struct: a field this entry never reads may stay 0.
+      if (v === undefined && new RegExp(`\\.${f.name}\\b`).test(body)) fail('E_INTERNAL', `${call.op}: ${family}.wgsl Params.${f.name} has no value in the call or the plan`);
+      params[f.name] = v ?? 0;
+    }
+    runMap(this.rt, { family, entry: entries[0]! }, count, bound.map(([name, t]) => ({ name, buffer: t.buffer, base: `${name}Base` })), params);
+    return outs;
+  }
+
   protected readonly kernels: KernelTable = {
     matmul: ({ a, b }, { transA, transB }) => matmul(this, a, b, transA, transB),
     addBias: ({ x, bias }) => addBias(this, x, bias),
@@ -123,4 +151,13 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The source text of one entry point's body (a generic op's Params fields are looked up in it). */
+function entryBody(family: string, entry: string): string {
+  const src = shaderSource(family);
+  const start = src.search(new RegExp(`fn\\s+${entry}\\s*\\(`));
+  if (start < 0) fail('E_INTERNAL', `${family}.wgsl has no entry point ${entry}`);
+  const end = src.indexOf('\n}', start);
+  return src.slice(start, end < 0 ? undefined : end);
 }
