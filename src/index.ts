@@ -57,7 +57,9 @@ export { cldShard, mergeCldShards, parseShard, type CldShardPart, type MergedSel
 export {
   METHOD_NAMES,
   METHODS,
+  datasetRows,
   loadRecordedRun,
+  positionsOfRows,
   methodNeeds,
   methodScores,
   methodSelect,
@@ -100,7 +102,7 @@ export * from './curvature/index.js';
 
 // Files
 export { readNpy, writeNpy, type NpyArray, type NpyDType } from './io/npy.js';
-export { loadLabels, loadTrajectory, type Trajectory } from './io/trajectory.js';
+export { loadIndices, loadLabels, loadTrajectory, type Trajectory } from './io/trajectory.js';
 export { readSafetensors, writeSafetensors, type NamedTensor } from './io/safetensors.js';
 export { readIdx } from './io/idx.js';
 

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { Backend } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
-import { type MethodName, type MethodParams, METHODS, type RecordedRun, type ScoreMethodName, loadRecordedRun, methodNeeds, methodSelect, parseMethodName } from '../coreset/methods.js';
+import { type MethodName, type MethodParams, METHODS, type RecordedRun, type ScoreMethodName, loadRecordedRun, methodNeeds, methodSelect, parseMethodName, positionsOfRows } from '../coreset/methods.js';
 import type { Metric, SplitArrays } from '../coreset/recorded.js';
 import { fail } from '../errors.js';
 import { runManifest } from '../io/manifest.js';
@@ -126,11 +126,20 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
   if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
   const { run, inputs } = await loadInputs(method, o, params);
   checkOutputPaths(outputs, excludeFile ? [...inputs, excludeFile] : inputs);
+  // a recorded run's columns are not dataset rows: --exclude and the selection speak dataset rows
+  let excludedOutsideRun = 0;
+  if (options.exclude && run.train.indices) {
+    const m = positionsOfRows(run.train, options.exclude);
+    options.exclude = m.positions;
+    excludedOutsideRun = m.outside;
+    if (m.outside > 0) process.stderr.write(`riverbed: note: ${m.outside} of the --exclude rows are not in the run's training split (train_indices.npy); nothing to exclude there\n`);
+  }
   let backend: Backend | undefined;
   try {
     if (methodNeeds(method, params).val.length) backend = (await selectBackend(choice)).backend;
     const sel = await methodSelect(method, run, budget, { ...params, ...options, backend });
     const parameters: Record<string, unknown> = { ...budget, budgetMode: options.mode, minPerClass: options.minPerClass ?? 0, exclude: excludeFile ?? null, excluded: options.exclude?.length ?? 0 };
+    if (excludedOutsideRun > 0) parameters.excludedOutsideRun = excludedOutsideRun;
     for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== 'backend') parameters[k] = v;
     if (method === 'ccs') parameters.cut = params.cut ?? METHODS[params.over ?? 'aum'].hard;
     parameters.keep = method === 'ccs' ? 'stratified' : sel.keep;
@@ -140,9 +149,10 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
     writeSelection(
       o.out,
       { method, parameters, backend: sel.backend ?? null, n: run.train.samples, numClasses: sel.numClasses, perClass: sel.perClassSelected, absentClasses: sel.absentClasses, manifest },
-      sel.indices,
+      sel.datasetIndices ?? sel.indices,
       o.scores ? { path: o.scores, data: sel.scores } : undefined,
       o.indicesNpy,
+      sel.datasetIndices ? sel.indices : undefined,
     );
     const summary = { out: o.out, scores: o.scores ?? null, indicesNpy: o.indicesNpy ?? null, method, n: run.train.samples, selected: sel.indices.length, numClasses: sel.numClasses, perClass: sel.perClassSelected };
     if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -160,8 +170,8 @@ function common(cmd: Command): Command {
   );
   return cmd
     .option('--out <path>', 'selection JSON (format riverbed.selection, version 1, with a run manifest)')
-    .option('--scores <path>', 'also write the float32 score of every sample (original order)')
-    .option('--indices-npy <path>', 'also write the selected indices as int64 .npy')
+    .option('--scores <path>', 'also write the float32 score of every sample (in input order: a run\'s columns)')
+    .option('--indices-npy <path>', 'also write the selected indices as int64 .npy (with --run: dataset rows, as `indices`)')
     .option('--json', 'print a machine-readable summary on stdout')
     .option('--backend <name>', 'auto | js | native | webgpu (used when CLD scores are computed: ccs --over cld)', 'auto');
 }

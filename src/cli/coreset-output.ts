@@ -46,15 +46,22 @@ export interface SelectionHead {
   manifest: RunManifest;
 }
 
-export function selectionJsonChunks(head: SelectionHead, indices: Int32Array): Buffer[] {
+/**
+ * `indices` are the samples' indices in the inputs (from a recorded run: dataset rows, through its
+ * train_indices.npy); `positions`, given only when they differ in meaning, the same samples as
+ * columns of the run's arrays.
+ */
+export function selectionJsonChunks(head: SelectionHead, indices: Int32Array, positions?: Int32Array): Buffer[] {
   const { manifest, ...rest } = head;
   const obj = { format: 'riverbed.selection', version: 1, ...rest, selected: indices.length, manifest };
   const text = JSON.stringify(obj, null, 2);
-  return [Buffer.from(`${text.slice(0, -2)},\n  "indices": [`, 'utf8'), formatIntList(indices), Buffer.from(']\n}\n', 'latin1')];
+  const chunks = [Buffer.from(`${text.slice(0, -2)},\n  "indices": [`, 'utf8'), formatIntList(indices)];
+  if (positions) chunks.push(Buffer.from('],\n  "positions": [', 'latin1'), formatIntList(positions));
+  return [...chunks, Buffer.from(']\n}\n', 'latin1')];
 }
 
-export function writeSelection(out: string, head: SelectionHead, indices: Int32Array, scores?: { path: string; data: Float32Array }, indicesNpy?: string): void {
-  const files: PendingFile[] = [{ path: out, data: selectionJsonChunks(head, indices) }];
+export function writeSelection(out: string, head: SelectionHead, indices: Int32Array, scores?: { path: string; data: Float32Array }, indicesNpy?: string, positions?: Int32Array): void {
+  const files: PendingFile[] = [{ path: out, data: selectionJsonChunks(head, indices, positions) }];
   if (scores) files.push({ path: scores.path, data: encodeNpy(scores.data, [scores.data.length]) });
   if (indicesNpy) files.push({ path: indicesNpy, data: encodeNpy(indices, [indices.length], { dtype: 'i8' }) });
   writeFilesAtomic(files);

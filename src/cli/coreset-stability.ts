@@ -6,10 +6,7 @@
  * Runs are matched sample by sample through `train_indices.npy` (original dataset index): runs with
  * different splits are compared on the samples they share (`n` in the report).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadLabels } from '../io/trajectory.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import type { Backend } from '../backends/backend.js';
 import { type MethodParams, type RecordedRun, type ScoreMethodName, loadRecordedRun, methodNeeds, methodScores, parseMethodName } from '../coreset/methods.js';
@@ -100,11 +97,8 @@ export async function runStability(o: StabilityCliOptions): Promise<StabilityRep
   const loaded: RecordedRun[] = [];
   for (const dir of runs) loaded.push(await loadRecordedRun(dir, methodNeeds(method, params)));
   // original dataset index of every recorded column: runs are compared on the samples they share
-  const ids: Int32Array[] = [];
-  for (const [j, dir] of runs.entries()) {
-    const f = join(dir, 'train_indices.npy');
-    ids.push(existsSync(f) ? await loadLabels(f, 'train indices') : Int32Array.from({ length: loaded[j]!.train.samples }, (_, i) => i));
-  }
+  // (loadRecordedRun reads train_indices.npy: any row up to 2^31 − 1, no label-sized limit)
+  const ids = loaded.map((r) => r.train.indices ?? Int32Array.from({ length: r.train.samples }, (_, i) => i));
   let backend: Backend | undefined;
   try {
     if (methodNeeds(method, params).val.length) backend = (await selectBackend(parseBackendChoice(o.backend))).backend;

@@ -20,10 +20,10 @@ import { forgettingScores } from './baselines/forgetting.js';
 import { randomScores } from './baselines/random.js';
 import { ccsSelect } from './ccs.js';
 import { cldScores } from './cld.js';
-import { type Metric, type RecordedRun, loadRecordedRun, pickRows, trainedRows } from './recorded.js';
+import { type Metric, type RecordedRun, datasetRows, loadRecordedRun, pickRows, trainedRows } from './recorded.js';
 import { type Budget, type BudgetOptions, type Keep, selectPerClassWith, validateBudget } from './select.js';
 
-export { loadRecordedRun, type RecordedRun, type SplitArrays, type Checkpoint, type Metric } from './recorded.js';
+export { datasetRows, loadRecordedRun, positionsOfRows, type RecordedRun, type SplitArrays, type Checkpoint, type Metric } from './recorded.js';
 export type { Keep, BudgetOptions, BudgetMode, Budget } from './select.js';
 
 export const METHOD_NAMES = ['cld', 'random', 'forgetting', 'el2n', 'aum', 'dynunc', 'ccs'] as const;
@@ -221,8 +221,13 @@ export async function methodScores(name: MethodName, run: RecordedRun, params: M
 
 export interface MethodSelection extends MethodScores {
   method: MethodName;
-  /** Selected indices, grouped by class ascending; within a class by rank (ccs: ascending index). */
+  /**
+   * Selected samples as positions in the run's arrays (columns 0..N−1), grouped by class ascending;
+   * within a class by rank (ccs: ascending index).
+   */
   indices: Int32Array;
+  /** The same samples as dataset rows (`indices` mapped through the run's `train_indices.npy`), when the run has them. */
+  datasetIndices?: Int32Array;
   perClassSelected: number[];
 }
 
@@ -235,11 +240,11 @@ export async function methodSelect(name: MethodName, run: RecordedRun, budget: B
     if (params.reverse) fail('E_ARG', 'reverse does not apply to ccs', { field: '--reverse' });
     const over = params.over ?? 'aum';
     const sel = ccsSelect(s.scores, run.train.labels, s.numClasses, budget, { ...params, cut: params.cut ?? METHODS[over].hard }, absent);
-    return { ...s, method: name, ...sel };
+    return { ...s, method: name, ...sel, ...(run.train.indices ? { datasetIndices: datasetRows(run.train, sel.indices) } : {}) };
   }
   const keep: Keep = params.reverse ? (s.keep === 'highest' ? 'lowest' : 'highest') : s.keep;
   const sel = selectPerClassWith(s.scores, run.train.labels, s.numClasses, budget, { ...params, keep }, absent);
-  return { ...s, keep, method: name, ...sel };
+  return { ...s, keep, method: name, ...sel, ...(run.train.indices ? { datasetIndices: datasetRows(run.train, sel.indices) } : {}) };
 }
 
 /** Loads what `name` needs from a recorded run directory and scores it. */

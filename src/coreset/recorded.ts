@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { readNpy } from '../io/npy.js';
-import { loadLabels } from '../io/trajectory.js';
+import { loadIndices, loadLabels } from '../io/trajectory.js';
 import { findNonFinite } from './finite.js';
 
 export type Checkpoint = 'init' | number;
@@ -20,6 +20,11 @@ export interface SplitArrays {
   correct?: Uint8Array;
   margin?: Float32Array | Float64Array;
   errorNorm?: Float32Array | Float64Array;
+  /**
+   * The dataset row of every column (`train_indices.npy`, distinct), when the run records it.
+   * Columns are positions in the split (0..samples−1); selections name dataset rows through this.
+   */
+  indices?: Int32Array;
 }
 
 export interface RecordedRun {
@@ -82,6 +87,8 @@ export async function loadRecordedRun(dir: string, need: { train?: readonly Metr
   const rows = m.checkpoints.length;
   const trainLabels = await loadLabels(join(dir, 'train_labels.npy'), 'train labels');
   const run: RecordedRun = { checkpoints: m.checkpoints, train: { samples: trainLabels.length, labels: trainLabels }, dir };
+  const indicesFile = join(dir, 'train_indices.npy');
+  if (existsSync(indicesFile)) run.train.indices = checkColumnRows(await loadIndices(indicesFile, 'train indices'), trainLabels.length, indicesFile);
   for (const metric of need.train ?? []) (run.train as unknown as Record<string, unknown>)[metric] = await loadMetric(dir, 'train', metric, rows, trainLabels.length);
   if (need.val && need.val.length > 0) {
     const valLabels = await loadLabels(join(dir, 'val_labels.npy'), 'val labels');
@@ -89,6 +96,41 @@ export async function loadRecordedRun(dir: string, need: { train?: readonly Metr
     for (const metric of need.val) (run.val as unknown as Record<string, unknown>)[metric] = await loadMetric(dir, 'val', metric, rows, valLabels.length);
   }
   return run;
+}
+
+/** A run's column → dataset row map: one row per column, no row twice (a selection must name distinct samples). */
+function checkColumnRows(rows: Int32Array, samples: number, file: string): Int32Array {
+  if (rows.length !== samples) fail('E_SHAPE', `${rows.length} indices for ${samples} train samples (train_labels.npy)`, { file });
+  const seen = new Map<number, number>();
+  rows.forEach((r, j) => {
+    const k = seen.get(r);
+    if (k !== undefined) fail('E_VALUE', `dataset row ${r} is given for columns ${k} and ${j}; every column is a different sample`, { file });
+    seen.set(r, j);
+  });
+  return rows;
+}
+
+/** Dataset rows of columns `positions` of a split (the positions themselves when the split has no row map). */
+export function datasetRows(split: SplitArrays, positions: Int32Array): Int32Array {
+  const map = split.indices;
+  return map ? Int32Array.from(positions, (p) => map[p]!) : positions;
+}
+
+/**
+ * Columns of a split holding dataset rows `rows` (e.g. an exclusion list written in dataset rows),
+ * and how many of the rows are not in the split (a validation row, another subset's row).
+ */
+export function positionsOfRows(split: SplitArrays, rows: ArrayLike<number>): { positions: Int32Array; outside: number } {
+  const map = split.indices;
+  if (!map) return { positions: Int32Array.from(rows), outside: 0 }; // columns are the rows: range-checked with the budget
+  const column = new Map<number, number>();
+  map.forEach((r, j) => column.set(r, j));
+  const out: number[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const j = column.get(rows[i]!);
+    if (j !== undefined) out.push(j);
+  }
+  return { positions: Int32Array.from(out), outside: rows.length - out.length };
 }
 
 /** Rows of `checkpoints` taken after training epochs (not "init"), optionally only epochs ≤ upTo. */

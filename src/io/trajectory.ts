@@ -113,12 +113,14 @@ export async function loadTrajectory(path: string, field = 'loss'): Promise<Traj
   return { data, epochs, samples, source: path, mapped: false };
 }
 
-function badLabel(file: string, field: string, i: number, what: string): never {
-  return fail('E_LABEL', `${field}[${i}] is ${what}; labels must be integers in 0..${MAX_LABEL}`, { file });
+function badLabel(file: string, field: string, i: number, what: string, max = MAX_LABEL): never {
+  return max === MAX_LABEL
+    ? fail('E_LABEL', `${field}[${i}] is ${what}; labels must be integers in 0..${MAX_LABEL}`, { file })
+    : fail('E_VALUE', `${field}[${i}] is ${what}; indices must be integers in 0..${max}`, { file });
 }
 
-/** Converts a 1-D array of labels to Int32Array, checking every entry. */
-export function labelsToInt32(arr: NpyArray, file: string, field = 'labels'): Int32Array {
+/** Converts a 1-D array of labels (or, with `max`, of other non-negative integers) to Int32Array, checking every entry. */
+export function labelsToInt32(arr: NpyArray, file: string, field = 'labels', max = MAX_LABEL): Int32Array {
   if (arr.shape.length !== 1) fail('E_SHAPE', `labels must be 1-D [samples], got shape [${arr.shape.join(', ')}]`, { file, field });
   const n = arr.shape[0]!;
   const out = new Int32Array(n);
@@ -128,7 +130,7 @@ export function labelsToInt32(arr: NpyArray, file: string, field = 'labels'): In
       const a = d as Int32Array;
       for (let i = 0; i < n; i++) {
         const v = a[i]!;
-        if (v < 0 || v > MAX_LABEL) badLabel(file, field, i, String(v));
+        if (v < 0 || v > max) badLabel(file, field, i, String(v), max);
         out[i] = v;
       }
       break;
@@ -139,7 +141,7 @@ export function labelsToInt32(arr: NpyArray, file: string, field = 'labels'): In
       for (let i = 0; i < n; i++) {
         const lo = a[2 * i]!;
         const hi = a[2 * i + 1]!;
-        if (hi !== 0 || lo < 0 || lo > MAX_LABEL) badLabel(file, field, i, String((d as BigInt64Array)[i]));
+        if (hi !== 0 || lo < 0 || lo > max) badLabel(file, field, i, String((d as BigInt64Array)[i]), max);
         out[i] = lo;
       }
       break;
@@ -153,8 +155,8 @@ export function labelsToInt32(arr: NpyArray, file: string, field = 'labels'): In
       const a = d as Float32Array | Float64Array;
       for (let i = 0; i < n; i++) {
         const v = a[i]!;
-        if (!Number.isInteger(v)) badLabel(file, field, i, `${v} (not an integer)`);
-        if (v < 0 || v > MAX_LABEL) badLabel(file, field, i, String(v));
+        if (!Number.isInteger(v)) badLabel(file, field, i, `${v} (not an integer)`, max);
+        if (v < 0 || v > max) badLabel(file, field, i, String(v), max);
         out[i] = v;
       }
       break;
@@ -167,6 +169,18 @@ export function labelsToInt32(arr: NpyArray, file: string, field = 'labels'): In
 export async function loadLabels(path: string, field = 'labels'): Promise<Int32Array> {
   if (isDirectory(path)) fail('E_FILE', 'is a directory, expected a 1-D .npy of labels', { file: path, field });
   return labelsToInt32(await readNpy(path), path, field);
+}
+
+/** The largest sample index riverbed holds (Int32Array); labels have the much smaller MAX_LABEL. */
+export const MAX_INDEX = 2 ** 31 - 1;
+
+/**
+ * Loads sample indices (e.g. a run's `train_indices.npy`: the dataset row of every column) from a
+ * 1-D `.npy` of integers: any value in 0..MAX_INDEX, not only label-sized ones.
+ */
+export async function loadIndices(path: string, field = 'indices'): Promise<Int32Array> {
+  if (isDirectory(path)) fail('E_FILE', 'is a directory, expected a 1-D .npy of indices', { file: path, field });
+  return labelsToInt32(await readNpy(path), path, field, MAX_INDEX);
 }
 
 // ---- column tiles: trajectories larger than memory ----------------------------------------------

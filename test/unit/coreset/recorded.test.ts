@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadRecordedRun } from '../../../src/coreset/recorded.js';
+import { selectFromRecordedRun } from '../../../src/coreset/methods.js';
+import { datasetRows, loadRecordedRun, positionsOfRows } from '../../../src/coreset/recorded.js';
 import { writeNpy } from '../../../src/io/npy.js';
 import { TrajectoryRecorder } from '../../../src/train/recorder.js';
 
@@ -52,4 +53,35 @@ describe('loadRecordedRun refuses metric values a recording cannot hold', () => 
       await expect(loadRecordedRun(dir, all)).rejects.toMatchObject({ code: 'E_VALUE' });
     });
   }
+});
+
+describe('columns and dataset rows (train_indices.npy)', () => {
+  // the recorder above: columns 0..4 are dataset rows 6, 0, 2, 5, 3; rows 1 and 4 are validation samples
+  it('loadRecordedRun reads the row of every column; selections carry both', async () => {
+    const dir = recordRun('rows');
+    const run = await loadRecordedRun(dir);
+    expect(Array.from(run.train.indices!)).toEqual([6, 0, 2, 5, 3]);
+    expect(Array.from(datasetRows(run.train, Int32Array.from([4, 0])))).toEqual([3, 6]);
+    expect(positionsOfRows(run.train, [5, 1, 6, 99])).toEqual({ positions: Int32Array.from([3, 0]), outside: 2 });
+    // AUM over epochs 1, 2: margins i − e, so per class the lowest is the lowest column
+    const sel = await selectFromRecordedRun('aum', dir, { perClass: 1 });
+    expect(Array.from(sel.indices)).toEqual([0, 1]); // columns: class 0 → column 0, class 1 → column 1
+    expect(Array.from(sel.datasetIndices!)).toEqual([6, 0]); // the dataset rows of those columns
+  });
+  it('a run without the map keeps columns as rows', async () => {
+    const split = { samples: 3, labels: Int32Array.from([0, 1, 0]) };
+    expect(Array.from(datasetRows(split, Int32Array.from([2])))).toEqual([2]);
+    expect(positionsOfRows(split, [1, 7]).outside).toBe(0); // range-checked with the budget instead
+  });
+  it('refuses a map with a row twice or of the wrong length, and takes rows beyond label range', async () => {
+    const dir = recordRun('rows-bad');
+    writeNpy(join(dir, 'train_indices.npy'), BigInt64Array.from([6n, 0n, 2n, 6n, 3n]), [5], { dtype: 'i8' });
+    await expect(loadRecordedRun(dir)).rejects.toThrow(/train_indices\.npy: dataset row 6 is given for columns 0 and 3/);
+    writeNpy(join(dir, 'train_indices.npy'), BigInt64Array.from([6n, 0n]), [2], { dtype: 'i8' });
+    await expect(loadRecordedRun(dir)).rejects.toThrow(/2 indices for 5 train samples/);
+    writeNpy(join(dir, 'train_indices.npy'), BigInt64Array.from([3_000_000_000n, 0n, 1n, 2n, 3n]), [5], { dtype: 'i8' });
+    await expect(loadRecordedRun(dir)).rejects.toThrow(/train indices\[0\] is 3000000000; indices must be integers in 0\.\.2147483647/);
+    writeNpy(join(dir, 'train_indices.npy'), BigInt64Array.from([2_147_483_647n, 1_048_576n, 1n, 2n, 3n]), [5], { dtype: 'i8' });
+    expect(Array.from((await loadRecordedRun(dir)).train.indices!)).toEqual([2_147_483_647, 1_048_576, 1, 2, 3]);
+  });
 });
