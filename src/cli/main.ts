@@ -22,6 +22,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   hvp: async () => (await import('./hvp.js')).registerHvp,
   hessian: async () => (await import('./hessian.js')).registerHessian,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
+  schedule: async () => (await import('./schedule.js')).registerSchedule,
 };
 
 /** The program with the subcommand named in argv registered, or all of them (help, unknown). */

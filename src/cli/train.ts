@@ -18,11 +18,12 @@ import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
-import { type ScheduleConfig, parseSchedule } from '../train/schedule.js';
+import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
+import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 
-interface TrainCliOptions {
+interface TrainCliOptions extends ScheduleCliOptions {
   dataset?: string;
   inputs?: string;
   labels?: string;
@@ -52,7 +53,7 @@ interface TrainCliOptions {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const train = program
     .command('train')
     .description('Train an MLP and optionally record per-sample loss trajectories (for `riverbed coreset cld`).')
     .option('--dataset <name>', 'bundled dataset: mnist (60 000 train digits split into train/val; t10k is the test split)')
@@ -71,7 +72,7 @@ export function registerTrain(program: Command): void {
     .option('--momentum <x>', 'sgd momentum (default 0.9)', numberOption('--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)'))
     .option('--nesterov', 'sgd: Nesterov momentum')
     .option('--weight-decay <x>', 'weight decay (default 0; adamw 0.01)', numberOption('--weight-decay', (n) => n >= 0, 'a number ≥ 0'))
-    .option('--schedule <name>', 'learning-rate schedule: constant | linear | cosine (per step)', 'cosine')
+    .option('--schedule <name>', 'learning-rate schedule, per step: constant | linear | cosine | wsd | wsd-s | rex | infinite | cyclic | inverse-sqrt (docs/schedules.md; parameters below)', 'cosine')
     .option('--warmup <steps>', 'linear warmup steps', intOption('--warmup', 0), 0)
     .option('--seed <n>', 'seed of initialisation, shuffling and the train/val split', intOption('--seed', 0), 0)
     .option('--record <DIR>', 'write per-sample trajectories (train_*.npy, val_*.npy, trajectory.json) into DIR')
@@ -86,6 +87,7 @@ export function registerTrain(program: Command): void {
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else printSummary(summary);
     });
+  addScheduleOptions(train); // the schedules' own parameters, listed last
 }
 
 interface Loaded {
@@ -143,7 +145,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const t0 = performance.now();
   const optimizerName = parseOptimizer(o.optimizer);
   const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
-  const schedule: ScheduleConfig = { name: parseSchedule(o.schedule), warmupSteps: o.warmup };
+  const schedule: ScheduleConfig = scheduleFromOptions(o.schedule, o.warmup, o);
   const backendChoice = parseBackendChoice(o.backend);
   checkOutputs(o);
   // Validate the model file before the (slow) data load and training.
@@ -152,6 +154,8 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const features = data.train.features;
   const desc = fileDesc ?? mlpDescription(features, [o.hidden], data.classes);
   checkModel(desc, o.model ?? '<default model>', features, data.classes);
+  // What depends on the number of steps (phases that must fit, decay points), before any work.
+  compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
   const tLoad = performance.now();
 
   const { backend, reason } = await selectBackend(backendChoice);

@@ -96,7 +96,7 @@ describe('riverbed train', () => {
     expectCleanFailure(riverbed(...base, '--record', join(dir, 'x.npy')), 'E_FILE', 'not a directory');
     expectCleanFailure(riverbed(...base, '--save', join(dir, 'no', 'such', 'w.safetensors')), 'E_FILE', 'does not exist');
     expectCleanFailure(riverbed(...base, '--optimizer', 'lion'), 'E_ARG', '--optimizer');
-    expectCleanFailure(riverbed(...base, '--schedule', 'wsd'), 'E_ARG', '--schedule');
+    expectCleanFailure(riverbed(...base, '--schedule', 'step'), 'E_ARG', '--schedule');
     expectCleanFailure(riverbed('train', '--backend', 'js'), 'E_ARG', '--dataset mnist');
     expectCleanFailure(riverbed('train', '--dataset', 'cifar', '--backend', 'js'), 'E_ARG', 'cifar');
     writeNpy(join(dir, 'yneg.npy'), Int32Array.from({ length: 300 }, (_, i) => (i === 7 ? -1 : i % 3)), [300]);
