@@ -251,6 +251,12 @@ async function readWeights(description: ModelDescription, path: string): Promise
     if (t.shape.length !== s.shape.length || t.shape.some((d, k) => d !== s.shape[k])) {
       fail('E_MODEL', `has shape [${t.shape.join(', ')}]; expected [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
     }
+    // NaN/Inf weights turn hvp/hessian results and a training run from --init into NaN with exit 0: refused here, where every load passes
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      const at = s.shape.length === 2 ? ` [${Math.floor(bad / s.shape[1]!)}, ${bad % s.shape[1]!}]` : '';
+      fail('E_VALUE', `element ${bad}${at} is ${t.data[bad]}; weights must be finite`, { file: path, field });
+    }
     values.set(s.name, t.data);
   }
   const expected = new Set(specs.map((s) => prefix + s.name));

@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../../../src/backends/backend.js';
 import { JsBackend } from '../../../src/backends/js/index.js';
 import { activationValue } from '../../../src/backends/js/math.js';
 import { type ModelDescription, isLinear, mlpDescription, parseModelDescription } from '../../../src/model/description.js';
+import { encodeSafetensors } from '../../../src/io/safetensors.js';
 import { Mlp } from '../../../src/model/mlp.js';
 import { randomArray, randomInts } from '../../helpers/backends.js';
 
@@ -144,5 +148,42 @@ describe('Mlp initialisation', () => {
         }
         expect(z[i * 4 + c]).toBeCloseTo(s, 5);
       }
+  });
+});
+
+describe('Mlp.load / loadWeights refuse non-finite weights', () => {
+  it('names the file, the tensor and the first bad element (NaN, ±Inf; F32 and F16 files)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'riverbed-mlp-finite-'));
+    try {
+      const b = new JsBackend();
+      const d = mlpDescription(3, [4], 2);
+      const good = await Mlp.init(b, d, 1).toHost();
+      const save = (name: string, edit: (t: { name: string; data: Float32Array }[]) => void) => {
+        const ts = good.map((t) => ({ ...t, data: t.data.slice() }));
+        edit(ts);
+        const p = join(dir, name);
+        writeFileSync(p, encodeSafetensors(ts));
+        return p;
+      };
+      const nan = save('nan.safetensors', (ts) => void (ts[0]!.data[7] = NaN)); // 0.weight [4, 3]: element 7 = [2, 1]
+      await expect(Mlp.load(b, d, nan)).rejects.toThrow(/nan\.safetensors: 0\.weight: element 7 \[2, 1\] is NaN; weights must be finite/);
+      const inf = save('inf.safetensors', (ts) => void (ts[3]!.data[1] = -Infinity)); // 2.bias
+      await expect(Mlp.load(b, d, inf)).rejects.toThrow(/2\.bias: element 1 is -Infinity/);
+      const m = Mlp.init(b, d, 2);
+      const before = await m.toHost();
+      await expect(m.loadWeights(nan)).rejects.toMatchObject({ code: 'E_VALUE' });
+      expect(await m.toHost(), 'a refused load leaves the weights as they were').toEqual(before);
+      // F16 infinity (0x7c00) in a half-precision file converts to Infinity and is refused the same way
+      const header = JSON.stringify({ '0.weight': { dtype: 'F16', shape: [4, 3], data_offsets: [0, 24] }, '0.bias': { dtype: 'F32', shape: [4], data_offsets: [24, 40] }, '2.weight': { dtype: 'F32', shape: [2, 4], data_offsets: [40, 72] }, '2.bias': { dtype: 'F32', shape: [2], data_offsets: [72, 80] } });
+      const body = Buffer.alloc(80);
+      body.writeUInt16LE(0x7c00, 2 * 5);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(header.length));
+      const f16 = join(dir, 'f16.safetensors');
+      writeFileSync(f16, Buffer.concat([len, Buffer.from(header), body]));
+      await expect(Mlp.load(b, d, f16)).rejects.toThrow(/0\.weight: element 5 \[1, 2\] is Infinity/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
