@@ -104,7 +104,8 @@ export function parseSize(text: string, field = '--max-memory'): number {
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) fail('E_ARG', `"${text}" is not a size; expected e.g. 1GB, 512MiB, 2G or a number of bytes`, { field });
   const v = Math.floor(Number(m[1]) * unit);
-  if (!(v > 0) || !Number.isSafeInteger(v)) fail('E_ARG', `size "${text}" must be positive`, { field });
+  if (!(v > 0)) fail('E_ARG', `size "${text}" must be positive (at least 1 byte)`, { field });
+  if (!Number.isSafeInteger(v)) fail('E_ARG', `size "${text}" is too large: at most ${Number.MAX_SAFE_INTEGER} bytes (8 PiB)`, { field });
   return v;
 }
 

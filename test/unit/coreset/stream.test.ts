@@ -117,5 +117,8 @@ describe('streaming CLD: bad input', () => {
     expect(parseSize('1.5 gib')).toBe(1.5 * 2 ** 30);
     expect(parseSize('4096')).toBe(4096);
     for (const bad of ['', 'lots', '-1GB', '0', '1PB', '1 G B']) expect(() => parseSize(bad), bad).toThrow(RiverbedError);
+    for (const bad of ['0x10', '1e3', 'Infinity']) expect(() => parseSize(bad), bad).toThrow(/is not a size/);
+    expect(() => parseSize('0')).toThrow(/--max-memory: size "0" must be positive/);
+    expect(() => parseSize('99999999999TB')).toThrow(/--max-memory: size "99999999999TB" is too large: at most 9007199254740991 bytes \(8 PiB\)/);
   });
 });
