@@ -27,7 +27,7 @@ function common(cmd: Command): Command {
     cmd
       .argument('<NAME>', SCHEDULES.join(' | '))
       .option('--steps <T>', 'number of optimizer steps T ≥ 1 (steps are t = 0 … T−1) — required', intOption('--steps', 1))
-      .option('--lr <x>', 'base (peak) learning rate (default 1: the values are multiples of it)', numberOption('--lr', (n) => n > 0, 'a positive number'), 1)
+      .option('--lr <x>', 'base (peak) learning rate; with 1 the values are multiples of it', numberOption('--lr', (n) => n > 0, 'a positive number'), 1)
       .option('--warmup <W>', 'linear warm-up steps: lr·(t+1)/W for t < W (not for cyclic)', intOption('--warmup', 0), 0),
   );
 }

@@ -102,11 +102,6 @@ export const SCHEDULE_DEFAULTS = {
   minFactor: { infinite: 0.01, cyclic: 0.25 } as Partial<Record<ScheduleName, number>>,
 };
 
-/** The parameters each schedule reads besides warmupSteps (for help texts and docs). */
-export function scheduleParameters(name: ScheduleName | 'custom'): readonly Param[] {
-  return PARAMS[name];
-}
-
 export function parseSchedule(value: string, field = '--schedule'): ScheduleName {
   if ((SCHEDULES as readonly string[]).includes(value)) return value as ScheduleName;
   return fail('E_ARG', `expected one of ${SCHEDULES.join(', ')}; got "${value}"`, { field });
