@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'E_LABEL' // labels negative, non-integer or out of range
   | 'E_ARG' // a parameter (K, F, epochs, …) out of range
   | 'E_MODEL' // model description / weights do not match
-  | 'E_BACKEND' // requested backend unavailable
+  | 'E_BACKEND' // requested backend unavailable, or it failed (GPU validation error, device lost)
+  | 'E_MEMORY' // the device or host is out of memory for the request
   | 'E_INTERNAL';
 
 export interface ErrorContext {

@@ -70,6 +70,7 @@ export interface GpuDevice {
   readonly description: string;
   readonly software: boolean;
   readonly maxStorageBinding: number;
+  readonly maxBufferSize: number;
   readonly storageAlign: number;
   readonly uniformAlign: number;
 }
@@ -97,6 +98,7 @@ export async function openDevice(): Promise<GpuDevice> {
     description,
     software,
     maxStorageBinding: device.limits.maxStorageBufferBindingSize,
+    maxBufferSize: device.limits.maxBufferSize,
     storageAlign: device.limits.minStorageBufferOffsetAlignment,
     uniformAlign: Math.max(device.limits.minUniformBufferOffsetAlignment, 16),
   };
