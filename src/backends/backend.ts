@@ -12,7 +12,7 @@
  */
 
 import { fail } from '../errors.js';
-import type { GenericOpMethods } from './ops.js';
+import type { ConvOpMethods, GenericOpMethods } from './ops.js';
 
 export type BackendName = 'js' | 'native' | 'webgpu';
 export type BackendChoice = 'auto' | BackendName;
@@ -167,8 +167,11 @@ export interface FusedTrainRequest {
   state: FusedTrainState;
 }
 
-/** The op methods are declared here, or with their specs in ops.ts for generic ops (GenericOpMethods). */
-export interface Backend extends GenericOpMethods {
+/**
+ * The op methods are declared here, or with their specs in ops.ts: generic ops (GenericOpMethods),
+ * convolution and pooling (ConvOpMethods).
+ */
+export interface Backend extends GenericOpMethods, ConvOpMethods {
   readonly name: BackendName;
   info(): BackendInfo;
 

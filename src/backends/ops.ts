@@ -181,6 +181,149 @@ export interface GenericOpMethods {
   classpStep(param: Tensor, grad: Tensor, accum: Tensor, h: ClasspHyper): void;
 }
 
+// ---- convolution and pooling (issue 12): NCHW, float32, row-major ---------------------------------
+
+/** Strides and zero padding of a 2-D convolution (PyTorch's Conv2d stride/padding; no dilation, one group). */
+export interface Conv2dGeom {
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+/** A 2-D pooling window (PyTorch's kernel_size/stride/padding, floor mode, no dilation). */
+export interface Pool2dGeom {
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+/** Every size a convolution kernel needs: x [n,c,h,w], weight [o,c,kh,kw], y [n,o,oh,ow]. */
+export interface Conv2dPlan {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  hasBias: boolean;
+}
+/** Every size a pooling kernel needs: x [n,c,h,w], y [n,c,oh,ow]. */
+export interface Pool2dPlan extends Pool2dGeom {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
+
+/**
+ * The Backend methods of the convolution and pooling ops (optional until every backend has them;
+ * the method comments are the contract).
+ */
+export interface ConvOpMethods {
+  /** y [N,O,OH,OW] = x [N,C,H,W] ⋆ weight [O,C,KH,KW] (+ bias [O]); OH = ⌊(H + 2·padH − KH)/strideH⌋ + 1. */
+  conv2d?(x: Tensor, weight: Tensor, bias: Tensor | undefined, geom: Conv2dGeom): Tensor;
+  /** ∂L/∂x [N,C,H,W] from gy [N,O,OH,OW]; inputShape is x's shape (a stride > 1 leaves H ambiguous). */
+  conv2dInputGrad?(gy: Tensor, weight: Tensor, geom: Conv2dGeom, inputShape: readonly number[]): Tensor;
+  /** ∂L/∂weight [O,C,KH,KW] from x [N,C,H,W] and gy [N,O,OH,OW]; kernel is [KH, KW]. */
+  conv2dWeightGrad?(x: Tensor, gy: Tensor, geom: Conv2dGeom, kernel: readonly number[]): Tensor;
+  /** Σ over n, h, w of gy [N,O,H,W] → [O] (a convolution's bias gradient). */
+  channelSum?(gy: Tensor): Tensor;
+  /**
+   * Max pooling as PyTorch's: padding is −inf, windows are clipped to the input, ties keep the first
+   * maximum in row-major window order, a NaN wins. argmax (i32, y's shape) is the flat index into x.
+   */
+  maxPool2d?(x: Tensor, pool: Pool2dGeom): { y: Tensor; argmax: Tensor };
+  /** gx [inputShape]: each gy element added at its argmax (windows may overlap); deterministic. */
+  maxPool2dBackward?(gy: Tensor, argmax: Tensor, inputShape: readonly number[]): Tensor;
+  /** y (idx's shape) = x.flat[idx] — the R-operator of max pooling (ry = rx at the argmax). */
+  gatherFlat?(x: Tensor, idx: Tensor): Tensor;
+  /** Average pooling as PyTorch's default (count_include_pad: every window divides by KH·KW). */
+  avgPool2d?(x: Tensor, pool: Pool2dGeom): Tensor;
+  /** gx [inputShape] of avgPool2d from gy [N,C,OH,OW]. */
+  avgPool2dBackward?(gy: Tensor, pool: Pool2dGeom, inputShape: readonly number[]): Tensor;
+}
+
+/** Flat indices and plans are int32 in the kernels: every tensor of these ops stays below 2^31. */
+const I32_LIMIT = 0x7fffffff;
+
+function dims4(op: string, t: Tensor, what: string): [number, number, number, number] {
+  const [a, b, c, d] = t.shape as [number, number, number, number];
+  if (a < 1 || b < 1 || c < 1 || d < 1) fail('E_SHAPE', `${op}: ${what} [${t.shape.join(', ')}] has an empty dimension`);
+  if (t.size > I32_LIMIT) fail('E_SHAPE', `${op}: ${what} [${t.shape.join(', ')}] has ${t.size} elements, more than 2^31 − 1`);
+  return [a, b, c, d];
+}
+/** A positive integer dimension list of the given length (inputShape, kernel). */
+function intList(op: string, v: unknown, len: number, what: string): number[] {
+  if (!Array.isArray(v) || v.length !== len || !v.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    fail('E_SHAPE', `${op}: ${what} must be ${len} positive integers, got ${JSON.stringify(v)}`);
+  }
+  return [...(v as number[])];
+}
+function geomInt(op: string, g: object, key: string, min: number): number {
+  const v = (g as Record<string, unknown>)[key];
+  if (!Number.isSafeInteger(v) || (v as number) < min) fail('E_ARG', `${op}: ${key} must be an integer >= ${min}, got ${String(v)}`);
+  return v as number;
+}
+function convGeom(op: string, g: Conv2dGeom): Conv2dGeom {
+  if (typeof g !== 'object' || g === null) fail('E_ARG', `${op}: geometry must be an object {strideH, strideW, padH, padW}`);
+  return { strideH: geomInt(op, g, 'strideH', 1), strideW: geomInt(op, g, 'strideW', 1), padH: geomInt(op, g, 'padH', 0), padW: geomInt(op, g, 'padW', 0) };
+}
+function poolGeom(op: string, g: Pool2dGeom): Pool2dGeom {
+  if (typeof g !== 'object' || g === null) fail('E_ARG', `${op}: pool must be an object {kernelH, kernelW, strideH, strideW, padH, padW}`);
+  const p = {
+    kernelH: geomInt(op, g, 'kernelH', 1), kernelW: geomInt(op, g, 'kernelW', 1), strideH: geomInt(op, g, 'strideH', 1), strideW: geomInt(op, g, 'strideW', 1),
+    padH: geomInt(op, g, 'padH', 0), padW: geomInt(op, g, 'padW', 0),
+  };
+  // PyTorch's rule: a window must never lie wholly in the padding.
+  if (2 * p.padH > p.kernelH || 2 * p.padW > p.kernelW) {
+    fail('E_ARG', `${op}: padding [${p.padH}, ${p.padW}] must be at most half the kernel [${p.kernelH}, ${p.kernelW}]`);
+  }
+  return p;
+}
+/** ⌊(size + 2·pad − k)/stride⌋ + 1, or E_SHAPE naming the sizes when it would be ≤ 0. */
+function outSize(op: string, axis: 'height' | 'width', size: number, k: number, stride: number, pad: number): number {
+  if (size + 2 * pad < k) fail('E_SHAPE', `${op}: output ${axis} would be ${Math.floor((size + 2 * pad - k) / stride) + 1} <= 0: input ${axis} ${size} + 2·padding ${pad} < kernel ${k}`);
+  return Math.floor((size + 2 * pad - k) / stride) + 1;
+}
+function outElems(op: string, dims: readonly number[], what: string): void {
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (n > I32_LIMIT) fail('E_SHAPE', `${op}: ${what} [${dims.join(', ')}] would have ${n} elements, more than 2^31 − 1`);
+}
+/** The plan of a convolution, from x's and the weight's shapes. */
+function convPlan(op: string, xs: readonly number[], ws: readonly number[], g: Conv2dGeom, hasBias: boolean): Conv2dPlan {
+  const [n, c, h, w] = xs as [number, number, number, number];
+  const [o, wc, kh, kw] = ws as [number, number, number, number];
+  if (wc !== c) fail('E_SHAPE', `${op}: the input has ${c} channels but the weight [${ws.join(', ')}] expects ${wc}`);
+  const oh = outSize(op, 'height', h, kh, g.strideH, g.padH);
+  const ow = outSize(op, 'width', w, kw, g.strideW, g.padW);
+  outElems(op, [n, o, oh, ow], 'the output');
+  outElems(op, [n, oh, ow, c, kh, kw], 'one im2col matrix per sample times the batch');
+  return { n, c, h, w, o, kh, kw, oh, ow, ...g, hasBias };
+}
+function poolPlan(op: string, xs: readonly number[], p: Pool2dGeom): Pool2dPlan {
+  const [n, c, h, w] = xs as [number, number, number, number];
+  const oh = outSize(op, 'height', h, p.kernelH, p.strideH, p.padH);
+  const ow = outSize(op, 'width', w, p.kernelW, p.strideW, p.padW);
+  return { n, c, h, w, oh, ow, ...p };
+}
+/** E_SHAPE unless a gradient has exactly the shape the forward pass gave. */
+function sameShape(op: string, t: Tensor, want: readonly number[], what: string, why: string): void {
+  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+    fail('E_SHAPE', `${op}: ${what} is [${t.shape.join(', ')}] but ${why} gives [${want.join(', ')}]`);
+  }
+}
+
 type Unary = { x: Tensor };
 type Binary = { x: Tensor; y: Tensor };
 type Elems = { n: number };
@@ -513,6 +656,106 @@ export const OPS = {
     },
     native: ['mlpTrainWorkspace', 'mlpTrainSteps'],
     async: true,
+  })),
+  conv2d: optional(spec<{ x: Tensor; weight: Tensor; bias: Tensor | undefined; geom: Conv2dGeom }, Conv2dPlan>({
+    summary: 'y [N,O,OH,OW] = x [N,C,H,W] ⋆ weight [O,C,KH,KW] + bias [O] (cross-correlation, zero padding)',
+    params: ['x', 'weight', 'bias', 'geom'],
+    tensors: { x: { dtype: 'f32', rank: 4 }, weight: { dtype: 'f32', rank: 4 }, bias: { dtype: 'f32', optional: true } },
+    check({ x, weight, bias, geom }) {
+      const op = 'conv2d';
+      const plan = convPlan(op, dims4(op, x, 'x'), dims4(op, weight, 'weight'), convGeom(op, geom), bias !== undefined);
+      if (bias !== undefined && bias.size !== plan.o) fail('E_SHAPE', `${op}: bias has ${bias.size} elements, expected ${plan.o} (the weight's output channels)`);
+      return plan;
+    },
+  })),
+  conv2dInputGrad: optional(spec<{ gy: Tensor; weight: Tensor; geom: Conv2dGeom; inputShape: readonly number[] }, Conv2dPlan>({
+    summary: 'gx [N,C,H,W] = the transposed convolution of gy [N,O,OH,OW] with weight [O,C,KH,KW]',
+    params: ['gy', 'weight', 'geom', 'inputShape'],
+    tensors: { gy: { dtype: 'f32', rank: 4 }, weight: { dtype: 'f32', rank: 4 } },
+    check({ gy, weight, geom, inputShape }) {
+      const op = 'conv2dInputGrad';
+      const ws = dims4(op, weight, 'weight');
+      const plan = convPlan(op, intList(op, inputShape, 4, 'inputShape'), ws, convGeom(op, geom), false);
+      outElems(op, inputShape, 'inputShape');
+      sameShape(op, gy, [plan.n, plan.o, plan.oh, plan.ow], 'gy', `input [${inputShape.join(', ')}] with weight [${ws.join(', ')}]`);
+      return plan;
+    },
+  })),
+  conv2dWeightGrad: optional(spec<{ x: Tensor; gy: Tensor; geom: Conv2dGeom; kernel: readonly number[] }, Conv2dPlan>({
+    summary: 'gw [O,C,KH,KW] = Σ over the batch and output positions of gy [N,O,OH,OW] times the x [N,C,H,W] patch',
+    params: ['x', 'gy', 'geom', 'kernel'],
+    tensors: { x: { dtype: 'f32', rank: 4 }, gy: { dtype: 'f32', rank: 4 } },
+    check({ x, gy, geom, kernel }) {
+      const op = 'conv2dWeightGrad';
+      const xs = dims4(op, x, 'x');
+      const [, o] = dims4(op, gy, 'gy');
+      const [kh, kw] = intList(op, kernel, 2, 'kernel') as [number, number];
+      const plan = convPlan(op, xs, [o, xs[1], kh, kw], convGeom(op, geom), false);
+      sameShape(op, gy, [plan.n, plan.o, plan.oh, plan.ow], 'gy', `x [${xs.join(', ')}] with kernel [${kh}, ${kw}]`);
+      return plan;
+    },
+  })),
+  channelSum: optional(spec<{ gy: Tensor }, { n: number; c: number; hw: number }>({
+    summary: 'Σ over n, h, w of gy [N,C,H,W] → [C] (the bias gradient of a convolution)',
+    params: ['gy'],
+    tensors: { gy: { dtype: 'f32', rank: 4 } },
+    check({ gy }) {
+      const [n, c, h, w] = dims4('channelSum', gy, 'gy');
+      return { n, c, hw: h * w };
+    },
+  })),
+  maxPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
+    summary: "max pooling (PyTorch's: −inf padding, first maximum wins, NaN wins) → { y, argmax: flat index into x }",
+    params: ['x', 'pool'],
+    tensors: { x: { dtype: 'f32', rank: 4 } },
+    check({ x, pool }) {
+      return poolPlan('maxPool2d', dims4('maxPool2d', x, 'x'), poolGeom('maxPool2d', pool));
+    },
+  })),
+  maxPool2dBackward: optional(spec<{ gy: Tensor; argmax: Tensor; inputShape: readonly number[] }, { n: number; c: number; h: number; w: number; oh: number; ow: number }>({
+    summary: 'gx [inputShape] = Σ of gy [N,C,OH,OW] at each argmax (flat indices into x, each within its own (n, c) plane)',
+    params: ['gy', 'argmax', 'inputShape'],
+    tensors: { gy: { dtype: 'f32', rank: 4 }, argmax: { dtype: 'i32', rank: 4 } },
+    check({ gy, argmax, inputShape }) {
+      const op = 'maxPool2dBackward';
+      const [n, c, oh, ow] = dims4(op, gy, 'gy');
+      sameShape(op, argmax, gy.shape, 'argmax', 'gy');
+      const [xn, xc, h, w] = intList(op, inputShape, 4, 'inputShape') as [number, number, number, number];
+      if (xn !== n || xc !== c) fail('E_SHAPE', `${op}: gy [${gy.shape.join(', ')}] and inputShape [${inputShape.join(', ')}] differ in batch or channels`);
+      outElems(op, inputShape, 'inputShape');
+      return { n, c, h, w, oh, ow };
+    },
+  })),
+  gatherFlat: optional(spec<{ x: Tensor; idx: Tensor }, { n: number; k: number }>({
+    summary: "y (idx's shape) = x.flat[idx] (i32 indices; outside [0, x.size) → E_ARG on js and native)",
+    params: ['x', 'idx'],
+    tensors: { x: { dtype: 'f32' }, idx: { dtype: 'i32' } },
+    check({ x, idx }) {
+      if (x.size > I32_LIMIT) fail('E_SHAPE', `gatherFlat: x has ${x.size} elements, more than 2^31 − 1`);
+      return { n: x.size, k: idx.size };
+    },
+  })),
+  avgPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
+    summary: "average pooling (PyTorch's default count_include_pad: each window divides by KH·KW)",
+    params: ['x', 'pool'],
+    tensors: { x: { dtype: 'f32', rank: 4 } },
+    check({ x, pool }) {
+      return poolPlan('avgPool2d', dims4('avgPool2d', x, 'x'), poolGeom('avgPool2d', pool));
+    },
+  })),
+  avgPool2dBackward: optional(spec<{ gy: Tensor; pool: Pool2dGeom; inputShape: readonly number[] }, Pool2dPlan>({
+    summary: 'gx [inputShape] of avgPool2d: each input gathers gy/(KH·KW) over the windows containing it',
+    params: ['gy', 'pool', 'inputShape'],
+    tensors: { gy: { dtype: 'f32', rank: 4 } },
+    check({ gy, pool, inputShape }) {
+      const op = 'avgPool2dBackward';
+      dims4(op, gy, 'gy');
+      const xs = intList(op, inputShape, 4, 'inputShape');
+      outElems(op, xs, 'inputShape');
+      const plan = poolPlan(op, xs, poolGeom(op, pool));
+      sameShape(op, gy, [plan.n, plan.c, plan.oh, plan.ow], 'gy', `pooling input [${xs.join(', ')}]`);
+      return plan;
+    },
   })),
 } as const;
 

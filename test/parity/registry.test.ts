@@ -27,6 +27,9 @@ const backends = await backendsUnderTest(only?.length ? only : undefined);
 const f = (be: Backend, shape: number[], seed: number) => be.upload(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape);
 const labels = (be: Backend, n: number, c: number, seed: number) => be.uploadInt(randomInts(n, seed, c), [n]);
 
+const CONV_GEOM = { strideH: 2, strideW: 1, padH: 1, padW: 0 };
+const POOL_GEOM = { kernelH: 3, kernelW: 2, strideH: 2, strideW: 2, padH: 1, padW: 1 };
+
 /** One small valid call per registered op: its positional arguments on a given backend. */
 const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   matmul: (be) => [f(be, [5, 3], 1), f(be, [4, 3], 2), false, true],
@@ -84,6 +87,19 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
       stepsBefore: 0, loss: new Float32Array(3), state: {},
     },
   ],
+  // Convolution and pooling (issue 12): stride 2 by 1, padding 1 by 0, a non-square kernel.
+  conv2d: (be) => [f(be, [2, 3, 5, 4], 48), f(be, [4, 3, 3, 2], 49), f(be, [4], 50), CONV_GEOM],
+  conv2dInputGrad: (be) => [f(be, [2, 4, 3, 3], 51), f(be, [4, 3, 3, 2], 52), CONV_GEOM, [2, 3, 5, 4]],
+  conv2dWeightGrad: (be) => [f(be, [2, 3, 5, 4], 53), f(be, [2, 4, 3, 3], 54), CONV_GEOM, [3, 2]],
+  channelSum: (be) => [f(be, [2, 4, 3, 3], 55)],
+  maxPool2d: (be) => [f(be, [2, 3, 5, 5], 56), POOL_GEOM],
+  // Argmax within each (n, c) plane of a [2, 3, 4, 4] input, with repeats (overlapping windows).
+  maxPool2dBackward: (be) => [
+    f(be, [2, 3, 3, 3], 57), be.uploadInt(Int32Array.from(randomInts(54, 58, 16), (v, i) => v + 16 * Math.floor(i / 9)), [2, 3, 3, 3]), [2, 3, 4, 4],
+  ],
+  gatherFlat: (be) => [f(be, [3, 5], 59), be.uploadInt(Int32Array.of(14, 0, 3, 3, 7, 14), [2, 3])],
+  avgPool2d: (be) => [f(be, [2, 3, 5, 5], 60), POOL_GEOM],
+  avgPool2dBackward: (be) => [f(be, [2, 3, 3, 3], 61), POOL_GEOM, [2, 3, 5, 5]],
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;

@@ -277,6 +277,215 @@ export class JsBackend extends KernelBackend implements Backend {
     },
 
     cldScores: async ({ input }) => cldScoresReference(input),
+
+    // ---- convolution and pooling: direct loops over the definitions, float64 sums ----------------
+
+    conv2d: ({ x, weight, bias }, p) => {
+      const X = f32(x);
+      const Wt = f32(weight);
+      const B = bias ? f32(bias) : undefined;
+      const { n, c, h, w, o, kh, kw, oh, ow, strideH, strideW, padH, padW } = p;
+      const Y = new Float32Array(n * o * oh * ow);
+      for (let b = 0; b < n; b++) {
+        for (let oc = 0; oc < o; oc++) {
+          for (let oy = 0; oy < oh; oy++) {
+            for (let ox = 0; ox < ow; ox++) {
+              let s = B ? B[oc]! : 0;
+              for (let ic = 0; ic < c; ic++) {
+                for (let ky = 0; ky < kh; ky++) {
+                  const iy = oy * strideH - padH + ky;
+                  if (iy < 0 || iy >= h) continue;
+                  for (let kx = 0; kx < kw; kx++) {
+                    const ix = ox * strideW - padW + kx;
+                    if (ix < 0 || ix >= w) continue;
+                    s += X[((b * c + ic) * h + iy) * w + ix]! * Wt[((oc * c + ic) * kh + ky) * kw + kx]!;
+                  }
+                }
+              }
+              Y[((b * o + oc) * oh + oy) * ow + ox] = s;
+            }
+          }
+        }
+      }
+      return new JsTensor('f32', [n, o, oh, ow], Y);
+    },
+
+    conv2dInputGrad: ({ gy, weight }, p) => {
+      const G = f32(gy);
+      const Wt = f32(weight);
+      const { n, c, h, w, o, kh, kw, oh, ow, strideH, strideW, padH, padW } = p;
+      const GX = new Float32Array(n * c * h * w);
+      // gx[b,ic,iy,ix] = Σ gy[b,oc,oy,ox]·w[oc,ic,ky,kx] over iy = oy·s − pad + ky (a gather).
+      for (let b = 0; b < n; b++) {
+        for (let ic = 0; ic < c; ic++) {
+          for (let iy = 0; iy < h; iy++) {
+            for (let ix = 0; ix < w; ix++) {
+              let s = 0;
+              for (let ky = 0; ky < kh; ky++) {
+                const ty = iy + padH - ky;
+                if (ty < 0 || ty % strideH !== 0 || ty / strideH >= oh) continue;
+                const oy = ty / strideH;
+                for (let kx = 0; kx < kw; kx++) {
+                  const tx = ix + padW - kx;
+                  if (tx < 0 || tx % strideW !== 0 || tx / strideW >= ow) continue;
+                  const ox = tx / strideW;
+                  for (let oc = 0; oc < o; oc++) {
+                    s += G[((b * o + oc) * oh + oy) * ow + ox]! * Wt[((oc * c + ic) * kh + ky) * kw + kx]!;
+                  }
+                }
+              }
+              GX[((b * c + ic) * h + iy) * w + ix] = s;
+            }
+          }
+        }
+      }
+      return new JsTensor('f32', [n, c, h, w], GX);
+    },
+
+    conv2dWeightGrad: ({ x, gy }, p) => {
+      const X = f32(x);
+      const G = f32(gy);
+      const { n, c, h, w, o, kh, kw, oh, ow, strideH, strideW, padH, padW } = p;
+      const GW = new Float32Array(o * c * kh * kw);
+      for (let oc = 0; oc < o; oc++) {
+        for (let ic = 0; ic < c; ic++) {
+          for (let ky = 0; ky < kh; ky++) {
+            for (let kx = 0; kx < kw; kx++) {
+              let s = 0;
+              for (let b = 0; b < n; b++) {
+                for (let oy = 0; oy < oh; oy++) {
+                  const iy = oy * strideH - padH + ky;
+                  if (iy < 0 || iy >= h) continue;
+                  for (let ox = 0; ox < ow; ox++) {
+                    const ix = ox * strideW - padW + kx;
+                    if (ix < 0 || ix >= w) continue;
+                    s += G[((b * o + oc) * oh + oy) * ow + ox]! * X[((b * c + ic) * h + iy) * w + ix]!;
+                  }
+                }
+              }
+              GW[((oc * c + ic) * kh + ky) * kw + kx] = s;
+            }
+          }
+        }
+      }
+      return new JsTensor('f32', [o, c, kh, kw], GW);
+    },
+
+    channelSum: ({ gy }, { n, c, hw }) => {
+      const G = f32(gy);
+      const out = new Float32Array(c);
+      for (let ch = 0; ch < c; ch++) {
+        let s = 0;
+        for (let b = 0; b < n; b++) for (let i = 0; i < hw; i++) s += G[(b * c + ch) * hw + i]!;
+        out[ch] = s;
+      }
+      return new JsTensor('f32', [c], out);
+    },
+
+    maxPool2d: ({ x }, p) => {
+      const X = f32(x);
+      const { n, c, h, w, oh, ow, kernelH, kernelW, strideH, strideW, padH, padW } = p;
+      const Y = new Float32Array(n * c * oh * ow);
+      const A = new Int32Array(n * c * oh * ow);
+      for (let pl = 0; pl < n * c; pl++) {
+        for (let oy = 0; oy < oh; oy++) {
+          const y0 = Math.max(oy * strideH - padH, 0);
+          const y1 = Math.min(oy * strideH - padH + kernelH, h);
+          for (let ox = 0; ox < ow; ox++) {
+            const x0 = Math.max(ox * strideW - padW, 0);
+            const x1 = Math.min(ox * strideW - padW + kernelW, w);
+            // PyTorch's CPU kernel: start at the window's first input with −inf; take v when v > max or v is NaN.
+            let best = -Infinity;
+            let at = y0 * w + x0;
+            for (let iy = y0; iy < y1; iy++) {
+              for (let ix = x0; ix < x1; ix++) {
+                const v = X[pl * h * w + iy * w + ix]!;
+                if (v > best || Number.isNaN(v)) {
+                  best = v;
+                  at = iy * w + ix;
+                }
+              }
+            }
+            Y[(pl * oh + oy) * ow + ox] = best;
+            A[(pl * oh + oy) * ow + ox] = pl * h * w + at;
+          }
+        }
+      }
+      return { y: new JsTensor('f32', [n, c, oh, ow], Y), argmax: new JsTensor('i32', [n, c, oh, ow], A) };
+    },
+
+    maxPool2dBackward: ({ gy, argmax }, { n, c, h, w, oh, ow }) => {
+      const G = f32(gy);
+      const A = i32(argmax);
+      const acc = new Float64Array(n * c * h * w);
+      const plane = h * w;
+      for (let pl = 0; pl < n * c; pl++) {
+        for (let i = pl * oh * ow; i < (pl + 1) * oh * ow; i++) {
+          const at = A[i]!;
+          if (at < pl * plane || at >= (pl + 1) * plane) {
+            fail('E_ARG', `maxPool2dBackward: argmax[${i}] = ${at} is outside its (n, c) plane [${pl * plane}, ${(pl + 1) * plane})`);
+          }
+          acc[at]! += G[i]!;
+        }
+      }
+      return new JsTensor('f32', [n, c, h, w], Float32Array.from(acc));
+    },
+
+    gatherFlat: ({ x, idx }, { n, k }) => {
+      const X = f32(x);
+      const I = i32(idx);
+      const out = new Float32Array(k);
+      for (let i = 0; i < k; i++) {
+        const at = I[i]!;
+        if (at < 0 || at >= n) fail('E_ARG', `gatherFlat: index ${at} (idx[${i}]) is outside [0, ${n})`);
+        out[i] = X[at]!;
+      }
+      return new JsTensor('f32', idx.shape, out);
+    },
+
+    avgPool2d: ({ x }, p) => {
+      const X = f32(x);
+      const { n, c, h, w, oh, ow, kernelH, kernelW, strideH, strideW, padH, padW } = p;
+      const Y = new Float32Array(n * c * oh * ow);
+      const div = kernelH * kernelW;
+      for (let pl = 0; pl < n * c; pl++) {
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            let s = 0;
+            for (let iy = Math.max(oy * strideH - padH, 0); iy < Math.min(oy * strideH - padH + kernelH, h); iy++) {
+              for (let ix = Math.max(ox * strideW - padW, 0); ix < Math.min(ox * strideW - padW + kernelW, w); ix++) s += X[pl * h * w + iy * w + ix]!;
+            }
+            Y[(pl * oh + oy) * ow + ox] = s / div;
+          }
+        }
+      }
+      return new JsTensor('f32', [n, c, oh, ow], Y);
+    },
+
+    avgPool2dBackward: ({ gy }, p) => {
+      const G = f32(gy);
+      const { n, c, h, w, oh, ow, kernelH, kernelW, strideH, strideW, padH, padW } = p;
+      const GX = new Float32Array(n * c * h * w);
+      const div = kernelH * kernelW;
+      // Each input gathers from the windows that contain it: oy·s − pad ≤ iy < oy·s − pad + k.
+      for (let pl = 0; pl < n * c; pl++) {
+        for (let iy = 0; iy < h; iy++) {
+          for (let ix = 0; ix < w; ix++) {
+            let s = 0;
+            for (let oy = 0; oy < oh; oy++) {
+              const y0 = oy * strideH - padH;
+              if (iy < y0 || iy >= y0 + kernelH) continue;
+              for (let ox = 0; ox < ow; ox++) {
+                const x0 = ox * strideW - padW;
+                if (ix >= x0 && ix < x0 + kernelW) s += G[(pl * oh + oy) * ow + ox]!;
+              }
+            }
+            GX[pl * h * w + iy * w + ix] = s / div;
+          }
+        }
+      }
+      return new JsTensor('f32', [n, c, h, w], GX);
+    },
   };
 
   async sync(): Promise<void> {}
