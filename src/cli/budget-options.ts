@@ -5,10 +5,10 @@
  * exclusion list (a 1-D .npy of integers, or a text file with one index per line; blank lines and
  * lines starting with # are ignored).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Budget, type BudgetMode, type BudgetOptions, validateBudgetOptions } from '../coreset/select.js';
 import { fail } from '../errors.js';
+import { TEXT_INDEX_LIST_LIMIT, readBoundedText } from '../io/files.js';
 import { readNpy } from '../io/npy.js';
 
 export interface BudgetCliOptions {
@@ -63,12 +63,7 @@ export async function readIndexList(path: string): Promise<Int32Array> {
     }
     return out;
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return fail('E_FILE', `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: path, field: '--exclude' });
-  }
+  const text = readBoundedText(path, TEXT_INDEX_LIST_LIMIT, 'an exclusion list', '--exclude');
   const out: number[] = [];
   text.split(/\r?\n/).forEach((line, n) => {
     const s = line.trim();

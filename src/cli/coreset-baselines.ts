@@ -11,10 +11,11 @@ import { type MethodName, type MethodParams, METHODS, type RecordedRun, type Sco
 import type { Metric, SplitArrays } from '../coreset/recorded.js';
 import { fail } from '../errors.js';
 import { runManifest } from '../io/manifest.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { readNpy } from '../io/npy.js';
 import { loadLabels } from '../io/trajectory.js';
 import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
-import { checkOutputPaths, writeSelection } from './coreset-output.js';
+import { writeSelection } from './coreset-output.js';
 import { optionalInt } from './options.js';
 
 interface BaselineCliOptions extends BudgetCliOptions {
@@ -105,6 +106,19 @@ async function loadInputs(method: MethodName, o: BaselineCliOptions, params: Met
 export async function runBaseline(name: string, o: BaselineCliOptions): Promise<void> {
   const method = parseMethodName(name);
   if (o.out === undefined || o.out === '') fail('E_ARG', '--out is required', { field: '--out' });
+  // The output rule before anything is read: every input the options name (a --run directory as a whole).
+  checkOutputPlan({
+    inputs: [
+      { flag: '--run', path: o.run },
+      ...(['trainLabels', 'trainLoss', 'trainCorrect', 'trainMargin', 'trainErrorNorm', 'valLoss', 'valLabels'] as const).map((k) => ({ flag: `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, path: o[k] })),
+      { flag: '--exclude', path: o.exclude },
+    ],
+    files: [
+      { flag: '--out', path: o.out },
+      { flag: '--scores', path: o.scores },
+      { flag: '--indices-npy', path: o.indicesNpy },
+    ],
+  });
   const { budget, options, excludeFile } = await parseBudgetOptions(o);
   const over = o.over !== undefined ? parseMethodName(o.over, '--over') : undefined;
   if (over === 'ccs') fail('E_ARG', 'ccs cannot stratify over itself', { field: '--over' });
@@ -121,11 +135,7 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
     reverse: o.reverse,
   };
   const choice = parseBackendChoice(o.backend);
-  const outputs: [string, string][] = [['--out', o.out]];
-  if (o.scores) outputs.push(['--scores', o.scores]);
-  if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
   const { run, inputs } = await loadInputs(method, o, params);
-  checkOutputPaths(outputs, excludeFile ? [...inputs, excludeFile] : inputs);
   // a recorded run's columns are not dataset rows: --exclude and the selection speak dataset rows
   let excludedOutsideRun = 0;
   if (options.exclude && run.train.indices) {

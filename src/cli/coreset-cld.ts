@@ -19,8 +19,9 @@ import { type MemoryPlan, type StreamProgress, defaultMaxMemory, parseSize, plan
 import { fail } from '../errors.js';
 import { writeFilesAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
-import { checkOutputPaths, writeSelection } from './coreset-output.js';
+import { writeSelection } from './coreset-output.js';
 
 export interface CldCommandOptions extends BudgetCliOptions {
   trainLoss?: string;
@@ -124,6 +125,23 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
   };
   const outPath = required(o.out, '--out');
   const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  if (shard && (o.scores !== undefined || o.indicesNpy !== undefined)) {
+    fail('E_ARG', '--scores and --indices-npy are written by `coreset merge`, not by a shard', { field: o.scores !== undefined ? '--scores' : '--indices-npy' });
+  }
+  checkOutputPlan({
+    inputs: [
+      { flag: '--train-loss', path: files.trainLoss },
+      { flag: '--train-labels', path: files.trainLabels },
+      { flag: '--val-loss', path: files.valLoss },
+      { flag: '--val-labels', path: files.valLabels },
+      { flag: '--exclude', path: o.exclude },
+    ],
+    files: [
+      { flag: '--out', path: outPath },
+      { flag: '--scores', path: o.scores },
+      { flag: '--indices-npy', path: o.indicesNpy },
+    ],
+  });
   // a shard may keep every score (no budget): the merge then takes any budget
   const hasBudget = o.perClass !== undefined || o.fraction !== undefined;
   const parsed = hasBudget || !shard ? await parseBudgetOptions(o) : { ...(await parseBudgetOptions({ ...o, perClass: '1' })), budget: undefined };
@@ -132,12 +150,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
   const choice: BackendChoice = parseBackendChoice(o.backend);
   const maxMemory = o.maxMemory !== undefined ? parseSize(o.maxMemory) : defaultMaxMemory();
   const tileSamples = o.tileSamples !== undefined ? Number(o.tileSamples) : undefined;
-  const outputs: [string, string][] = [['--out', outPath]];
-  if (shard && (o.scores || o.indicesNpy)) fail('E_ARG', '--scores and --indices-npy are written by `coreset merge`, not by a shard', { field: o.scores ? '--scores' : '--indices-npy' });
-  if (o.scores) outputs.push(['--scores', o.scores]);
-  if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
   const inputPaths = [files.trainLoss, files.trainLabels, files.valLoss, files.valLabels];
-  checkOutputPaths(outputs, parsed.excludeFile ? [...inputPaths, parsed.excludeFile] : inputPaths);
 
   const progress = await makeProgress(5);
   const timing = phaseTimer();

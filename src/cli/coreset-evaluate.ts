@@ -7,7 +7,6 @@
  *
  * Everything is validated before the data are loaded; bad input is one line and no output.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
@@ -19,6 +18,7 @@ import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
 import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { runManifest } from '../io/manifest.js';
+import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
 import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
 
 export interface EvaluateCliOptions {
@@ -115,9 +115,9 @@ function parseRetrain(o: EvaluateCliOptions): RetrainBudget {
   return o.retrainSteps !== undefined ? { steps: o.retrainSteps } : { epochs: o.retrainEpochs ?? 20 };
 }
 
-function checkOut(out: string | undefined): void {
-  if (out === undefined) return;
-  if (existsSync(out) && !statSync(out).isDirectory()) fail('E_FILE', 'exists and is not a directory; --out needs a directory', { file: out });
+/** The files `--out DIR` receives (the transfer plots only with a transfer model). */
+function outputFiles(transfer: boolean): string[] {
+  return ['evaluation.json', 'evaluation.svg', 'evaluation.png', ...(transfer ? ['transfer.svg', 'transfer.png'] : [])];
 }
 
 async function loadData(o: EvaluateCliOptions): Promise<EvalData> {
@@ -179,7 +179,16 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   const variants = { ccsCutoff: o.ccsCutoff, ccsStrata: o.ccsStrata, stratTrim: o.stratTrim };
   const base: Omit<EvaluateOptions, 'backend' | 'model'> = { methods, fractions, seeds, epochs: o.epochs, retrain, batchSize: o.batchSize, lr: o.lr, variants };
   validateEvaluateOptions({ ...base, model: mlpDescription(1, hidden, 2) });
-  checkOut(o.out);
+  checkOutputPlan({
+    inputs: [
+      { flag: '--inputs', path: o.inputs },
+      { flag: '--labels', path: o.labels },
+      { flag: '--test-inputs', path: o.testInputs },
+      { flag: '--test-labels', path: o.testLabels },
+      { flag: '--target-model', path: o.targetModel },
+    ],
+    dirs: [{ flag: '--out', path: o.out, files: outputFiles(o.transferHidden !== undefined || o.targetModel !== undefined) }],
+  });
   const fileTarget = o.targetModel !== undefined ? await loadModelDescription(o.targetModel) : undefined;
 
   // 2. data and models
@@ -189,13 +198,6 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   const model = modelFor(hidden, features, data.numClasses);
   const transferModel = fileTarget ?? (transferHidden ? modelFor(transferHidden, features, data.numClasses) : undefined);
   if (fileTarget) checkModel(fileTarget, o.targetModel!, features, data.numClasses);
-  if (o.out !== undefined) {
-    try {
-      mkdirSync(o.out, { recursive: true });
-    } catch (err) {
-      fail('E_FILE', `cannot create output directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: o.out });
-    }
-  }
 
   // 3. the grid
   const { backend, reason } = await selectBackend(backendChoice);
@@ -264,7 +266,14 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
       const svg = await renderSvg(plot);
       files.push({ path: join(o.out, `${name}.svg`), data: Buffer.from(svg, 'utf8') }, { path: join(o.out, `${name}.png`), data: svgToPng(svg) });
     }
-    writeFilesAtomic(files);
+    // Created only now, and removed again if the write fails: a failed run leaves no directory behind.
+    const made = makeOutputDir(o.out, '--out');
+    try {
+      writeFilesAtomic(files);
+    } catch (err) {
+      made.undo();
+      throw err;
+    }
     say(`  wrote ${files.map((f) => f.path).join(', ')}`);
   }
   return full;

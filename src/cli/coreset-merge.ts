@@ -4,14 +4,16 @@
  * run would give. Parts from different inputs, kernels or shard counts, overlapping or missing
  * slices, and budgets larger than the parts kept are refused before anything is written.
  */
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
 import type { Command } from 'commander';
 import type { Budget } from '../coreset/select.js';
 import { type CldShardPart, decodeShardPart, mergeCldShards } from '../coreset/shard.js';
 import { fail } from '../errors.js';
+import { readBoundedText } from '../io/files.js';
 import { runManifest } from '../io/manifest.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
-import { checkOutputPaths, writeSelection } from './coreset-output.js';
+import { writeSelection } from './coreset-output.js';
 
 interface MergeCliOptions extends BudgetCliOptions {
   out?: string;
@@ -20,27 +22,25 @@ interface MergeCliOptions extends BudgetCliOptions {
 }
 
 function readPart(file: string): CldShardPart {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return fail('E_FILE', `cannot read (${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)})`, { file });
-  }
-  return decodeShardPart(text, file);
+  // Bounded by the longest string JSON.parse can take (~512 MiB, ~50 M candidates per part).
+  return decodeShardPart(readBoundedText(file, constants.MAX_STRING_LENGTH, 'a shard part'), file);
 }
 
 /** `modeGiven`: whether --budget was on the command line (else the parts' mode applies). */
 export async function runCoresetMerge(files: string[], o: MergeCliOptions, modeGiven = o.budget !== undefined): Promise<void> {
   if (!o.out) fail('E_ARG', '--out is required', { field: '--out' });
   if (files.length === 0) fail('E_ARG', 'give the part files: riverbed coreset merge part-*.json --out selection.json', { field: 'parts' });
+  checkOutputPlan({
+    inputs: [...files.map((path) => ({ flag: 'part', path })), { flag: '--exclude', path: o.exclude }],
+    files: [
+      { flag: '--out', path: o.out },
+      { flag: '--indices-npy', path: o.indicesNpy },
+    ],
+  });
   const hasBudget = o.perClass !== undefined || o.fraction !== undefined;
   // without a budget the parts' own budget applies; the options are still parsed and checked
   const parsed = await parseBudgetOptions(hasBudget ? o : { ...o, perClass: '1' });
   const budget: Budget | undefined = hasBudget ? parsed.budget : undefined;
-  const outputs: [string, string][] = [['--out', o.out]];
-  if (o.indicesNpy) outputs.push(['--indices-npy', o.indicesNpy]);
-  checkOutputPaths(outputs, parsed.excludeFile ? [...files, parsed.excludeFile] : files);
   const parts = files.map((file) => ({ file, part: readPart(file) }));
   const merged = mergeCldShards(parts, budget, {
     mode: modeGiven ? parsed.options.mode : undefined,

@@ -1,39 +1,12 @@
 /**
- * Output of the coreset commands other than `cld`: checks output paths before any work and writes
+ * Output of the coreset commands (paths are checked before any work by src/io/output-plan.ts):
  * the selection JSON (format riverbed.selection, version 1, with a run manifest), the optional
  * scores and indices `.npy`, all in one atomic commit.
  */
-import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
 import type { RunManifest } from '../io/manifest.js';
 import { encodeNpy } from '../io/npy.js';
 import { formatIntList } from './coreset-cld.js';
-
-export function checkOutputPaths(outputs: [string, string][], inputs: string[]): void {
-  const seen = new Map<string, string>();
-  const ins = new Set(inputs.map((p) => resolve(p)));
-  for (const [flag, path] of outputs) {
-    const abs = resolve(path);
-    if (ins.has(abs)) fail('E_ARG', `output ${path} would overwrite an input file`, { field: flag });
-    const other = seen.get(abs);
-    if (other) fail('E_ARG', `${path} is given for both ${other} and ${flag}`, { field: flag });
-    seen.set(abs, flag);
-    let dirOk = false;
-    try {
-      dirOk = statSync(dirname(abs)).isDirectory();
-    } catch {
-      dirOk = false;
-    }
-    if (!dirOk) fail('E_FILE', `output directory ${dirname(abs)} does not exist`, { file: path, field: flag });
-    try {
-      if (statSync(abs).isDirectory()) fail('E_FILE', 'is a directory, expected a file path', { file: path, field: flag });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    }
-  }
-}
 
 export interface SelectionHead {
   method: string;

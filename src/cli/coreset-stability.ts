@@ -15,7 +15,7 @@ import { type Agreement, agreement } from '../coreset/stability.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
-import { checkOutputPaths } from './coreset-output.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { optionalInt } from './options.js';
 
 interface StabilityCliOptions {
@@ -93,7 +93,7 @@ export async function runStability(o: StabilityCliOptions): Promise<StabilityRep
   const fractions = parseFractions(o.fractions);
   const params: MethodParams = { epochs: optionalInt(o.epochs, '--epochs', 1), window: optionalInt(o.window, '--window', 2), seed: optionalInt(o.seed, '--seed', 0) };
   const upto = optionalInt(o.upto, '--upto', 1);
-  if (o.out) checkOutputPaths([['--out', o.out]], runs);
+  checkOutputPlan({ inputs: runs.map((path) => ({ flag: '--run', path })), files: [{ flag: '--out', path: o.out }] });
   const loaded: RecordedRun[] = [];
   for (const dir of runs) loaded.push(await loadRecordedRun(dir, methodNeeds(method, params)));
   // original dataset index of every recorded column: runs are compared on the samples they share

@@ -8,6 +8,7 @@ import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import { type Dataset, loadNpyDataset } from '../data/dataset.js';
 import { fail } from '../errors.js';
 import { readNpy } from '../io/npy.js';
+import type { PlanInput } from '../io/output-plan.js';
 import { type ModelDescription, inputSize, isLinear, loadModelDescription, outputSize } from '../model/description.js';
 import { Mlp, parameterSpecs } from '../model/mlp.js';
 
@@ -24,6 +25,16 @@ export interface LoadedProblem {
   classes: number;
   /** Number of parameters of the whole model. */
   parameters: number;
+}
+
+/** The four files as output-plan inputs (src/io/output-plan.ts). */
+export function curvatureInputs(f: CurvatureFiles): PlanInput[] {
+  return [
+    { flag: '--model', path: f.model },
+    { flag: '--weights', path: f.weights },
+    { flag: '--inputs', path: f.inputs },
+    { flag: '--labels', path: f.labels },
+  ];
 }
 
 export function requireOption<T>(value: T | undefined, flag: string, what: string): T {

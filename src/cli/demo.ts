@@ -10,7 +10,6 @@
  *  4. report both test accuracies on the held-out t10k digits (never seen by selection), the
  *     backend and the time of every phase.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
@@ -18,12 +17,14 @@ import { cldCoreset } from '../coreset/cld.js';
 import { loadMnist } from '../data/mnist.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
 import { describeModel, mlpDescription } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { accuracy, evaluateSamples } from '../train/evaluate.js';
 import { optimizerConfig } from '../train/optimizer.js';
 import { type DeviceData, type RunConfig, runTraining, toDevice } from '../train/run.js';
+import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
 
@@ -86,13 +87,8 @@ export interface DemoSummary {
 async function demo(o: DemoOptions): Promise<DemoSummary> {
   const t0 = performance.now();
   const choice = parseBackendChoice(o.backend);
-  if (o.out !== undefined) {
-    try {
-      mkdirSync(o.out, { recursive: true });
-    } catch (err) {
-      fail('E_FILE', `cannot create output directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: o.out });
-    }
-  }
+  // The output rule before the (long) run; DIR itself is created only when the results are written.
+  checkOutputPlan({ inputs: [], dirs: [{ flag: '--out', path: o.out, files: [...RECORD_FILES.map((f) => `trajectory/${f}`), 'selection.json', 'demo.json'] }] });
   const say = o.json ? () => {} : note;
   const data = await loadMnist({ seed: o.seed, trainSize: o.trainSize });
   const tLoad = performance.now();
@@ -200,35 +196,41 @@ async function demo(o: DemoOptions): Promise<DemoSummary> {
       },
       cldPerClass: sel.perClassSelected,
     };
-    if (o.out !== undefined) {
-      rec.write(join(o.out, 'trajectory'), {
-        dataset: 'mnist',
-        model: desc,
-        optimizer,
-        schedule: { ...schedule, totalSteps: fullSteps },
-        batchSize: o.batchSize,
-        seed: o.seed,
-        backend: backend.name,
-        epochLoss: run.epochLoss,
-      });
-      summary.out = o.out;
-    }
-    summary.seconds.total = (performance.now() - t0) / 1000;
-    if (o.out !== undefined) {
-      const selection = {
-        format: 'riverbed.selection',
-        version: 1,
-        method: 'cld',
-        parameters: { fraction: o.fraction },
-        backend: backend.name,
-        n: data.train.count,
-        // As `riverbed coreset cld` writes them: columns of trajectory/train_loss.npy, grouped by class, by rank.
-        indices: Array.from(sel.indices),
-        // The same samples as indices into MNIST's 60 000 training digits (trajectory/train_indices.npy).
-        datasetIndices: Array.from(sel.indices, (c) => data.train.indices[c]!),
-      };
-      writeFileAtomic(join(o.out, 'selection.json'), JSON.stringify(selection) + '\n');
-      writeFileAtomic(join(o.out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');
+    const made = o.out !== undefined ? makeOutputDir(o.out, '--out') : undefined;
+    try {
+      if (o.out !== undefined) {
+        rec.write(join(o.out, 'trajectory'), {
+          dataset: 'mnist',
+          model: desc,
+          optimizer,
+          schedule: { ...schedule, totalSteps: fullSteps },
+          batchSize: o.batchSize,
+          seed: o.seed,
+          backend: backend.name,
+          epochLoss: run.epochLoss,
+        });
+        summary.out = o.out;
+      }
+      summary.seconds.total = (performance.now() - t0) / 1000;
+      if (o.out !== undefined) {
+        const selection = {
+          format: 'riverbed.selection',
+          version: 1,
+          method: 'cld',
+          parameters: { fraction: o.fraction },
+          backend: backend.name,
+          n: data.train.count,
+          // As `riverbed coreset cld` writes them: columns of trajectory/train_loss.npy, grouped by class, by rank.
+          indices: Array.from(sel.indices),
+          // The same samples as indices into MNIST's 60 000 training digits (trajectory/train_indices.npy).
+          datasetIndices: Array.from(sel.indices, (c) => data.train.indices[c]!),
+        };
+        writeFileAtomic(join(o.out, 'selection.json'), JSON.stringify(selection) + '\n');
+        writeFileAtomic(join(o.out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');
+      }
+    } catch (err) {
+      made?.undo();
+      throw err;
     }
     backend.free(train.x);
     backend.free(val.x);

@@ -15,11 +15,13 @@ import { type LinearOperator, countingOperator } from '../curvature/operator.js'
 import { hutchinson, hutchPlusPlus } from '../curvature/trace.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import type { Mlp } from '../model/mlp.js';
 import { VERSION } from '../version.js';
-import { loadProblem, openModel, requireOption } from './curvature-inputs.js';
+import { curvatureInputs, loadProblem, openModel, requireOption } from './curvature-inputs.js';
 import { intOption, numberOption } from './options.js';
+import { requireDensityFits, requireErrorBarsFit } from './resources.js';
 
 interface HessianCliOptions {
   model?: string;
@@ -273,6 +275,15 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
     trace: o.trace ? { method: o.traceMethod, matvecs: o.traceMatvecs, confidence: o.confidence } : undefined,
   };
   const { topK, bottomK } = asked;
+  // Every output path, before any work (an empty --out once failed only after the whole computation).
+  checkOutputPlan({
+    inputs: curvatureInputs(files),
+    files: [
+      { flag: '--out', path: o.out },
+      { flag: '--plot', path: o.plot === undefined || o.plot === '' ? o.plot : `${o.plot}.svg` },
+      { flag: '--plot', path: o.plot === undefined || o.plot === '' ? o.plot : `${o.plot}.png` },
+    ],
+  });
   const wantBars = o.errorBars !== undefined || o.repeats !== undefined || o.stableSpread !== undefined;
   if (wantBars && topK === 0 && bottomK === 0 && !asked.trace) {
     fail('E_ARG', 'error bars repeat the eigenvalues and the trace: ask for --top-k, --bottom-k or --trace too', { field: '--error-bars' });
@@ -282,6 +293,9 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
   const bars: ErrorBarPlan | undefined = wantBars
     ? { sizes: parseSizes(o.errorBars ?? true, problem.data.count), repeats: o.repeats ?? 5, threshold: o.stableSpread ?? 0.05 }
     : undefined;
+  // Sizes that cannot fit (--grid-points 1e12, --density-probes 1e9, --repeats 1e9): refused with the estimate, before any work.
+  if (density) requireDensityFits({ probes: o.densityProbes, steps: o.densitySteps, points: o.gridPoints, parameters: problem.parameters });
+  if (bars) requireErrorBarsFit({ sizes: bars.sizes.length, repeats: bars.repeats, values: topK + bottomK + (asked.trace ? 1 : 0) });
   const { backend, model, reason } = await openModel(problem, files.weights, o.backend);
   const progress = new Progress(process.stderr.isTTY === true && !o.json);
   const t0 = performance.now();

@@ -6,8 +6,9 @@
 import type { Command } from 'commander';
 import { uploadBatches } from '../curvature/model-operators.js';
 import { writeNpy } from '../io/npy.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { CurvatureProduct, parameterLayout } from '../model/hvp.js';
-import { loadProblem, loadVector, openModel, requireOption } from './curvature-inputs.js';
+import { curvatureInputs, loadProblem, loadVector, openModel, requireOption } from './curvature-inputs.js';
 import { intOption } from './options.js';
 
 interface HvpCliOptions {
@@ -77,6 +78,7 @@ export async function hvpCommand(o: HvpCliOptions): Promise<HvpSummary> {
   };
   const vectorPath = requireOption(o.vector, '--vector', '<V.npy>');
   const out = requireOption(o.out, '--out', '<HV.npy>');
+  checkOutputPlan({ inputs: [...curvatureInputs(files), { flag: '--vector', path: vectorPath }], files: [{ flag: '--out', path: out }] });
   const problem = await loadProblem(files);
   // Without --layer the length is known from the description alone: check it before any backend opens.
   if (o.layer === undefined) await loadVector(vectorPath, problem.parameters, `${problem.parameters} parameters of ${files.model}`);

@@ -2,8 +2,6 @@
  * `riverbed train`: train an MLP on MNIST (bundled) or on `.npy` inputs/labels, optionally
  * recording per-sample trajectories (`--record DIR`) and saving the weights (`--save`).
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Backend } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
@@ -13,12 +11,14 @@ import { OnlineCld } from '../coreset/online.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpy } from '../io/npy.js';
+import { checkOutputPlan } from '../io/output-plan.js';
 import { type ModelDescription, describeModel, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
+import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
@@ -43,6 +43,7 @@ interface TrainCliOptions extends ScheduleCliOptions {
   warmup: number;
   seed: number;
   record?: string;
+  force?: boolean;
   recordInit?: boolean;
   onlineCld?: string;
   onlineCldSource: string;
@@ -76,6 +77,7 @@ export function registerTrain(program: Command): void {
     .option('--warmup <steps>', 'linear warmup steps', intOption('--warmup', 0), 0)
     .option('--seed <n>', 'seed of initialisation, shuffling and the train/val split', intOption('--seed', 0), 0)
     .option('--record <DIR>', 'write per-sample trajectories (train_*.npy, val_*.npy, trajectory.json) into DIR')
+    .option('--force', 'let --record overwrite an existing recorded run in DIR (never an input)')
     .option('--record-init', 'also record before the first update (checkpoint "init")')
     .option('--online-cld <scores.npy>', 'accumulate CLD scores while training (running sums, O(N) memory, no trajectory files) and write them as float32 .npy')
     .option('--online-cld-source <src>', 'train losses for --online-cld: eval (an evaluation pass over the train set after each epoch, = offline CLD) | batch (the losses of the training mini-batches, no extra pass)', 'eval')
@@ -260,19 +262,21 @@ function onlineCldHooks(o: TrainCliOptions, data: Loaded, cfg: RunConfig): { cld
   };
 }
 
-/** Fails before training when an output cannot be written (a file where a directory goes, a missing directory). */
+/** The output rule (src/io/output-plan.ts) before any work: no output is an input, a special file, unwritable, or an existing run without --force. */
 function checkOutputs(o: TrainCliOptions): void {
-  if (o.record !== undefined && existsSync(o.record) && !statSync(o.record).isDirectory()) {
-    fail('E_FILE', 'exists and is not a directory; --record needs a directory', { file: o.record });
-  }
-  if (o.onlineCld !== undefined) {
-    const dir = dirname(resolve(o.onlineCld));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('E_FILE', `directory ${dir} does not exist`, { file: o.onlineCld, field: '--online-cld' });
-  }
-  if (o.save !== undefined) {
-    const dir = dirname(resolve(o.save));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('E_FILE', `directory ${dir} does not exist`, { file: o.save });
-  }
+  checkOutputPlan({
+    inputs: [
+      { flag: '--model', path: o.model },
+      { flag: '--inputs', path: o.inputs },
+      { flag: '--labels', path: o.labels },
+      { flag: '--init', path: o.init },
+    ],
+    files: [
+      { flag: '--save', path: o.save },
+      { flag: '--online-cld', path: o.onlineCld },
+    ],
+    dirs: [{ flag: '--record', path: o.record, files: RECORD_FILES, guard: { what: 'a recorded run', force: o.force === true } }],
+  });
 }
 
 function printSummary(s: TrainSummary): void {

@@ -2,9 +2,10 @@
  * A recorded run (the directory `riverbed train --record DIR` writes) as arrays, loading only the
  * metrics a method needs. Rows are checkpoints; `checkpoints` says which is "init".
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
+import { JSON_LIMITS, readBoundedText } from '../io/files.js';
 import { readNpy } from '../io/npy.js';
 import { loadIndices, loadLabels } from '../io/trajectory.js';
 import { findNonFinite } from './finite.js';
@@ -77,9 +78,10 @@ export function checkMetricValues(data: Float32Array | Float64Array | Uint8Array
 export async function loadRecordedRun(dir: string, need: { train?: readonly Metric[]; val?: readonly Metric[] } = {}): Promise<RecordedRun> {
   const manifestPath = join(dir, 'trajectory.json');
   if (!existsSync(manifestPath)) fail('E_FILE', 'not a recorded run: trajectory.json is missing (record one with `riverbed train --record DIR`)', { file: dir });
+  const text = readBoundedText(manifestPath, JSON_LIMITS.runManifest, 'a run manifest');
   let m: { format?: string; checkpoints?: Checkpoint[]; train?: { samples?: number }; val?: { samples?: number } };
   try {
-    m = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    m = JSON.parse(text);
   } catch (err) {
     return fail('E_FORMAT', `not valid JSON (${(err as Error).message})`, { file: manifestPath });
   }

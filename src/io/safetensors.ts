@@ -9,9 +9,10 @@
  * offsets out of range or disagreeing with dtype × shape, overlapping tensors — is a RiverbedError
  * naming the file and the tensor.
  */
-import { readFile } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { openRegularFile, readExactly } from './files.js';
 
 export type SafetensorsDType = 'F32' | 'F64' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
@@ -33,26 +34,41 @@ export interface SafetensorsContent {
 /** Refuse absurd headers before allocating (the reference implementation caps at 100 MB). */
 const MAX_HEADER = 100_000_000;
 
-export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): SafetensorsContent {
-  if (buf.length < 8) fail('E_FORMAT', `file is ${buf.length} bytes, too short for a safetensors header length`, { file });
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n64 = view.getBigUint64(0, true);
+interface Entry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** The 8-byte header length, capped before anything is allocated for it. */
+function headerLength(first8: Uint8Array, fileBytes: number, file: string): number {
+  if (fileBytes < 8) fail('E_FORMAT', `file is ${fileBytes} bytes, too short for a safetensors header length`, { file });
+  const n64 = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER)) fail('E_FORMAT', `header length ${n64} is implausible (limit ${MAX_HEADER} bytes)`, { file });
   const n = Number(n64);
-  if (8 + n > buf.length) fail('E_FORMAT', `truncated: header says ${n} bytes of JSON but the file has ${buf.length - 8} after the length`, { file });
+  if (8 + n > fileBytes) fail('E_FORMAT', `truncated: header says ${n} bytes of JSON but the file has ${fileBytes - 8} after the length`, { file });
+  return n;
+}
+
+/**
+ * The header's tensors (ascending data offset) and metadata, checked against `dataLen`, the bytes
+ * after the header: every tensor inside it, none overlapping, and nothing after the last one (as
+ * the reference implementation requires) — so a reader needs exactly 8 + header + last end bytes.
+ */
+function parseHeader(headerBytes: Uint8Array, dataLen: number, file: string): { entries: Entry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
     return fail('E_FORMAT', `header is not valid UTF-8 JSON (${(err as Error).message})`, { file });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     fail('E_FORMAT', 'header must be a JSON object', { file });
   }
-  const dataStart = 8 + n;
-  const dataLen = buf.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('E_FORMAT', '__metadata__ must be an object of strings', { file, field: '__metadata__' });
@@ -93,12 +109,24 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
       fail('E_FORMAT', `data of tensor "${entries[i]!.name}" overlaps tensor "${entries[i - 1]!.name}"`, { file });
     }
   }
-  const tensors: SafetensorsContent['tensors'] = new Map();
-  for (const e of entries) {
-    const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { name: e.name, dtype: e.dtype, shape: e.shape, data: toF32(bytes, e.dtype) });
+  const last = entries.reduce((m, e) => Math.max(m, e.end), 0);
+  if (last < dataLen) {
+    fail('E_FORMAT', `${dataLen - last} bytes follow the last tensor (its data ends at byte ${last} of a ${dataLen}-byte data section); a safetensors file ends with its last tensor`, { file });
   }
+  return { entries, metadata };
+}
+
+/** Tensors from the data section (`data[0]` = first byte after the header). */
+function toContent(entries: Entry[], metadata: Record<string, string>, data: Uint8Array): SafetensorsContent {
+  const tensors: SafetensorsContent['tensors'] = new Map();
+  for (const e of entries) tensors.set(e.name, { name: e.name, dtype: e.dtype, shape: e.shape, data: toF32(data.subarray(e.begin, e.end), e.dtype) });
   return { tensors, metadata };
+}
+
+export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): SafetensorsContent {
+  const n = headerLength(buf.subarray(0, 8), buf.length, file);
+  const { entries, metadata } = parseHeader(buf.subarray(8, 8 + n), buf.length - 8 - n, file);
+  return toContent(entries, metadata, buf.subarray(8 + n));
 }
 
 function toF32(bytes: Uint8Array, dtype: SafetensorsDType): Float32Array {
@@ -134,14 +162,20 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/**
+ * Reads a safetensors file with every allocation bounded by the format: the 8-byte length, the
+ * header (≤ 100 MB), then exactly the data the header's offsets describe — checked against the
+ * file's size first. Only regular files are read (a FIFO or /dev/zero is refused by name).
+ */
 export async function readSafetensors(path: string): Promise<SafetensorsContent> {
-  let buf: Buffer;
+  const { fd, size } = openRegularFile(path, 'a safetensors file');
   try {
-    buf = await readFile(path);
-  } catch (err) {
-    return fail('E_FILE', `cannot read safetensors file: ${(err as Error).message}`, { file: path });
+    const n = headerLength(size >= 8 ? readExactly(fd, 8, 0, path) : new Uint8Array(8), size, path);
+    const { entries, metadata } = parseHeader(readExactly(fd, n, 8, path), size - 8 - n, path);
+    return toContent(entries, metadata, readExactly(fd, size - 8 - n, 8 + n, path));
+  } finally {
+    closeSync(fd);
   }
-  return parseSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
 }
 
 /** Serialises float32 tensors (in the given order) with optional string metadata. */

@@ -5,7 +5,7 @@
  *    "loss": "cross_entropy"}
  * Layer i of the list is module i of a `torch.nn.Sequential`; its weights are `i.weight` / `i.bias`.
  */
-import { readFile } from 'node:fs/promises';
+import { JSON_LIMITS, readBoundedText } from '../io/files.js';
 import { ACTIVATIONS, type Activation } from '../backends/backend.js';
 import { fail } from '../errors.js';
 
@@ -100,12 +100,8 @@ export function parseModelDescription(value: unknown, file = '<model>'): ModelDe
 }
 
 export async function loadModelDescription(path: string): Promise<ModelDescription> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    return fail('E_FILE', `cannot read model description: ${(err as Error).message}`, { file: path });
-  }
+  // Bounded: a description is a list of layers; /dev/zero or a FIFO is refused, not read without end.
+  const text = readBoundedText(path, JSON_LIMITS.model, 'a model description');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -12,9 +12,9 @@
  * The manifest's `checkpoints` lists what each row is: "init" (before any update) or the epoch
  * number after which it was taken. Default is after every epoch: [1, 2, …, E].
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFilesAtomic, type FileChunks, type PendingFile } from '../io/atomic.js';
+import { makeOutputDir } from '../io/output-plan.js';
 import { encodeNpy, type NpyData, type EncodeNpyOptions } from '../io/npy.js';
 import { fail } from '../errors.js';
 import type { SampleMetrics } from './evaluate.js';
@@ -22,6 +22,11 @@ import type { SampleMetrics } from './evaluate.js';
 export const TRAJECTORY_FORMAT = 'riverbed.trajectory';
 export const TRAJECTORY_VERSION = 1;
 export const METRICS = ['loss', 'correct', 'margin', 'error_norm'] as const;
+/** Every file `write(dir)` puts into dir (commands check them against their inputs before training). */
+export const RECORD_FILES: readonly string[] = [
+  ...(['train', 'val'] as const).flatMap((s) => [...METRICS, 'labels', 'indices'].map((m) => `${s}_${m}.npy`)),
+  'trajectory.json',
+];
 
 export type Checkpoint = 'init' | number;
 
@@ -83,11 +88,7 @@ export class TrajectoryRecorder {
 
   /** Writes every file and the manifest into `dir` (created if needed), all or nothing. */
   write(dir: string, info: Record<string, unknown> = {}): TrajectoryManifest {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      fail('E_FILE', `cannot create output directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: dir });
-    }
+    const made = makeOutputDir(dir);
     const E = this.checkpoints.length;
     const pending: PendingFile[] = [];
     const files: TrajectoryManifest['files'] = {};
@@ -120,7 +121,12 @@ export class TrajectoryRecorder {
       files,
     };
     pending.push({ path: join(dir, 'trajectory.json'), data: Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8') });
-    writeFilesAtomic(pending);
+    try {
+      writeFilesAtomic(pending);
+    } catch (err) {
+      made.undo(); // a directory this call created does not outlive a failed write
+      throw err;
+    }
     return manifest;
   }
 }

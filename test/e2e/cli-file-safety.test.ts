@@ -1,0 +1,267 @@
+/**
+ * "No command ever damages a file" (issue 8 §2), as ONE table: every row is a command line that
+ * must be refused. The runner gives each row its own copy of a small fixture ($D), lets the row
+ * prepare it (symlinks, FIFOs, hard links, odd files), hashes everything there (and every absolute
+ * path of the command line outside $D) before and after, and asserts for every row:
+ *   - a non-zero exit, nothing on stdout, exactly one line on stderr `riverbed: error [E_…] …`
+ *     that names the file (or flag) at fault;
+ *   - nothing written: no file or directory added or removed, every pre-existing file byte-identical
+ *     and still the same inode (a rename with equal bytes counts as a write), symlinks and FIFOs
+ *     untouched.
+ * To add a case, add a row to CASES. The fixture (built once by the CLI itself) holds:
+ *   model.json (4-6(tanh)-3), weights.safetensors, x.npy [60, 4] f32, y.npy [60] i64, v.npy [51] f32,
+ *   run/ (train --record, 3 epochs + init, 54 train / 6 val), part1.json part2.json (cld --shard 0/2, 1/2),
+ *   ex.txt (exclude list "0").
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/errors.js';
+import { writeNpy } from '../../src/io/npy.js';
+import { RECORD_FILES } from '../../src/train/recorder.js';
+import { CLI, requireBuiltCli } from './cli.js';
+import { parameterCount, writeProblem } from './curvature-fixture.js';
+
+export interface FileSafetyCase {
+  /** What the row shows. */
+  name: string;
+  /** The command line after `riverbed`; `$D` stands for the row's own copy of the fixture. */
+  argv: string[];
+  /** Prepares $D before the run; may return an undo (for anything outside $D, e.g. a mount). */
+  setup?: (d: string) => void | (() => void);
+  /** Text the one-line error must contain (`$D` substituted): the file or flag at fault. */
+  names: string;
+  /** The error code, when the row pins it. */
+  code?: ErrorCode;
+  /** A reason to skip the row on this machine (e.g. no read-only mount possible), or undefined. */
+  skip?: () => string | undefined;
+}
+
+// --- building blocks for rows -------------------------------------------------------------------
+
+const MODEL = ['--model', '$D/model.json'];
+const PROBLEM = [...MODEL, '--weights', '$D/weights.safetensors', '--inputs', '$D/x.npy', '--labels', '$D/y.npy'];
+const HVP = ['hvp', ...PROBLEM, '--vector', '$D/v.npy', '--backend', 'js'];
+const HESSIAN = ['hessian', ...PROBLEM, '--top-k', '1', '--backend', 'js'];
+const TRAIN = ['train', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--hidden', '4', '--epochs', '3', '--batch-size', '16', '--backend', 'js'];
+const CLD_INPUTS = ['--train-loss', '$D/run/train_loss.npy', '--train-labels', '$D/run/train_labels.npy', '--val-loss', '$D/run/val_loss.npy', '--val-labels', '$D/run/val_labels.npy'];
+const CLD = ['coreset', 'cld', ...CLD_INPUTS, '--fraction', '0.5', '--backend', 'js'];
+const baseline = (m: string) => ['coreset', m, '--run', '$D/run', '--fraction', '0.5'];
+const MERGE = ['coreset', 'merge', '$D/part1.json', '$D/part2.json', '--fraction', '0.5'];
+const STABILITY = ['coreset', 'stability', '--method', 'aum', '--compare', 'checkpoints', '--run', '$D/run'];
+const EVALUATE = ['coreset', 'evaluate', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--methods', 'random', '--fractions', '0.5', '--seeds', '1', '--epochs', '2', '--retrain-epochs', '1', '--hidden', '4', '--backend', 'js'];
+const DEMO = ['demo', '--train-size', '100', '--epochs', '3', '--retrain-epochs', '1', '--backend', 'js'];
+
+const fifo = (p: string) => execFileSync('mkfifo', [p]);
+const canMount = (): string | undefined => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux to mount a read-only tmpfs';
+  const probe = mkdtempSync(join(tmpdir(), 'riverbed-ro-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'mount is not permitted here';
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+};
+/** A read-only tmpfs at $D/ro (with one file, ro/in.json, written before it turns read-only). */
+const readOnlyDir = (d: string): (() => void) => {
+  const ro = join(d, 'ro');
+  mkdirSync(ro);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', ro]);
+  writeFileSync(join(ro, 'in.json'), '{}');
+  execFileSync('mount', ['-o', 'remount,ro', ro]);
+  return () => execFileSync('umount', [ro]);
+};
+
+// --- the table ----------------------------------------------------------------------------------
+
+export const CASES: FileSafetyCase[] = [
+  // (a) an output that is an input — same path, another spelling, a symlink, a hard link, inside a --run directory
+  { name: 'hvp --out is the --weights file', argv: [...HVP, '--out', '$D/weights.safetensors'], names: '$D/weights.safetensors', code: 'E_ARG' },
+  { name: 'hvp --out is the --vector file spelled through ..', setup: (d) => mkdirSync(join(d, 'sub')), argv: [...HVP, '--out', '$D/sub/../v.npy'], names: 'v.npy', code: 'E_ARG' },
+  { name: 'hvp --out is a symlink to --inputs', setup: (d) => symlinkSync(join(d, 'x.npy'), join(d, 'link.npy')), argv: [...HVP, '--out', '$D/link.npy'], names: '$D/link.npy', code: 'E_ARG' },
+  { name: 'hvp --out is a hard link to --labels', setup: (d) => linkSync(join(d, 'y.npy'), join(d, 'hard.npy')), argv: [...HVP, '--out', '$D/hard.npy'], names: '$D/hard.npy', code: 'E_ARG' },
+  { name: 'hessian --out is the --model file', argv: [...HESSIAN, '--out', '$D/model.json'], names: '$D/model.json', code: 'E_ARG' },
+  { name: 'hessian --plot BASE.png is the --labels file', setup: (d) => cpSync(join(d, 'y.npy'), join(d, 'y.png')), argv: ['hessian', ...MODEL, '--weights', '$D/weights.safetensors', '--inputs', '$D/x.npy', '--labels', '$D/y.png', '--density', '--json', '--backend', 'js', '--plot', '$D/y'], names: '$D/y.png', code: 'E_ARG' },
+  { name: 'train --save is the --init file', argv: [...TRAIN, '--model', '$D/model.json', '--init', '$D/weights.safetensors', '--save', '$D/weights.safetensors'], names: '$D/weights.safetensors', code: 'E_ARG' },
+  { name: 'train --online-cld is the --inputs file', argv: [...TRAIN, '--online-cld', '$D/x.npy'], names: '$D/x.npy', code: 'E_ARG' },
+  { name: 'train --save is a symlink to --labels', setup: (d) => symlinkSync('y.npy', join(d, 'w.safetensors')), argv: [...TRAIN, '--save', '$D/w.safetensors'], names: '$D/w.safetensors', code: 'E_ARG' },
+  { name: 'train --record over an existing run (no --force)', argv: [...TRAIN, '--record', '$D/run'], names: '$D/run', code: 'E_FILE' },
+  { name: 'train --record DIR holding an input, even with --force', argv: ['train', '--inputs', '$D/x.npy', '--labels', '$D/run/train_labels.npy', '--hidden', '4', '--epochs', '3', '--backend', 'js', '--record', '$D/run', '--force'], names: 'train_labels.npy', code: 'E_ARG' },
+  { name: 'coreset cld --out is --train-labels', argv: [...CLD, '--out', '$D/run/train_labels.npy'], names: '$D/run/train_labels.npy', code: 'E_ARG' },
+  { name: 'coreset cld --scores is a symlink to --val-loss', setup: (d) => symlinkSync(join(d, 'run', 'val_loss.npy'), join(d, 's.npy')), argv: [...CLD, '--out', '$D/sel.json', '--scores', '$D/s.npy'], names: '$D/s.npy', code: 'E_ARG' },
+  { name: 'coreset cld --shard --out is the --exclude file', argv: [...CLD, '--exclude', '$D/ex.txt', '--shard', '1/2', '--out', '$D/ex.txt'], names: '$D/ex.txt', code: 'E_ARG' },
+  { name: 'coreset random --indices-npy is the run\'s train_indices.npy', argv: [...baseline('random'), '--out', '$D/sel.json', '--indices-npy', '$D/run/train_indices.npy'], names: '$D/run/train_indices.npy', code: 'E_ARG' },
+  { name: 'coreset el2n --scores is the run\'s train_loss.npy', argv: [...baseline('el2n'), '--out', '$D/sel.json', '--scores', '$D/run/train_loss.npy'], names: '$D/run/train_loss.npy', code: 'E_ARG' },
+  { name: 'coreset aum --out is a new file inside the --run directory', argv: [...baseline('aum'), '--out', '$D/run/aum.json'], names: '$D/run/aum.json', code: 'E_ARG' },
+  { name: 'coreset forgetting --out is the run manifest', argv: [...baseline('forgetting'), '--out', '$D/run/trajectory.json'], names: '$D/run/trajectory.json', code: 'E_ARG' },
+  { name: 'coreset dynunc --out is inside the run through a symlinked directory', setup: (d) => symlinkSync(join(d, 'run'), join(d, 'alias')), argv: [...baseline('dynunc'), '--out', '$D/alias/new.json'], names: '$D/alias/new.json', code: 'E_ARG' },
+  { name: 'coreset ccs --scores is a hard link to the run\'s train_margin.npy', setup: (d) => linkSync(join(d, 'run', 'train_margin.npy'), join(d, 'm.npy')), argv: [...baseline('ccs'), '--out', '$D/sel.json', '--scores', '$D/m.npy'], names: '$D/m.npy', code: 'E_ARG' },
+  { name: 'coreset merge --out is a part file', argv: [...MERGE, '--out', '$D/part2.json'], names: '$D/part2.json', code: 'E_ARG' },
+  { name: 'coreset merge --indices-npy is the --exclude file', argv: [...MERGE, '--exclude', '$D/ex.txt', '--out', '$D/sel.json', '--indices-npy', '$D/ex.txt'], names: '$D/ex.txt', code: 'E_ARG' },
+  { name: 'coreset stability --out is inside a --run directory', argv: [...STABILITY, '--out', '$D/run/stability.json'], names: '$D/run/stability.json', code: 'E_ARG' },
+  { name: 'coreset evaluate --out DIR would overwrite --labels (DIR/evaluation.json)', setup: (d) => (mkdirSync(join(d, 'ev')), cpSync(join(d, 'y.npy'), join(d, 'ev', 'evaluation.json'))), argv: ['coreset', 'evaluate', '--inputs', '$D/x.npy', '--labels', '$D/ev/evaluation.json', '--methods', 'random', '--fractions', '0.5', '--seeds', '1', '--epochs', '2', '--backend', 'js', '--out', '$D/ev'], names: 'evaluation.json', code: 'E_ARG' },
+  { name: 'two outputs are one file (hessian --out and --plot BASE.svg)', argv: [...HESSIAN, '--out', '$D/r.svg', '--plot', '$D/r'], names: '$D/r.svg', code: 'E_ARG' },
+
+  // (b) outputs that exist and are not regular files are refused, never replaced
+  { name: 'hvp --out /dev/full', argv: [...HVP, '--out', '/dev/full'], names: '/dev/full', code: 'E_FILE' },
+  { name: 'hessian --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...HESSIAN, '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'train --save is a directory', setup: (d) => mkdirSync(join(d, 'w')), argv: [...TRAIN, '--save', '$D/w'], names: '$D/w', code: 'E_FILE' },
+  { name: 'train --record is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...TRAIN, '--record', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'coreset cld --out is a dangling symlink', setup: (d) => symlinkSync(join(d, 'nowhere.json'), join(d, 'dangling.json')), argv: [...CLD, '--out', '$D/dangling.json'], names: '$D/dangling.json', code: 'E_FILE' },
+  { name: 'coreset random --scores /dev/null', argv: [...baseline('random'), '--out', '$D/sel.json', '--scores', '/dev/null'], names: '/dev/null', code: 'E_FILE' },
+  { name: 'coreset merge --out is a symlink to /dev/full', setup: (d) => symlinkSync('/dev/full', join(d, 'full.json')), argv: [...MERGE, '--out', '$D/full.json'], names: '$D/full.json', code: 'E_FILE' },
+  { name: 'coreset stability --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...STABILITY, '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'coreset evaluate --out DIR/evaluation.json is a FIFO', setup: (d) => (mkdirSync(join(d, 'ev')), fifo(join(d, 'ev', 'evaluation.json'))), argv: [...EVALUATE, '--out', '$D/ev'], names: 'evaluation.json', code: 'E_FILE' },
+  { name: 'demo --out /dev/full', argv: [...DEMO, '--out', '/dev/full'], names: '/dev/full', code: 'E_FILE' },
+
+  // (c) inputs that are not regular files, or larger than their format allows, are refused before they are read whole
+  { name: 'hvp --model /dev/zero', argv: ['hvp', '--model', '/dev/zero', ...PROBLEM.slice(2), '--vector', '$D/v.npy', '--out', '$D/hv.npy'], names: '/dev/zero', code: 'E_FILE' },
+  { name: 'hvp --weights /dev/zero', argv: ['hvp', ...MODEL, '--weights', '/dev/zero', ...PROBLEM.slice(4), '--vector', '$D/v.npy', '--out', '$D/hv.npy', '--backend', 'js'], names: '/dev/zero', code: 'E_FILE' },
+  { name: 'hessian --weights is a FIFO (no hang)', setup: (d) => fifo(join(d, 'pipe')), argv: ['hessian', ...MODEL, '--weights', '$D/pipe', ...PROBLEM.slice(4), '--out', '$D/r.json', '--backend', 'js'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'hvp --inputs is a FIFO (no hang)', setup: (d) => fifo(join(d, 'pipe')), argv: ['hvp', ...PROBLEM.slice(0, 4), '--inputs', '$D/pipe', '--labels', '$D/y.npy', '--vector', '$D/v.npy', '--out', '$D/hv.npy'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'train --model is a directory', argv: [...TRAIN, '--model', '$D/run'], names: '$D/run', code: 'E_FILE' },
+  { name: 'train --model larger than a model description may be (16 MiB)', setup: (d) => truncateSync(join(d, 'model.json'), 17 * 2 ** 20), argv: [...TRAIN, '--model', '$D/model.json'], names: '$D/model.json', code: 'E_FORMAT' },
+  { name: 'train --init safetensors with 4 GiB after its tensors (sparse)', setup: (d) => truncateSync(join(d, 'weights.safetensors'), 2 ** 32), argv: [...TRAIN, '--model', '$D/model.json', '--init', '$D/weights.safetensors'], names: '$D/weights.safetensors', code: 'E_FORMAT' },
+  { name: 'hvp --weights whose header length exceeds the 100 MB cap', setup: (d) => writeFileSync(join(d, 'w.safetensors'), Buffer.from([0, 0, 0, 0x10, 0, 0, 0, 0])), argv: ['hvp', ...MODEL, '--weights', '$D/w.safetensors', ...PROBLEM.slice(4), '--vector', '$D/v.npy', '--out', '$D/hv.npy', '--backend', 'js'], names: '$D/w.safetensors', code: 'E_FORMAT' },
+  { name: 'coreset cld --exclude /dev/zero', argv: [...CLD, '--exclude', '/dev/zero', '--out', '$D/sel.json'], names: '/dev/zero', code: 'E_FILE' },
+  { name: 'coreset aum --exclude is a FIFO .npy (no hang)', setup: (d) => fifo(join(d, 'ex.npy')), argv: [...baseline('aum'), '--exclude', '$D/ex.npy', '--out', '$D/sel.json'], names: '$D/ex.npy', code: 'E_FILE' },
+  { name: 'coreset el2n --run whose manifest is /dev/zero', setup: (d) => (rmSync(join(d, 'run', 'trajectory.json')), symlinkSync('/dev/zero', join(d, 'run', 'trajectory.json'))), argv: [...baseline('el2n'), '--out', '$D/sel.json'], names: 'trajectory.json', code: 'E_FILE' },
+  { name: 'coreset stability --run whose manifest is a FIFO (no hang)', setup: (d) => (rmSync(join(d, 'run', 'trajectory.json')), fifo(join(d, 'run', 'trajectory.json'))), argv: [...STABILITY, '--json'], names: 'trajectory.json', code: 'E_FILE' },
+  { name: 'coreset merge with /dev/zero as a part', argv: ['coreset', 'merge', '$D/part1.json', '/dev/zero', '--fraction', '0.5', '--out', '$D/sel.json'], names: '/dev/zero', code: 'E_FILE' },
+  { name: 'coreset evaluate --target-model /dev/zero', argv: [...EVALUATE, '--target-model', '/dev/zero'], names: '/dev/zero', code: 'E_FILE' },
+
+  // (d) unwritable places, empty paths, and what a failure leaves behind
+  { name: 'hessian --out "" is refused before any computation', argv: [...HESSIAN, '--out', ''], names: '--out', code: 'E_ARG' },
+  { name: 'hvp --out ""', argv: [...HVP, '--out', ''], names: '--out', code: 'E_ARG' },
+  { name: 'train --save ""', argv: [...TRAIN, '--save', ''], names: '--save', code: 'E_ARG' },
+  { name: 'coreset cld --scores ""', argv: [...CLD, '--out', '$D/sel.json', '--scores', ''], names: '--scores', code: 'E_ARG' },
+  { name: 'coreset stability --out ""', argv: [...STABILITY, '--out', ''], names: '--out', code: 'E_ARG' },
+  { name: 'coreset evaluate --out ""', argv: [...EVALUATE, '--out', ''], names: '--out', code: 'E_ARG' },
+  { name: 'hvp --out where files cannot be created (sysfs: EACCES)', argv: [...HVP, '--out', '/sys/riverbed-hv.npy'], names: '/sys/riverbed-hv.npy', code: 'E_FILE', skip: () => (existsSync('/sys/kernel') ? undefined : 'no sysfs') },
+  { name: 'coreset random --out on a read-only file system says EROFS', setup: readOnlyDir, argv: [...baseline('random'), '--out', '$D/ro/sel.json'], names: 'read-only', code: 'E_FILE', skip: canMount },
+  { name: 'train --record new DIR under a read-only file system says EROFS', setup: readOnlyDir, argv: [...TRAIN, '--record', '$D/ro/new/run'], names: 'read-only', code: 'E_FILE', skip: canMount },
+  { name: 'coreset evaluate --out DIR on a read-only file system says EROFS', setup: readOnlyDir, argv: [...EVALUATE, '--out', '$D/ro/ev'], names: 'read-only', code: 'E_FILE', skip: canMount },
+  { name: 'coreset evaluate failing in the grid (a fraction selecting nothing) leaves no --out directory', argv: [...EVALUATE.map((a) => (a === '0.5' ? '0.01' : a)), '--json', '--out', '$D/new/ev'], names: '--fractions', code: 'E_ARG' },
+  { name: 'train --record new DIR failing on bad --init weights leaves no directory', setup: (d) => writeFileSync(join(d, 'model9.json'), JSON.stringify({ format: 'riverbed.model', version: 1, layers: [{ type: 'linear', in: 4, out: 9 }], loss: 'cross_entropy' })), argv: [...TRAIN, '--model', '$D/model9.json', '--init', '$D/weights.safetensors', '--record', '$D/new/run'], names: '$D/weights.safetensors', code: 'E_MODEL' },
+];
+
+// --- the runner ---------------------------------------------------------------------------------
+
+let base: string;
+const made: string[] = [];
+
+beforeAll(async () => {
+  requireBuiltCli();
+  base = mkdtempSync(join(tmpdir(), 'riverbed-e2e-safety-'));
+  made.push(base);
+  await writeProblem(base, { sizes: [4, 6, 3], act: 'tanh', batch: 60, seed: 11 });
+  writeNpy(join(base, 'v.npy'), Float32Array.from({ length: parameterCount([4, 6, 3]) }, (_, i) => Math.sin(i)), [parameterCount([4, 6, 3])]);
+  writeFileSync(join(base, 'ex.txt'), '0\n');
+  const ok = (argv: string[]) => {
+    const r = cli(argv.map((a) => a.replaceAll('$D', base)), base);
+    if (r.status !== 0) throw new Error(`fixture: riverbed ${argv.join(' ')}: ${r.stderr}`);
+  };
+  ok([...TRAIN, '--model', '$D/model.json', '--record', '$D/run', '--record-init']);
+  ok([...CLD, '--shard', '0/2', '--out', '$D/part1.json']);
+  ok([...CLD, '--shard', '1/2', '--out', '$D/part2.json']);
+});
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function cli(argv: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [CLI, ...argv], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/** Type, inode and content of one path (never reads devices or FIFOs). */
+function describePath(p: string): string {
+  let st;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return 'absent';
+  }
+  if (st.isSymbolicLink()) return `symlink → ${readlinkSync(p)}`;
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return `fifo #${st.ino}`;
+  if (st.isCharacterDevice() || st.isBlockDevice()) return `device ${st.rdev}`;
+  if (!st.isFile()) return `other ${st.mode}`;
+  if (st.size > 64 * 2 ** 20) return `file #${st.ino} ${st.size} bytes (sparse, not hashed)`;
+  return `file #${st.ino} sha256 ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+}
+
+/** Everything under d (relative names), plus the absolute paths of the command line outside d. */
+function snapshot(d: string, argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const what = describePath(p);
+      out.set(relative(d, p), what);
+      if (what === 'directory') walk(p);
+    }
+  };
+  walk(d);
+  for (const a of argv) if (isAbsolute(a) && relative(d, a).startsWith('..')) out.set(a, describePath(a));
+  return out;
+}
+
+describe('no command damages a file: every row is refused with one line and writes nothing', () => {
+  for (const c of CASES) {
+    const why = c.skip?.();
+    it.skipIf(why !== undefined)(`${c.name}${why ? ` (skipped: ${why})` : ''}`, () => {
+      const d = mkdtempSync(join(tmpdir(), 'riverbed-safety-case-'));
+      made.push(d);
+      cpSync(base, d, { recursive: true });
+      const undo = c.setup?.(d);
+      try {
+        const argv = c.argv.map((a) => a.replaceAll('$D', d));
+        const before = snapshot(d, argv);
+        const r = cli(argv, d);
+        const after = snapshot(d, argv);
+        expect(r.signal, `killed by ${r.signal} (a hang?)`).toBeNull();
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(/^riverbed: error \[E_[A-Z]+\] [^\n]*\n$/);
+        expect(r.stderr).toContain(c.names.replaceAll('$D', d));
+        if (c.code) expect(r.stderr.startsWith(`riverbed: error [${c.code}]`), r.stderr).toBe(true);
+        expect(r.status).not.toBe(0);
+        expect(Object.fromEntries(after)).toEqual(Object.fromEntries(before));
+      } finally {
+        if (typeof undo === 'function') undo();
+      }
+    });
+  }
+});
+
+describe('what the rule allows', () => {
+  it('the recorded run holds exactly the files train --record declares (RECORD_FILES, which the rule checks)', () => {
+    expect(readdirSync(join(base, 'run')).sort()).toEqual([...RECORD_FILES].sort());
+  });
+  it('train --record EXISTING --force overwrites the run; a symlinked output is written through, the link kept', () => {
+    const d = mkdtempSync(join(tmpdir(), 'riverbed-safety-ok-'));
+    made.push(d);
+    cpSync(base, d, { recursive: true });
+    const manifest = readFileSync(join(d, 'run', 'trajectory.json'), 'utf8');
+    const r = cli([...TRAIN, '--record', '$D/run', '--force', '--seed', '5'].map((a) => a.replaceAll('$D', d)), d);
+    expect(r.status, r.stderr).toBe(0);
+    const again = JSON.parse(readFileSync(join(d, 'run', 'trajectory.json'), 'utf8'));
+    expect(again.seed).toBe(5);
+    expect(readFileSync(join(d, 'run', 'trajectory.json'), 'utf8')).not.toBe(manifest);
+
+    writeFileSync(join(d, 'target.json'), 'old');
+    symlinkSync('target.json', join(d, 'latest.json'));
+    const s = cli([...baseline('random'), '--out', '$D/latest.json'].map((a) => a.replaceAll('$D', d)), d);
+    expect(s.status, s.stderr).toBe(0);
+    expect(lstatSync(join(d, 'latest.json')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(d, 'latest.json'))).toBe('target.json');
+    expect(JSON.parse(readFileSync(join(d, 'target.json'), 'utf8')).method).toBe('random');
+  });
+});
