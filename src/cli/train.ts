@@ -21,6 +21,7 @@ import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
+import { requireTrainingFits } from './resources.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 
 interface TrainCliOptions extends ScheduleCliOptions {
@@ -156,6 +157,12 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const features = data.train.features;
   const desc = fileDesc ?? mlpDescription(features, [o.hidden], data.classes);
   checkModel(desc, o.model ?? '<default model>', features, data.classes);
+  // Sizes that cannot fit (--hidden 1e9, a stray label 1 048 575, --epochs 1e9 --record): refused with the estimate, before any work.
+  requireTrainingFits({
+    model: desc, batchSize: o.batchSize, train: data.train.count, val: data.val?.count ?? 0, features, optimizerStates: optimizer.name === 'sgd' ? 1 : 2,
+    checkpoints: o.record !== undefined ? o.epochs + (o.recordInit ? 1 : 0) : 0, modelFlag: o.model ? '--model' : '--hidden', describe: describeModel(desc),
+    labels: fileDesc || o.labels === undefined ? undefined : { sets: data.val ? [data.train.labels, data.val.labels] : [data.train.labels], classes: data.classes, file: o.labels },
+  });
   // What depends on the number of steps (phases that must fit, decay points), before any work.
   compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
   const tLoad = performance.now();

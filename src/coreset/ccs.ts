@@ -55,13 +55,16 @@ export function ccsPool(pool: Int32Array, scores: Float32Array, budget: number, 
   }
   const K = o.strata ?? 50;
   const width = (hi - lo) / K;
-  const bins: number[][] = Array.from({ length: K }, () => []);
+  // Only non-empty strata take part, so only they are kept: memory is O(samples) for any number
+  // of strata (an array of K bins made `--strata 1e9` allocate 10^9 arrays and hang).
+  const bins = new Map<number, number[]>();
   for (const i of kept) {
     const b = width > 0 ? Math.min(K - 1, Math.floor((scores[i]! - lo) / width)) : 0;
-    bins[b]!.push(i);
+    const list = bins.get(b);
+    if (list) list.push(i);
+    else bins.set(b, [i]);
   }
-  for (const b of bins) b.sort((x, y) => x - y);
-  const strata = bins.map((b, j) => ({ j, b })).filter((s) => s.b.length > 0);
+  const strata = Array.from(bins, ([j, b]) => ({ j, b: b.sort((x, y) => x - y) }));
   strata.sort((x, y) => x.b.length - y.b.length || x.j - y.j);
   const out: number[] = [];
   let left = budget;

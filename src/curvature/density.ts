@@ -102,9 +102,15 @@ export async function spectralDensity(op: LinearOperator, options: DensityOption
       basis.dispose();
     }
   }
-  const all = nodes.flat();
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
+  // a loop, not Math.min(...all): spreading 10^5+ nodes (many probes) overflows the call stack
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const ns of nodes) {
+    for (const θ of ns) {
+      if (θ < lo) lo = θ;
+      if (θ > hi) hi = θ;
+    }
+  }
   const sigma = options.sigma ?? Math.max((hi - lo) / 100, 1e-12 * Math.max(1, Math.abs(hi)));
   const [a, z] = options.range ?? [lo - 5 * sigma, hi + 5 * sigma];
   if (!(z > a)) fail('E_ARG', `range must be increasing, got [${a}, ${z}]`, { field: 'range' });
