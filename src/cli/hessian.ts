@@ -21,6 +21,7 @@ import type { Mlp } from '../model/mlp.js';
 import { VERSION } from '../version.js';
 import { curvatureInputs, loadProblem, openModel, requireOption } from './curvature-inputs.js';
 import { intOption, numberOption } from './options.js';
+import { requireDensityFits, requireErrorBarsFit } from './resources.js';
 
 interface HessianCliOptions {
   model?: string;
@@ -292,6 +293,9 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
   const bars: ErrorBarPlan | undefined = wantBars
     ? { sizes: parseSizes(o.errorBars ?? true, problem.data.count), repeats: o.repeats ?? 5, threshold: o.stableSpread ?? 0.05 }
     : undefined;
+  // Sizes that cannot fit (--grid-points 1e12, --density-probes 1e9, --repeats 1e9): refused with the estimate, before any work.
+  if (density) requireDensityFits({ probes: o.densityProbes, steps: o.densitySteps, points: o.gridPoints, parameters: problem.parameters });
+  if (bars) requireErrorBarsFit({ sizes: bars.sizes.length, repeats: bars.repeats, values: topK + bottomK + (asked.trace ? 1 : 0) });
   const { backend, model, reason } = await openModel(problem, files.weights, o.backend);
   const progress = new Progress(process.stderr.isTTY === true && !o.json);
   const t0 = performance.now();
