@@ -251,9 +251,61 @@ struct Problem {
   const GemmEpilogue* ep;  // run on each block of C after its last K block; null: none
 };
 
+#if RB_X86
+// Transposes the 16×16 block r[0..15] (row i in r[i]) in registers: unpack pairs of rows, then
+// pairs of pairs, then the 128-bit lanes of four vectors at a time.
+RB_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m512 u[16];  // u[4k + c], lane L: column 4L + c of rows 4k..4k+3
+  for (int k = 0; k < 4; k++) {
+    const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * k + 2]), d = _mm512_castps_pd(t[4 * k + 3]);
+    u[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), x3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+    r[4 + c] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+    r[8 + c] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+  }
+}
+
+// The packs that transpose (rows of the source become columns of the panel), 16×16 blocks at a
+// time instead of one strided element at a time: `rows` source rows of `src` (leading dimension
+// ld, kc values each from column p0) into a kc × width panel at columns [c0, c0 + 16), zero padded.
+RB_TARGET_AVX512 void pack_rows_t16(const float* src, long ld, int rows, int p0, int kc, float* dst, int width, int c0) {
+  const __mmask16 cols = width - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - c0)) - 1u);
+  for (int p = 0; p < kc; p += 16) {
+    const int m = std::min(16, kc - p);
+    const __mmask16 km = m == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << m) - 1u);
+    __m512 r[16];
+    for (int t = 0; t < 16; t++) r[t] = t < rows ? _mm512_maskz_loadu_ps(km, src + (size_t)t * ld + p0 + p) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int q = 0; q < m; q++) _mm512_mask_storeu_ps(dst + (size_t)(p + q) * width + c0, cols, r[q]);
+  }
+}
+#endif
+
 // Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) as mr-row micro-panels, p-major, zero padded.
 void pack_a(const Problem& P, int i0, int mc, int p0, int kc, float* dst) {
   const int mr = P.u.mr;
+#if RB_X86
+  if (!P.transA && P.u.fn == micro_avx512) {  // mr = 12: one 16-row transpose, 12 lanes stored
+    for (int ir = 0; ir < mc; ir += mr, dst += (size_t)kc * mr) {
+      pack_rows_t16(P.A + (size_t)(i0 + ir) * P.K, P.K, std::min(mr, mc - ir), p0, kc, dst, mr, 0);
+    }
+    return;
+  }
+#endif
   for (int ir = 0; ir < mc; ir += mr) {
     const int rows = std::min(mr, mc - ir);
     if (P.transA) {  // op(A)(i,p) = A[p*M + i]: rows of a micro-panel are contiguous
@@ -284,6 +336,14 @@ void pack_b(const Problem& P, int p0, int kc, int j0, int nc, float* dst) {
   const int nr = P.u.nr;
   for (int jr = 0; jr < nc; jr += nr, dst += (size_t)kc * nr) {
     const int cols = std::min(nr, nc - jr);
+#if RB_X86
+    if (P.transB && P.u.fn == micro_avx512) {  // nr = 32: two 16-column transposes
+      for (int h = 0; h < nr; h += 16) {
+        pack_rows_t16(P.B + (size_t)(j0 + jr + h) * P.K, P.K, std::max(0, std::min(16, cols - h)), p0, kc, dst, nr, h);
+      }
+      continue;
+    }
+#endif
     if (P.transB) {  // op(B)(p,j) = B[j*K + p]
       for (int j = 0; j < nr; j++) {
         if (j < cols) {
@@ -305,6 +365,48 @@ void pack_b(const Problem& P, int p0, int kc, int j0, int nc, float* dst) {
   }
 }
 
+// All of op(B) packed once for every thread of a call (row ranges of C that would each pack all of
+// it): block (jc, pc) of kc × round_up(nc, nr) floats at K·jc + pc·round_up(nc, nr), as pack_b
+// writes it. Grown by the calling thread, read by the pool's; freed when the thread ends.
+struct SharedB {
+  float* p = nullptr;
+  size_t n = 0;
+  SharedB() = default;
+  SharedB(const SharedB&) = delete;
+  SharedB& operator=(const SharedB&) = delete;
+  ~SharedB() { std::free(p); }
+  float* grow(size_t k) {
+    if (k > n) {
+      std::free(p);
+      p = aligned_floats(k);
+      n = k;
+    }
+    return p;
+  }
+};
+SharedB& shared_b() {
+  static thread_local SharedB s;
+  return s;
+}
+constexpr double SHARE_MAX = 16.0 * 1024 * 1024;  // floats of packed op(B) worth sharing (64 MiB)
+
+// Panels [first, last) of the shared op(B), in block order (jc, then pc, then jr).
+void pack_shared(const Problem& P, float* dst, long first, long last) {
+  const int nr = P.u.nr;
+  long k = 0;
+  for (int jc = 0; jc < P.N; jc += NC) {
+    const int nc = std::min(NC, P.N - jc), ncpad = (nc + nr - 1) / nr * nr;
+    for (int pc = 0; pc < P.K; pc += KC) {
+      const int kc = std::min(KC, P.K - pc);
+      float* block = dst + (size_t)P.K * jc + (size_t)pc * ncpad;
+      for (int jr = 0; jr < nc; jr += nr, k++) {
+        if (k >= last) return;
+        if (k >= first) pack_b(P, pc, kc, jc + jr, std::min(nr, nc - jr), block + (size_t)jr * kc);
+      }
+    }
+  }
+}
+
 // Stores an mr×nr block computed into `edge` to C (rows × cols of it), adding when acc.
 void store_edge(const float* edge, int nr, float* c, long ldc, int rows, int cols, bool acc) {
   for (int i = 0; i < rows; i++)
@@ -312,27 +414,31 @@ void store_edge(const float* edge, int nr, float* c, long ldc, int rows, int col
 }
 
 // C rows [m0, m1) × cols [n0, n1).
-void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
+// `shared`: all of op(B) packed already (shared_layout), or null: this call packs its own.
+void run_tile(const Problem& P, int m0, int m1, int n0, int n1, const float* shared) {
   Scratch& s = scratch();
   const int mr = P.u.mr, nr = P.u.nr, mcmax = mr * MC_TILES;
   alignas(64) float edge[MAX_MR * MAX_NR];
+  const bool tile_only = P.ep && P.ep->c_scratch && P.K <= KC && !P.accumulate;
   for (int jc = n0; jc < n1; jc += NC) {
     const int nc = std::min(NC, n1 - jc);
     for (int pc = 0; pc < P.K; pc += KC) {
       const int kc = std::min(KC, P.K - pc);
       const bool acc = pc > 0 || P.accumulate;
-      if (!P.directB) pack_b(P, pc, kc, jc, nc, s.b);
+      const float* bblock = shared ? shared + (size_t)P.K * jc + (size_t)pc * ((nc + nr - 1) / nr * nr) : s.b;
+      if (!shared && !P.directB) pack_b(P, pc, kc, jc, nc, s.b);
       for (int ic = m0; ic < m1; ic += mcmax) {
         const int mc = std::min(mcmax, m1 - ic);
         if (!P.directA) pack_a(P, ic, mc, pc, kc, s.a);
         for (int jr = 0; jr < nc; jr += nr) {
           const int cols = std::min(nr, nc - jr);
-          const float* bp = s.b + (size_t)jr * kc;
+          const float* bp = bblock + (size_t)jr * kc;
           const float* bd = P.B + (size_t)pc * P.N + jc + jr;  // directB: row pc of this column panel
           for (int ir = 0; ir < mc; ir += mr) {
             const int rows = std::min(mr, mc - ir);
             float* c = P.C + (size_t)(ic + ir) * P.N + jc + jr;
-            const bool full = rows == mr && cols == nr;
+            // A block the epilogue consumes whole (one K block, C only scratch) stays in `edge`.
+            const bool full = rows == mr && cols == nr && !tile_only;
             float* dst = full ? c : edge;
             const long ldd = full ? P.N : nr;
             const bool acc_dst = full && acc;
@@ -360,6 +466,10 @@ void run_tile(const Problem& P, int m0, int m1, int n0, int n1) {
                 bp = s.b;
               }
               P.u.fn(kc, ap, bp, dst, ldd, acc_dst);
+            }
+            if (tile_only) {
+              P.ep->fn(P.ep->ctx, ic + ir, jc + jr, rows, cols, edge, nr);
+              continue;
             }
             if (!full) store_edge(edge, nr, c, P.N, rows, cols, acc);
             if (P.ep && pc + kc == P.K) P.ep->fn(P.ep->ctx, ic + ir, jc + jr, rows, cols, c, P.N);
@@ -398,11 +508,21 @@ void gemm(int M, int N, int K, const float* A, bool transA, const float* B, bool
   int cn = 1;
   if (cm < threads) cn = std::min(ntiles, (threads + cm - 1) / cm);
   const int tasks = cm * cn;
+  // Row ranges only, each of which would pack all of op(B): pack it once, a share of its panels
+  // per thread, and let every range read it (one more barrier, half the packing per thread).
+  const float* shared = nullptr;
+  if (tasks > 1 && cn == 1 && !P.directB && (double)K * (N + micro.nr) <= SHARE_MAX) {
+    long panels = 0;
+    for (int jc = 0; jc < N; jc += NC) panels += (long)((std::min(NC, N - jc) + micro.nr - 1) / micro.nr) * ((K + KC - 1) / KC);
+    float* dst = shared_b().grow((size_t)K * ((N + micro.nr - 1) / micro.nr * micro.nr));
+    parallel_for(tasks, [&](int t) { pack_shared(P, dst, panels * t / tasks, panels * (t + 1) / tasks); });
+    shared = dst;
+  }
   auto body = [&](int t) {
     const int a = t / cn, b = t % cn;
     const int m0 = (int)((long)mtiles * a / cm) * micro.mr, m1 = std::min(M, (int)((long)mtiles * (a + 1) / cm) * micro.mr);
     const int n0 = (int)((long)ntiles * b / cn) * micro.nr, n1 = std::min(N, (int)((long)ntiles * (b + 1) / cn) * micro.nr);
-    if (m0 < m1 && n0 < n1) run_tile(P, m0, m1, n0, n1);
+    if (m0 < m1 && n0 < n1) run_tile(P, m0, m1, n0, n1, shared);
   };
   if (threads == 1) {
     for (int t = 0; t < tasks; t++) body(t);
@@ -424,11 +544,6 @@ void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B,
 void sgemm_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
               const GemmEpilogue& ep) {
   gemm(M, N, K, A, transA, B, transB, C, false, &ep);
-}
-
-void sgemm_acc_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
-                  const GemmEpilogue& ep) {
-  gemm(M, N, K, A, transA, B, transB, C, true, &ep);
 }
 
 }  // namespace riverbed

@@ -14,12 +14,12 @@ void sgemm_acc(int M, int N, int K, const float* A, bool transA, const float* B,
 struct GemmEpilogue {
   void (*fn)(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc);
   void* ctx;
+  // C is only scratch for the epilogue: when one K block covers K, blocks are handed to fn from a
+  // small per-thread buffer and C is not written (it must still hold M·N floats).
+  bool c_scratch = false;
 };
 // C = op(A)·op(B), then the epilogue on every block of C.
 void sgemm_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
               const GemmEpilogue& ep);
-// C += op(A)·op(B), then the epilogue on every block of C (the last GEMM of a sum of products).
-void sgemm_acc_ep(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C,
-                  const GemmEpilogue& ep);
 
 }  // namespace riverbed

@@ -115,15 +115,31 @@ void bwd_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
 }
 
 // Epilogue of a weight-gradient GEMM: the optimizer update of that block of the weight.
+// The GEMM walks a column panel down its rows block by block, so the rows under this block come
+// next: their weight and state lines are fetched now (rows of a weight are far apart in memory,
+// out of reach of the hardware prefetchers), and the update finds them in cache.
+#ifndef PREFETCH_TILES
+#define PREFETCH_TILES 3
+#endif
 struct OptEp {
   const OptHyper* h;
   float* p;
   float* s0;
   float* s1;
   long ld;
+  int rows_total;
 };
 void opt_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
   const OptEp& e = *static_cast<const OptEp*>(ctx);
+  const int ahead = std::min(e.rows_total, i0 + (PREFETCH_TILES + 1) * rows);
+  for (int r = i0 + PREFETCH_TILES * rows; r < ahead; r++) {
+    const size_t off = (size_t)r * e.ld + j0;
+    for (int j = 0; j < cols + 15; j += 16) {
+      __builtin_prefetch(e.p + off + j, 1, 2);
+      __builtin_prefetch(e.s0 + off + j, 1, 2);
+      if (e.s1) __builtin_prefetch(e.s1 + off + j, 1, 2);
+    }
+  }
   for (int r = 0; r < rows; r++) {
     const size_t off = (size_t)(i0 + r) * e.ld + j0;
     update(*e.h, e.p + off, c + r * ldc, e.s0 + off, e.s1 ? e.s1 + off : nullptr, (size_t)cols);
@@ -219,8 +235,8 @@ double mlp_train_steps(const TrainArgs& a, TrainWorkspace& ws) {
       } else if (need_in) {
         sgemm(K, l.in, l.out, g, false, l.weight, false, spare);
       }
-      OptEp oe{&h, l.weight, l.wstate[0], l.wstate[1], l.in};
-      sgemm_ep(l.out, l.in, K, g, true, in(i), false, gw, GemmEpilogue{opt_ep, &oe});
+      OptEp oe{&h, l.weight, l.wstate[0], l.wstate[1], l.in, l.out};
+      sgemm_ep(l.out, l.in, K, g, true, in(i), false, gw, GemmEpilogue{opt_ep, &oe, true});
       if (l.bias) {
         sum_rows(g, gb, k, (size_t)l.out);
         update(h, l.bias, gb, l.bstate[0], l.bstate[1], (size_t)l.out);

@@ -55,6 +55,8 @@ const CASES: Case[] = [
     batch: 12,
     epochs: 2,
   },
+  // Past 256 rows a batch's weight gradient takes several GEMM K blocks (it is written before its update).
+  { name: 'batches of 300 rows, relu, sgd nesterov', d: mlpDescription(12, [16], 4, 'relu'), opt: optimizerConfig('sgd', { lr: 0.1, momentum: 0.9, nesterov: true }), samples: 700, batch: 300, epochs: 2 },
   { name: 'one batch bigger than the data', d: mlpDescription(12, [6], 3, 'tanh'), opt: optimizerConfig('adam', { lr: 0.01 }), samples: 9, batch: 32, epochs: 3 },
 ];
 
