@@ -1,9 +1,7 @@
-// Optimizer steps, in place over elements [first, first + count), matching src/backends/js:
-//   sgd  (PyTorch): g' = g + wd·p; v = μ·v + g'; p −= lr·(nesterov ? g' + μ·v : v)
-//   adam (PyTorch Adam / AdamW): decoupled ? p ·= 1 − lr·wd : g += wd·p;
-//        m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(m/bc1) / (sqrt(v/bc2) + eps)
-//   (bc1 = 1 − β1^t and bc2 = 1 − β2^t computed on the host in f64.)
+// Optimizer steps, in place over elements [first, first + count), matching src/backends/js.
+// The maths of one element is optim_math.wgsl's (shared with the fused training step, mlp_train.wgsl).
 //!include common
+//!include optim_math
 
 struct Params {
   count: u32,
@@ -35,12 +33,9 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let i = linear_id(wid, nwg, lid, 256u);
   if (i >= p.count) { return; }
   let gi = p.first + i;
-  let pv = param[gi - p.pBase];
-  let g = grad[gi - p.gBase] + p.wd * pv;
-  let v = p.momentum * vel[gi - p.vBase] + g;
-  vel[gi - p.vBase] = v;
-  let step = select(v, g + p.momentum * v, p.nesterov != 0u);
-  param[gi - p.pBase] = pv - p.lr * step;
+  let r = sgd_update(param[gi - p.pBase], grad[gi - p.gBase], vel[gi - p.vBase], p.lr, p.wd, p.momentum, p.nesterov != 0u);
+  vel[gi - p.vBase] = r.y;
+  param[gi - p.pBase] = r.x;
 }
 
 @compute @workgroup_size(256)
@@ -48,12 +43,9 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linear_id(wid, nwg, lid, 256u);
   if (i >= p.count) { return; }
   let gi = p.first + i;
-  var pv = param[gi - p.pBase];
-  var g = grad[gi - p.gBase];
-  if (p.decoupled != 0u) { pv = pv * (1.0 - p.lr * p.wd); } else { g = g + p.wd * pv; }
-  let m = p.beta1 * mom[gi - p.mBase] + (1.0 - p.beta1) * g;
-  let v = p.beta2 * vel[gi - p.vBase] + (1.0 - p.beta2) * g * g;
-  mom[gi - p.mBase] = m;
-  vel[gi - p.vBase] = v;
-  param[gi - p.pBase] = pv - (p.lr * (m / p.bc1)) / (sqrt(v / p.bc2) + p.eps);
+  let r = adam_update(param[gi - p.pBase], grad[gi - p.gBase], mom[gi - p.mBase], vel[gi - p.vBase],
+    p.lr, p.wd, p.beta1, p.beta2, p.eps, p.bc1, p.bc2, p.decoupled != 0u);
+  mom[gi - p.mBase] = r.y;
+  vel[gi - p.vBase] = r.z;
+  param[gi - p.pBase] = r.x;
 }

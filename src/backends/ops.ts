@@ -655,6 +655,11 @@ export const OPS = {
       return trainPlan(req);
     },
     native: ['mlpTrainWorkspace', 'mlpTrainSteps'],
+    wgsl: [
+      { family: 'mlp_train', entries: ['gather', 'fwd_b', 'fwd_a', 'fwd_ba', 'xent', 'bwd_in', 'wgrad_sgd', 'wgrad_adam', 'bgrad_sgd', 'bgrad_adam'] },
+      { family: 'matmul', entries: ['main', 'main8'] },
+      { family: 'elementwise', entries: ['act_forward', 'act_backward'] },
+    ],
     async: true,
   })),
   conv2d: optional(spec<{ x: Tensor; weight: Tensor; bias: Tensor | undefined; geom: Conv2dGeom }, Conv2dPlan>({

@@ -1,5 +1,6 @@
 /**
- * The native backend's fused training step (Backend.mlpTrainSteps, native/mlp_train.cc) against
+ * The native and webgpu backends' fused training step (Backend.mlpTrainSteps, native/mlp_train.cc,
+ * shaders/mlp_train.wgsl) against
  * training composed from kernels (model/mlp.ts + train/optimizer.ts), on native itself and on js
  * (float64 accumulation): after several epochs of mini-batches (the last one partial) the weights,
  * the epoch losses and every per-sample batch loss must agree within float32 tolerance — for SGD
@@ -11,6 +12,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, FusedTrainRequest } from '../../src/backends/backend.js';
 import { JsBackend } from '../../src/backends/js/index.js';
+import type { WebGpuBackend } from '../../src/backends/webgpu/backend.js';
+import type { Runtime } from '../../src/backends/webgpu/runtime.js';
 import { RiverbedError } from '../../src/errors.js';
 import { type ModelDescription, mlpDescription, parseModelDescription } from '../../src/model/description.js';
 import { Mlp } from '../../src/model/mlp.js';
@@ -18,7 +21,7 @@ import { type OptimizerConfig, optimizerConfig } from '../../src/train/optimizer
 import { FUSED_STEPS_PER_CALL, type TrainOptions, train } from '../../src/train/trainer.js';
 import { backendsUnderTest, expectClose, randomArray, randomInts } from '../helpers/backends.js';
 
-const [native] = await backendsUnderTest(['native']);
+const [native, webgpu] = await backendsUnderTest(['native', 'webgpu']);
 
 const model = (layers: unknown[]): ModelDescription => parseModelDescription({ format: 'riverbed.model', version: 1, layers, loss: 'cross_entropy' });
 
@@ -219,5 +222,171 @@ describe.skipIf(native!.skip !== undefined)('fused native training step', () => 
     expect(await code(req())).toBe('ok');
     expect((await m.toHost())[0]!.data).not.toEqual(w0[0]);
     m.dispose();
+  });
+});
+
+/** Wraps a backend's mlpTrainSteps to count its calls (a test cannot pass through the composed path). */
+function countFused(b: Backend): { calls: number } {
+  const counter = { calls: 0 };
+  const inner = b.mlpTrainSteps!.bind(b);
+  (b as { mlpTrainSteps: Backend['mlpTrainSteps'] }).mlpTrainSteps = (req: FusedTrainRequest) => {
+    counter.calls++;
+    return inner(req);
+  };
+  return counter;
+}
+
+/** Counts a webgpu runtime's dispatches and host waits (readbacks) while `fn` runs. */
+async function gpuCounts<T>(rt: Runtime, fn: () => Promise<T>): Promise<{ result: T; dispatches: number; reads: number; submits: number }> {
+  const d0 = rt.stats.dispatches;
+  const s0 = rt.stats.submits;
+  let reads = 0;
+  const inner = rt.readInto.bind(rt);
+  rt.readInto = ((...a: Parameters<Runtime['readInto']>) => {
+    reads++;
+    return inner(...a);
+  }) as Runtime['readInto'];
+  try {
+    const result = await fn();
+    return { result, dispatches: rt.stats.dispatches - d0, reads, submits: rt.stats.submits - s0 };
+  } finally {
+    rt.readInto = inner;
+  }
+}
+
+// WGSL on lavapipe (software Vulkan) in CI: the same small cases, fused vs composed on webgpu and js.
+describe.skipIf(webgpu!.skip !== undefined)('fused webgpu training step', () => {
+  let gb: WebGpuBackend;
+  let fused: { calls: number };
+  beforeAll(async () => {
+    gb = (await webgpu!.create()) as WebGpuBackend;
+    fused = countFused(gb);
+  });
+
+  for (const c of CASES) {
+    it(`${c.name}: same weights, losses and hooks as the composed path on webgpu and js`, async () => {
+      const before = fused.calls;
+      const got = await run(gb, c, true);
+      const steps = Math.ceil(c.samples / c.batch);
+      expect(fused.calls - before).toBe(c.epochs * Math.ceil(steps / FUSED_STEPS_PER_CALL));
+      const composed = await run(gb, c, false);
+      expect(fused.calls - before, 'fused: false must take the composed path').toBe(c.epochs * Math.ceil(steps / FUSED_STEPS_PER_CALL));
+      const ref = await run(new JsBackend(), c, false);
+      // The same WGSL maths as the composed kernels (GEMM order, optim_math.wgsl, activation.wgsl).
+      compare(got, composed, { rtol: 1e-5, atol: 1e-6 }, 'fused vs composed webgpu');
+      compare(got, ref, { rtol: 2e-3, atol: 2e-5 }, 'fused webgpu vs js');
+      const init = Mlp.init(new JsBackend(), c.d, 11);
+      const w0 = (await init.toHost()).map((t) => t.data);
+      expect(got.weights.some((w, i) => w.some((v, k) => Math.abs(v - w0[i]![k]!) > 1e-4))).toBe(true);
+      expect(gb.rt.errors, 'GPU errors').toEqual([]);
+    });
+  }
+
+  it('an epoch is one call with one host wait (the losses), far fewer dispatches than the composed epoch', async () => {
+    const c = CASES[0]!;
+    const before = fused.calls;
+    const f = await gpuCounts(gb.rt, () => run(gb, c, true, { onStep: undefined, onBatchLoss: undefined }));
+    expect(fused.calls - before).toBe(c.epochs);
+    const composed = await gpuCounts(gb.rt, () => run(gb, c, false, { onStep: undefined, onBatchLoss: undefined }));
+    compare(f.result, composed.result, { rtol: 1e-5, atol: 1e-6 }, 'one call per epoch');
+    // run() reads the 4 parameters back at the end; the rest are the epochs' waits.
+    expect(f.reads - 4).toBe(c.epochs);
+    expect(composed.reads - 4).toBe(c.epochs);
+    expect(f.dispatches).toBeLessThan(composed.dispatches / 2);
+  });
+
+  it('the binding cap and loop cap force tiled GEMMs, chunked K and chunked gathers: same result', async () => {
+    const { createWebGpuBackend } = await import('../../src/backends/webgpu/index.js');
+    // 1 KiB bindings (256 floats) and loops of 5: every GEMM block, K chunk, gather and bias sum is split.
+    const tiny = (await createWebGpuBackend({ maxBindingBytes: 1024, loopChunk: 5 })) as WebGpuBackend;
+    try {
+      const calls = countFused(tiny);
+      const c = CASES[1]!;
+      const got = await run(tiny, c, true);
+      expect(calls.calls).toBeGreaterThan(0);
+      const composed = await run(gb, c, false);
+      compare(got, composed, { rtol: 1e-5, atol: 1e-6 }, 'tiled fused vs composed webgpu');
+      expect(tiny.rt.errors, 'GPU errors').toEqual([]);
+    } finally {
+      tiny.dispose();
+    }
+  });
+
+  /** A small valid request on `b` (2 steps of 2 rows, then 1). */
+  function request(b: Backend, m: Mlp): FusedTrainRequest {
+    const p = m.params.map((q) => q.tensor);
+    const zeros = (t: { shape: readonly number[] }) => [b.zeros([...t.shape])];
+    return {
+      layers: [
+        { type: 'linear', weight: p[0]!, bias: p[1]!, weightState: zeros(p[0]!), biasState: zeros(p[1]!) },
+        { type: 'relu' },
+        { type: 'linear', weight: p[2]!, bias: p[3]!, weightState: zeros(p[2]!), biasState: zeros(p[3]!) },
+      ],
+      x: b.upload(randomArray(6 * 4, 1), [6, 4]),
+      labels: Int32Array.of(0, 1, 2, 0, 1, 2),
+      rows: Int32Array.of(5, 0, 3, 1, 2),
+      batchSize: 2,
+      lr: Float64Array.of(0.1, 0.1, 0.1),
+      optimizer: { name: 'sgd', weightDecay: 0, momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+      stepsBefore: 0,
+      loss: new Float32Array(5),
+      state: {},
+    };
+  }
+
+  it('a GPU error in the middle of a call rejects its promise with a RiverbedError; the backend stays usable', async () => {
+    const be = (await webgpu!.create()) as WebGpuBackend;
+    const rt = be.rt;
+    const dispatch = rt.dispatch.bind(rt);
+    try {
+      const m = Mlp.init(be, mlpDescription(4, [5], 3, 'relu'), 2);
+      // The second step's first weight update gets a binding Dawn refuses (storage bindings are
+      // multiples of 4 bytes): a validation error recorded among valid commands.
+      let wgrads = 0;
+      rt.dispatch = ((family, entry, constants, params, buffers, groups) => {
+        if (family === 'mlp_train' && entry === 'wgrad_sgd' && ++wgrads === 3) {
+          const c = buffers.c as { buffer: GPUBuffer };
+          buffers = { ...buffers, c: { buffer: c.buffer, offset: 0, size: 2 } };
+        }
+        dispatch(family, entry, constants, params, buffers, groups);
+      }) as Runtime['dispatch'];
+      const p = be.mlpTrainSteps!(request(be, m));
+      let err: unknown;
+      await p.catch((e: unknown) => (err = e));
+      expect(err).toBeInstanceOf(RiverbedError);
+      expect((err as RiverbedError).code).toBe('E_BACKEND');
+      expect((err as RiverbedError).message).toMatch(/^webgpu validation error: .*mlp_train:wgrad_sgd/);
+      // The weight that update wrote is lost: reading it rejects too, with the same message.
+      const lost = await be.read(m.params[2]!.tensor).then(() => undefined, (e: unknown) => e);
+      expect(lost).toBeInstanceOf(RiverbedError);
+      expect((lost as RiverbedError).message).toBe((err as RiverbedError).message);
+
+      // A kernel that throws while the call records (here a refused allocation) rejects the same way,
+      // never throws synchronously.
+      rt.dispatch = ((family: string, ...rest: Parameters<Runtime['dispatch']> extends [string, ...infer R] ? R : never) => {
+        if (family === 'mlp_train' && rest[0] === 'bwd_in') throw new RiverbedError('E_MEMORY', 'webgpu: injected out of memory');
+        dispatch(family, ...rest);
+      }) as Runtime['dispatch'];
+      const m2 = Mlp.init(be, mlpDescription(4, [5], 3, 'relu'), 3);
+      let sync: unknown;
+      let p2: Promise<number> | undefined;
+      try {
+        p2 = be.mlpTrainSteps!(request(be, m2));
+      } catch (e) {
+        sync = e;
+      }
+      expect(sync).toBeUndefined();
+      const err2 = await p2!.then(() => undefined, (e: unknown) => e);
+      expect(err2).toBeInstanceOf(RiverbedError);
+      expect((err2 as RiverbedError).code).toBe('E_MEMORY');
+
+      // The backend goes on: a fresh model trains fused as the composed path does.
+      rt.dispatch = dispatch;
+      const c = CASES[2]!;
+      compare(await run(be, c, true), await run(gb, c, false), { rtol: 1e-5, atol: 1e-6 }, 'after the errors');
+    } finally {
+      rt.dispatch = dispatch;
+      be.dispose();
+    }
   });
 });

@@ -21,6 +21,7 @@ import { adamStep, sgdStep } from './kernels/optim.js';
 import { dot, sum, sumRows } from './kernels/reduce.js';
 import { softmaxHessianVec } from './kernels/softmax-hvp.js';
 import { softmaxCrossEntropy } from './kernels/softmax.js';
+import { mlpTrainSteps } from './kernels/train.js';
 import { runMap } from './kernels/map.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
 import { shaderLayout, shaderSource } from './shader.js';
@@ -140,6 +141,7 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     slice: ({ x }, { offset, shape }) => slice(this, x, offset, shape),
     copyInto: ({ dst, src }, { offset }) => copyInto(this, dst, offset, src),
     cldScores: ({ input }) => cldScores(this, input),
+    mlpTrainSteps: ({ req }, plan) => mlpTrainSteps(this, req, plan),
   };
 
   sync(): Promise<void> {
