@@ -1,5 +1,7 @@
 /**
- * Exact curvature-vector products of the MEAN cross-entropy of an MLP, by Pearlmutter's
+ * Exact curvature-vector products of the MEAN cross-entropy of a sequential model (an MLP, or a
+ * CNN: conv2d is bilinear in input and weight, max pooling locally linear, avg pooling and flatten
+ * linear, so each has its R-forward and R-backward), by Pearlmutter's
  * R-operator: one ordinary forward (and, for the Hessian, one ordinary backward), then an
  * R-forward pass (the directional derivative of every activation along v) and an R-backward pass
  * (the directional derivative of every gradient). No finite differences.
@@ -10,17 +12,18 @@
  *
  * Everything is composed from the Backend contract's kernels, so it runs on every backend, and
  * every intermediate tensor is freed as soon as it is dead (webgpu pools buffers). A backend with
- * the optional fused product (Backend.mlpCurvatureProduct: native) gets one call per batch instead.
+ * the optional fused product (Backend.mlpCurvatureProduct: native) gets one call per batch instead
+ * for an MLP (a model without conv2d, pooling or flatten layers).
  *
- * Parameter-vector order: layer by layer, weight (row-major [out, in]) then bias, exactly the
+ * Parameter-vector order: layer by layer, weight (row-major [out, in] or [out, in, kh, kw]) then bias, exactly the
  * order of the safetensors keys (`0.weight`, `0.bias`, `2.weight`, …). A product may be restricted
  * to some layers' parameters (a diagonal block of the curvature matrix); the vector then holds
  * only those layers' parameters, in the same order.
  */
 import type { Backend, FusedCurvatureState, FusedMlpLayer, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { isLinear, type LinearLayer } from './description.js';
-import type { Mlp } from './mlp.js';
+import { hasParameters, isActivation, isLinear, isMlpDescription, type LinearLayer } from './description.js';
+import type { ForwardCache, Mlp } from './mlp.js';
 
 export type CurvatureKind = 'hessian' | 'ggn';
 
@@ -45,7 +48,7 @@ export interface ParameterBlock {
   paramIndex: number;
 }
 
-/** Where each parameter sits in a flat vector over the chosen layers (all linear layers by default). */
+/** Where each parameter sits in a flat vector over the chosen layers (all layers with parameters by default). */
 export interface ParameterLayout {
   /** Length of the flat vector. */
   size: number;
@@ -59,16 +62,17 @@ export interface ParameterLayout {
  * their module index as in the safetensors keys ("0", "2", …; numbers are accepted too).
  */
 export function parameterLayout(model: Mlp, layers?: readonly (string | number)[]): ParameterLayout {
-  const linear = model.description.layers.map((l, i) => (isLinear(l) ? i : -1)).filter((i) => i >= 0);
+  const linear = model.description.layers.map((l, i) => (hasParameters(l) ? i : -1)).filter((i) => i >= 0);
+  const kinds = isMlpDescription(model.description) ? 'linear layer' : 'linear or conv2d layer';
   let chosen = linear;
   if (layers !== undefined) {
-    if (layers.length === 0) fail('E_ARG', `expected at least one layer; linear layers are ${linear.join(', ')}`, { field: 'layer' });
+    if (layers.length === 0) fail('E_ARG', `expected at least one layer; ${kinds}s are ${linear.join(', ')}`, { field: 'layer' });
     const set = new Set<number>();
     for (const name of layers) {
       const s = String(name).trim();
       const i = /^\d+$/.test(s) ? Number(s) : NaN;
       if (!linear.includes(i)) {
-        fail('E_ARG', `"${s}" is not a linear layer of the model; expected one of ${linear.map((l) => `"${l}"`).join(', ')} (module index of the safetensors keys)`, { field: 'layer' });
+        fail('E_ARG', `"${s}" is not a ${kinds} of the model; expected one of ${linear.map((l) => `"${l}"`).join(', ')} (module index of the safetensors keys)`, { field: 'layer' });
       }
       set.add(i);
     }
@@ -85,17 +89,14 @@ export function parameterLayout(model: Mlp, layers?: readonly (string | number)[
   return { size: offset, blocks, layers: chosen };
 }
 
-/** A batch of inputs [B, features] (f32) and labels [B] (i32) on the model's backend. */
+/** A batch of inputs [B, features] or [B, C, H, W] (f32) and labels [B] (i32) on the model's backend. */
 export interface DeviceBatch {
   x: Tensor;
   labels: Tensor;
 }
 
 /** What one batch's products reuse: the forward activations and (Hessian) the ordinary backward. */
-interface BatchState {
-  /** Input of every layer; [0] is the caller's x (never freed here). */
-  inputs: Tensor[];
-  logits: Tensor;
+interface BatchState extends ForwardCache {
   /** Hessian only: gradient of the (weighted) loss w.r.t. each layer's output, for layers ≥ the lowest active one. */
   gOut?: (Tensor | undefined)[];
 }
@@ -159,18 +160,17 @@ export class CurvatureProduct {
     this.cache = options.cache ?? true;
     this.cacheBytes = options.cacheBytes ?? 2 ** 30;
     if (batches.length === 0) fail('E_ARG', 'expected at least one batch of samples', { field: 'inputs' });
-    const features = (model.description.layers.find(isLinear) as LinearLayer).in;
     let total = 0;
     batches.forEach((b, i) => {
-      if (b.x.shape.length !== 2 || b.x.shape[1] !== features) {
-        fail('E_SHAPE', `batch ${i}: inputs have shape [${b.x.shape.join(', ')}]; expected [batch, ${features}]`, { field: 'inputs' });
-      }
+      const why = model.inputShapeError(b.x);
+      if (why) fail('E_SHAPE', `batch ${i}: ${why}`, { field: 'inputs' });
       if (b.labels.size !== b.x.shape[0]) fail('E_SHAPE', `batch ${i}: ${b.labels.size} labels for ${b.x.shape[0]} samples`, { field: 'labels' });
       total += b.x.shape[0]!;
     });
     if (total === 0) fail('E_ARG', 'expected at least one sample', { field: 'inputs' });
     this.total = total;
-    this.fused = options.fused !== false && typeof this.backend.mlpCurvatureProduct === 'function';
+    // The fused kernel knows linear layers and activations only.
+    this.fused = options.fused !== false && typeof this.backend.mlpCurvatureProduct === 'function' && isMlpDescription(model.description);
     this.statesVersion = model.version;
   }
 
@@ -272,7 +272,7 @@ export class CurvatureProduct {
     const b = this.backend;
     if (v.backend !== b.name || v.dtype !== 'f32') fail('E_ARG', `vector must be an f32 tensor on the ${b.name} backend, got ${v.backend}/${v.dtype}`, { field: 'vector' });
     if (v.size !== this.layout.size) {
-      const what = this.layout.layers.length === this.model.description.layers.filter(isLinear).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
+      const what = this.layout.layers.length === this.model.description.layers.filter(hasParameters).length ? 'parameters' : `parameters of layer(s) ${this.layout.layers.join(', ')}`;
       fail('E_SHAPE', `vector has ${v.size} elements; expected ${this.layout.size} (${what})`, { field: 'vector' });
     }
     // Kept states are the old weights' forward/backward: an optimizer step or a load made them stale.
@@ -310,12 +310,13 @@ export class CurvatureProduct {
     return out;
   }
 
-  /** The model's modules as a fused product takes them. */
+  /** The model's modules as a fused product takes them (an MLP's: linear layers and activations). */
   private fusedLayers(): FusedMlpLayer[] {
     const layers: FusedMlpLayer[] = [];
     let p = 0;
     for (const [i, l] of this.model.description.layers.entries()) {
       if (!isLinear(l)) {
+        if (!isActivation(l)) fail('E_INTERNAL', `the fused product got a ${l.type} layer`);
         layers.push({ type: l.type });
         continue;
       }
@@ -352,31 +353,23 @@ export class CurvatureProduct {
     const cached = this.states.get(i);
     if (cached) return cached;
     const b = this.backend;
-    const { inputs, logits } = this.model.forwardWithCache(batch.x);
-    const state: BatchState = { inputs, logits };
+    const state: BatchState = this.model.forwardWithCache(batch.x);
     if (this.kind === 'hessian') {
       // Ordinary backward of the batch's share of the mean loss, keeping every layer's output gradient.
-      const ce = b.softmaxCrossEntropy(logits, batch.labels);
+      const ce = b.softmaxCrossEntropy(state.logits, batch.labels);
       b.free(ce.loss);
       const layers = this.model.description.layers;
       const gOut: (Tensor | undefined)[] = new Array(layers.length);
       let g = b.scale(1 / this.total, ce.grad);
       b.free(ce.grad);
-      let p = this.model.params.length;
       for (let li = layers.length - 1; li >= this.lowest; li--) {
-        const l = layers[li]!;
         gOut[li] = g;
-        if (isLinear(l)) {
-          if (l.bias !== false) p--;
-          const w = this.model.params[--p]!.tensor;
-          if (li > this.lowest) g = b.matmul(g, w, false, false);
-        } else {
-          g = b.activationGrad(l.type, inputs[li]!, g);
-        }
+        if (li > this.lowest) g = this.model.inputGrad(li, g, state);
       }
       state.gOut = gOut;
     }
-    const bytes = 4 * (state.inputs.slice(1).reduce((a, t) => a + t.size, 0) + logits.size + (state.gOut ?? []).reduce((a, t) => a + (t?.size ?? 0), 0));
+    const sizes = (ts: readonly (Tensor | undefined)[]) => ts.reduce((a, t) => a + (t?.size ?? 0), 0);
+    const bytes = 4 * (sizes(state.inputs.slice(1)) + state.logits.size + sizes(state.argmax) + sizes(state.gOut ?? []));
     if (this.cache && this.cachedBytes + bytes <= this.cacheBytes) {
       this.states.set(i, state);
       this.cachedBytes += bytes;
@@ -385,46 +378,40 @@ export class CurvatureProduct {
   }
 
   private freeState(s: BatchState, _i: number): void {
-    const b = this.backend;
-    for (let k = 1; k < s.inputs.length; k++) b.free(s.inputs[k]!);
-    b.free(s.logits);
-    if (s.gOut) for (const g of s.gOut) if (g) b.free(g);
+    this.model.freeCache(s);
+    if (s.gOut) for (const g of s.gOut) if (g) this.backend.free(g);
+  }
+
+  /** a + b, freeing both (either may be undefined: zero). */
+  private add(a: Tensor | undefined, c: Tensor | undefined): Tensor | undefined {
+    if (!a) return c;
+    if (!c) return a;
+    const s = this.backend.axpy(1, c, a);
+    this.backend.free(a);
+    this.backend.free(c);
+    return s;
   }
 
   /** One batch's contribution to the product, per active parameter (index into model.params). */
   private productOnBatch(state: BatchState, vp: Map<number, Tensor>, _batchSize: number): Map<number, Tensor> {
     const b = this.backend;
-    const layers = this.model.description.layers;
-    const params = this.model.params;
-    const paramOf = paramIndices(this.model);
+    const model = this.model;
+    const layers = model.description.layers;
 
     // R-forward: Rin[i] = R{input of layer i}; undefined means zero (below the first active layer).
+    // A layer with parameters: R{y} = J_x R{x} + (active) J_θ v — conv and linear are bilinear, so
+    // J_θ v is the layer applied with v's weight and bias. Pooling, flatten, activations: J_x R{x}.
     const rin: (Tensor | undefined)[] = new Array(layers.length);
     let rh: Tensor | undefined;
-    layers.forEach((l, i) => {
+    layers.forEach((_l, i) => {
       rin[i] = rh;
       const h = state.inputs[i]!;
-      if (isLinear(l)) {
-        const [wi, bi] = paramOf[i]!;
-        let rz: Tensor | undefined = rh ? b.matmul(rh, params[wi]!.tensor, false, true) : undefined;
-        if (this.active.has(i)) {
-          let t = b.matmul(h, vp.get(wi)!, false, true);
-          if (bi !== undefined) {
-            const tb = b.addBias(t, vp.get(bi)!);
-            b.free(t);
-            t = tb;
-          }
-          if (rz) {
-            const s = b.axpy(1, t, rz);
-            b.free(t);
-            b.free(rz);
-            rz = s;
-          } else rz = t;
-        }
-        rh = rz;
-      } else if (rh) {
-        rh = b.activationGrad(l.type, h, rh);
+      let rz = rh ? model.tangent(i, rh, state) : undefined;
+      const pi = model.paramOf[i];
+      if (pi && this.active.has(i)) {
+        rz = this.add(rz, model.parameterTangent(i, h, vp.get(pi[0])!, pi[1] === undefined ? undefined : vp.get(pi[1])!));
       }
+      rh = rz;
     });
     const rLogits = rh!; // the lowest active layer makes it defined
 
@@ -442,36 +429,27 @@ export class CurvatureProduct {
       const h = state.inputs[i]!;
       const r = rin[i];
       const goOn = i > this.lowest;
-      if (isLinear(l)) {
-        const [wi, bi] = paramOf[i]!;
-        const w = params[wi]!.tensor;
+      const pi = model.paramOf[i];
+      if (pi) {
+        const [wi, bi] = pi;
         const g = hess ? state.gOut![i]! : undefined;
         if (this.active.has(i)) {
-          let gw = b.matmul(rg, h, true, false);
-          if (hess && r) {
-            const extra = b.matmul(g!, r, true, false);
-            const s = b.axpy(1, extra, gw);
-            b.free(extra);
-            b.free(gw);
-            gw = s;
-          }
+          // R{∂L/∂W} = weightGrad(h, R{g}) + weightGrad(R{h}, g) (Hessian); the bias's is R{g} summed.
+          let gw = model.weightGrad(i, h, rg);
+          if (hess && r) gw = this.add(gw, model.weightGrad(i, r, g!))!;
           out.set(wi, gw);
-          if (bi !== undefined) out.set(bi, b.sumRows(rg));
+          if (bi !== undefined) out.set(bi, model.biasGrad(i, rg));
         }
         if (goOn) {
-          let next = b.matmul(rg, w, false, false);
-          if (hess && this.active.has(i)) {
-            const extra = b.matmul(g!, vp.get(wi)!, false, false);
-            const s = b.axpy(1, extra, next);
-            b.free(extra);
-            b.free(next);
-            next = s;
-          }
+          // R{∂L/∂h} = Jᵀ R{g} + (Hessian, active) the backward of g through the layer with weight v.
+          let next = model.inputGrad(i, rg, state);
+          if (hess && this.active.has(i)) next = this.add(next, model.inputGrad(i, g!, state, vp.get(wi)!))!;
           b.free(rg);
           rg = next;
         }
       } else if (goOn) {
-        const next = hess && r ? b.activationRGrad(l.type, h, r, state.gOut![i]!, rg) : b.activationGrad(l.type, h, rg);
+        // Activations have curvature of their own (f''); pooling and flatten are (locally) linear.
+        const next = isActivation(l) && hess && r ? b.activationRGrad(l.type, h, r, state.gOut![i]!, rg) : model.inputGrad(i, rg, state);
         b.free(rg);
         rg = next;
       }
@@ -480,18 +458,6 @@ export class CurvatureProduct {
     for (const r of rin) if (r) b.free(r);
     return out;
   }
-}
-
-/** For each module index of a linear layer: [weight param index, bias param index | undefined]. */
-function paramIndices(model: Mlp): ([number, number | undefined] | undefined)[] {
-  const out: ([number, number | undefined] | undefined)[] = new Array(model.description.layers.length);
-  model.params.forEach((p, k) => {
-    const cur = out[p.layer] ?? [k, undefined];
-    if (p.kind === 'weight') cur[0] = k;
-    else cur[1] = k;
-    out[p.layer] = cur;
-  });
-  return out;
 }
 
 /** H v of the mean cross-entropy over one batch (no caching). The caller frees the result. */

@@ -1,17 +1,53 @@
 /**
- * A multi-layer perceptron on a Backend: parameters live on the device, every operation goes
- * through the Backend kernels, and every intermediate tensor is freed as soon as it is dead
- * (webgpu pools buffers, so a leak there is real memory).
+ * A sequential model on a Backend — an MLP, or a CNN with conv2d / pooling / flatten layers:
+ * parameters live on the device, every operation goes through the Backend kernels, and every
+ * intermediate tensor is freed as soon as it is dead (webgpu pools buffers, so a leak there is
+ * real memory). The class keeps its first name, `Mlp`; `Sequential` is the same class.
  *
  * Naming and layout follow `torch.nn.Sequential`: layer i of the description is module i, its
- * weight is `i.weight` with shape [out, in] (row-major) and its bias `i.bias` [out]. The parameter
- * order — used by optimizers and by later flat parameter vectors — is layer by layer, weight then bias.
+ * weight is `i.weight` with shape [out, in] (linear) or [out, in, kh, kw] (conv2d), row-major, and
+ * its bias `i.bias` [out]. The parameter order — used by optimizers and by flat parameter vectors —
+ * is layer by layer, weight then bias.
+ *
+ * Inputs are [batch, features] (how data sit on the device: one row per sample) or, for a model
+ * with an "input": [C, H, W], also [batch, C, H, W]; a row is reshaped (a copy: the contract has
+ * no views) where a layer needs the image.
  */
 import type { Backend, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { type LinearLayer, type ModelDescription, isLinear } from './description.js';
+import {
+  type Conv2dLayer,
+  type ModelDescription,
+  type ParameterLayer,
+  type Pool2dLayer,
+  fanIn,
+  hasParameters,
+  inputShape,
+  layerShapes,
+  weightShape,
+} from './description.js';
 import { Rng } from './rng.js';
+
+/** A convolution's strides and padding as the kernels take them (Backend.conv2d). */
+export type Conv2dGeometry = Parameters<NonNullable<Backend['conv2d']>>[3];
+/** A pooling window as the kernels take it (Backend.maxPool2d). */
+export type Pool2dGeometry = Parameters<NonNullable<Backend['maxPool2d']>>[1];
+
+export function convGeometry(l: Conv2dLayer): Conv2dGeometry {
+  return { strideH: l.stride[0], strideW: l.stride[1], padH: l.padding[0], padW: l.padding[1] };
+}
+export function poolGeometry(l: Pool2dLayer): Pool2dGeometry {
+  return { kernelH: l.kernel[0], kernelW: l.kernel[1], strideH: l.stride[0], strideW: l.stride[1], padH: l.padding[0], padW: l.padding[1] };
+}
+
+type ConvOp = 'conv2d' | 'conv2dInputGrad' | 'conv2dWeightGrad' | 'channelSum' | 'maxPool2d' | 'maxPool2dBackward' | 'gatherFlat' | 'avgPool2d' | 'avgPool2dBackward';
+/** The backend's convolution/pooling method, or E_BACKEND naming the backend and the op. */
+function convOp<K extends ConvOp>(b: Backend, op: K): NonNullable<Backend[K]> {
+  const f = b[op];
+  if (typeof f !== 'function') fail('E_BACKEND', `the ${b.name} backend has no ${op} kernel; convolutional models need it (try --backend js)`);
+  return (f as (...a: unknown[]) => unknown).bind(b) as NonNullable<Backend[K]>;
+}
 
 export interface Parameter {
   /** `i.weight` or `i.bias`. */
@@ -26,8 +62,8 @@ export interface Parameter {
 export function parameterSpecs(d: ModelDescription): { name: string; shape: number[]; layer: number; kind: 'weight' | 'bias' }[] {
   const out: { name: string; shape: number[]; layer: number; kind: 'weight' | 'bias' }[] = [];
   d.layers.forEach((l, i) => {
-    if (!isLinear(l)) return;
-    out.push({ name: `${i}.weight`, shape: [l.out, l.in], layer: i, kind: 'weight' });
+    if (!hasParameters(l)) return;
+    out.push({ name: `${i}.weight`, shape: weightShape(l), layer: i, kind: 'weight' });
     if (l.bias !== false) out.push({ name: `${i}.bias`, shape: [l.out], layer: i, kind: 'bias' });
   });
   return out;
@@ -37,16 +73,31 @@ export interface ForwardCache {
   /** Input of every layer (index 0 is the caller's x, never freed here). */
   inputs: Tensor[];
   logits: Tensor;
+  /** maxpool2d layers: where each output came from (i32, flat index into the layer's input); undefined elsewhere. */
+  argmax: (Tensor | undefined)[];
 }
 
 export class Mlp {
   #version = 0;
+  /** Per-sample shape of every layer's input; the last entry is the output ([classes]). */
+  readonly shapes: number[][];
+  /** For each module index of a layer with parameters: [weight, bias] indices into `params`. */
+  readonly paramOf: ([number, number | undefined] | undefined)[];
 
   private constructor(
     readonly backend: Backend,
     readonly description: ModelDescription,
     readonly params: Parameter[],
-  ) {}
+  ) {
+    this.shapes = layerShapes(description);
+    this.paramOf = new Array(description.layers.length);
+    params.forEach((p, k) => {
+      const cur = this.paramOf[p.layer] ?? [k, undefined];
+      if (p.kind === 'weight') cur[0] = k;
+      else cur[1] = k;
+      this.paramOf[p.layer] = cur;
+    });
+  }
 
   /**
    * Counts in-place changes of the parameter values. Caches of state derived from the weights
@@ -64,15 +115,15 @@ export class Mlp {
   }
 
   /**
-   * PyTorch's nn.Linear default initialisation, from a seeded stream: kaiming_uniform(a=√5) makes
-   * the weights U(−1/√in, 1/√in) and the bias uses the same bound. Same seed ⇒ same weights.
+   * PyTorch's nn.Linear / nn.Conv2d default initialisation, from a seeded stream:
+   * kaiming_uniform(a=√5) makes the weights U(−1/√fan_in, 1/√fan_in) (fan_in = in, or in·kh·kw)
+   * and the bias uses the same bound. Same seed ⇒ same weights.
    */
   static init(backend: Backend, description: ModelDescription, seed: number): Mlp {
     const rng = Rng.derive(seed, 'init');
     const values = new Map<string, Float32Array>();
     for (const s of parameterSpecs(description)) {
-      const fanIn = (description.layers[s.layer] as LinearLayer).in;
-      const bound = 1 / Math.sqrt(fanIn);
+      const bound = 1 / Math.sqrt(fanIn(description.layers[s.layer] as ParameterLayer));
       const data = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
       for (let k = 0; k < data.length; k++) data[k] = rng.uniform(-bound, bound);
       values.set(s.name, data);
@@ -144,35 +195,175 @@ export class Mlp {
     return this.params.reduce((a, p) => a + p.tensor.size, 0);
   }
 
-  /** Logits [B, classes] of x [B, in]; all intermediates freed (x is the caller's). */
+  /** Logits [B, classes] of x [B, features] (or [B, C, H, W]); all intermediates freed (x is the caller's). */
   forward(x: Tensor): Tensor {
     const cache = this.forwardWithCache(x);
-    for (let i = 1; i < cache.inputs.length; i++) this.backend.free(cache.inputs[i]!);
+    this.freeCache(cache, false);
     return cache.logits;
   }
 
-  /** Forward keeping every layer's input for the backward pass. */
-  forwardWithCache(x: Tensor): ForwardCache {
+  /** Frees a cache's layer inputs (not the caller's x), its argmax tensors and, when asked, the logits. */
+  freeCache(cache: ForwardCache, logits = true): void {
     const b = this.backend;
-    if (x.shape.length !== 2) fail('E_SHAPE', `model input must be [batch, features], got [${x.shape.join(', ')}]`);
+    for (let i = 1; i < cache.inputs.length; i++) b.free(cache.inputs[i]!);
+    for (const a of cache.argmax) if (a) b.free(a);
+    if (logits) b.free(cache.logits);
+  }
+
+  /**
+   * Why x cannot be this model's input, or undefined: x must be [batch, features] with
+   * features = C·H·W, or [batch, C, H, W] for a model with an "input" shape.
+   */
+  inputShapeError(x: Tensor): string | undefined {
+    const want = this.shapes[0]!;
+    const features = want.reduce((a, d) => a * d, 1);
+    if (x.shape.length === 2 && x.shape[1] === features) return undefined;
+    if (want.length > 1 && x.shape.length === want.length + 1 && want.every((d, k) => x.shape[k + 1] === d)) return undefined;
+    return `inputs have shape [${x.shape.join(', ')}]; expected [batch, ${features}]${want.length > 1 ? ` or [batch, ${want.join(', ')}]` : ''}`;
+  }
+
+  /** Forward keeping every layer's input (and the max-pool argmax) for the backward pass. */
+  forwardWithCache(x: Tensor): ForwardCache {
+    const why = this.inputShapeError(x);
+    if (why) fail('E_SHAPE', why);
     const inputs: Tensor[] = [];
+    const argmax: (Tensor | undefined)[] = new Array(this.description.layers.length);
     let h = x;
-    let p = 0;
-    this.description.layers.forEach((l, i) => {
-      inputs.push(h);
-      if (isLinear(l)) {
-        if (h.shape[1] !== l.in) fail('E_SHAPE', `layers[${i}] expects ${l.in} features, got ${h.shape[1]}`);
-        const w = this.params[p++]!.tensor;
-        const z = b.matmul(h, w, false, true);
-        if (l.bias !== false) {
-          h = b.addBias(z, this.params[p++]!.tensor);
-          b.free(z);
-        } else h = z;
-      } else {
-        h = b.activation(l.type, h);
+    try {
+      for (let i = 0; i < this.description.layers.length; i++) {
+        inputs.push(h);
+        h = this.layerForward(i, h, argmax);
       }
-    });
-    return { inputs, logits: h };
+    } catch (e) {
+      // A missing kernel (a backend without conv2d) must not leak what the earlier layers made.
+      for (let i = 1; i < inputs.length; i++) this.backend.free(inputs[i]!);
+      for (const a of argmax) if (a) this.backend.free(a);
+      throw e;
+    }
+    return { inputs, logits: h, argmax };
+  }
+
+  /** Layer i's output from its input h (a new tensor); a max pool's argmax goes into argmax[i]. */
+  private layerForward(i: number, h: Tensor, argmax: (Tensor | undefined)[]): Tensor {
+    const b = this.backend;
+    const l = this.description.layers[i]!;
+    switch (l.type) {
+      case 'linear': {
+        const [wi, bi] = this.paramOf[i]!;
+        const z = b.matmul(h, this.params[wi]!.tensor, false, true);
+        if (bi === undefined) return z;
+        const y = b.addBias(z, this.params[bi]!.tensor);
+        b.free(z);
+        return y;
+      }
+      case 'conv2d': {
+        const [wi, bi] = this.paramOf[i]!;
+        return this.withImage(i, h, (img) => convOp(b, 'conv2d')(img, this.params[wi]!.tensor, bi === undefined ? undefined : this.params[bi]!.tensor, convGeometry(l)));
+      }
+      case 'maxpool2d':
+        return this.withImage(i, h, (img) => {
+          const r = convOp(b, 'maxPool2d')(img, poolGeometry(l));
+          argmax[i] = r.argmax;
+          return r.y;
+        });
+      case 'avgpool2d':
+        return this.withImage(i, h, (img) => convOp(b, 'avgPool2d')(img, poolGeometry(l)));
+      case 'flatten':
+        // Always a copy, even of a row: every layer input is a tensor of its own (freed once).
+        return b.slice(h, 0, [h.shape[0]!, h.size / h.shape[0]!]);
+      default:
+        return b.activation(l.type, h);
+    }
+  }
+
+  /** [batch, …shape] of layer i's input (the per-sample shape inferred from the description). */
+  inputShapeOf(i: number, batch: number): number[] {
+    return [batch, ...this.shapes[i]!];
+  }
+
+  /** f(h as [B, C, H, W]): a row-shaped h is reshaped into a temporary copy for the call. */
+  withImage<T>(i: number, h: Tensor, f: (img: Tensor) => T): T {
+    if (h.shape.length === 4) return f(h);
+    const img = this.backend.slice(h, 0, this.inputShapeOf(i, h.shape[0]!));
+    try {
+      return f(img);
+    } finally {
+      this.backend.free(img);
+    }
+  }
+
+  /**
+   * The backward through layer i: the gradient with respect to its input from g, the gradient with
+   * respect to its output (Jᵢᵀ g), at the cached forward. `weight` replaces a linear/conv layer's
+   * weight (the R-backward's V_W term). Returns a new tensor shaped like the layer's input.
+   */
+  inputGrad(i: number, g: Tensor, cache: ForwardCache, weight?: Tensor): Tensor {
+    const b = this.backend;
+    const l = this.description.layers[i]!;
+    const hin = cache.inputs[i]!;
+    const batch = hin.shape[0]!;
+    switch (l.type) {
+      case 'linear':
+        return b.matmul(g, weight ?? this.params[this.paramOf[i]![0]]!.tensor, false, false);
+      case 'conv2d':
+        return convOp(b, 'conv2dInputGrad')(g, weight ?? this.params[this.paramOf[i]![0]]!.tensor, convGeometry(l), this.inputShapeOf(i, batch));
+      case 'maxpool2d':
+        return convOp(b, 'maxPool2dBackward')(g, cache.argmax[i]!, this.inputShapeOf(i, batch));
+      case 'avgpool2d':
+        return convOp(b, 'avgPool2dBackward')(g, poolGeometry(l), this.inputShapeOf(i, batch));
+      case 'flatten':
+        return b.slice(g, 0, hin.shape);
+      default:
+        return b.activationGrad(l.type, hin, g);
+    }
+  }
+
+  /**
+   * The forward derivative through layer i at fixed weights: Jᵢ r for r shaped like the layer's
+   * input (the R-forward of everything but the layer's own parameters).
+   */
+  tangent(i: number, r: Tensor, cache: ForwardCache): Tensor {
+    const b = this.backend;
+    const l = this.description.layers[i]!;
+    switch (l.type) {
+      case 'linear':
+        return b.matmul(r, this.params[this.paramOf[i]![0]]!.tensor, false, true);
+      case 'conv2d':
+        return this.withImage(i, r, (img) => convOp(b, 'conv2d')(img, this.params[this.paramOf[i]![0]]!.tensor, undefined, convGeometry(l)));
+      case 'maxpool2d':
+        // Max pooling is locally linear: each output copies the input element at its argmax.
+        return convOp(b, 'gatherFlat')(r, cache.argmax[i]!);
+      case 'avgpool2d':
+        return this.withImage(i, r, (img) => convOp(b, 'avgPool2d')(img, poolGeometry(l)));
+      case 'flatten':
+        return b.slice(r, 0, [r.shape[0]!, r.size / r.shape[0]!]);
+      default:
+        return b.activationGrad(l.type, cache.inputs[i]!, r);
+    }
+  }
+
+  /** A linear/conv layer i applied to h with the weight vW and bias vB instead of its own (Jθ v at h). */
+  parameterTangent(i: number, h: Tensor, vW: Tensor, vB: Tensor | undefined): Tensor {
+    const b = this.backend;
+    const l = this.description.layers[i] as ParameterLayer;
+    if (l.type === 'conv2d') return this.withImage(i, h, (img) => convOp(b, 'conv2d')(img, vW, vB, convGeometry(l)));
+    const z = b.matmul(h, vW, false, true);
+    if (!vB) return z;
+    const y = b.addBias(z, vB);
+    b.free(z);
+    return y;
+  }
+
+  /** ∂/∂weight of Σ gᵀ·layer_i(h) for a linear/conv layer i: gᵀh, or the convolution's weight gradient. */
+  weightGrad(i: number, h: Tensor, g: Tensor): Tensor {
+    const l = this.description.layers[i] as ParameterLayer;
+    if (l.type === 'linear') return this.backend.matmul(g, h, true, false);
+    return this.withImage(i, h, (img) => convOp(this.backend, 'conv2dWeightGrad')(img, g, convGeometry(l), l.kernel));
+  }
+
+  /** ∂/∂bias of Σ gᵀ·layer_i(h): column sums (linear) or per-channel sums (conv2d) of g. */
+  biasGrad(i: number, g: Tensor): Tensor {
+    return this.description.layers[i]!.type === 'conv2d' ? convOp(this.backend, 'channelSum')(g) : this.backend.sumRows(g);
   }
 
   /** Per-sample cross-entropy loss [B] of x [B, in] against labels (i32 [B]). */
@@ -191,36 +382,37 @@ export class Mlp {
   lossAndGradients(x: Tensor, labels: Tensor): { loss: Tensor; grads: Tensor[] } {
     const b = this.backend;
     const batch = x.shape[0]!;
-    const { inputs, logits } = this.forwardWithCache(x);
+    const cache = this.forwardWithCache(x);
+    const { inputs, logits } = cache;
     const ce = b.softmaxCrossEntropy(logits, labels);
     b.free(logits);
     let g = b.scale(1 / batch, ce.grad);
     b.free(ce.grad);
     const grads: Tensor[] = new Array(this.params.length);
-    let p = this.params.length;
     const layers = this.description.layers;
-    const firstLinear = layers.findIndex(isLinear);
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const l = layers[i]!;
-      const hin = inputs[i]!;
-      const needInputGrad = i > firstLinear;
-      if (isLinear(l)) {
-        if (l.bias !== false) grads[--p] = b.sumRows(g);
-        const w = this.params[--p]!.tensor;
-        grads[p] = b.matmul(g, hin, true, false);
-        if (needInputGrad) {
-          const dh = b.matmul(g, w, false, false);
+    const firstParam = layers.findIndex(hasParameters);
+    try {
+      for (let i = layers.length - 1; i >= firstParam; i--) {
+        const pi = this.paramOf[i];
+        if (pi) {
+          if (pi[1] !== undefined) grads[pi[1]] = this.biasGrad(i, g);
+          grads[pi[0]] = this.weightGrad(i, inputs[i]!, g);
+        }
+        // Nothing below the first layer with parameters needs a gradient.
+        if (i > firstParam) {
+          const dh = this.inputGrad(i, g, cache);
           b.free(g);
           g = dh;
         }
-      } else if (needInputGrad) {
-        const dh = b.activationGrad(l.type, hin, g);
-        b.free(g);
-        g = dh;
       }
-      if (i > 0) b.free(hin);
+    } catch (e) {
+      for (const t of grads) if (t) b.free(t);
+      b.free(ce.loss);
+      throw e;
+    } finally {
+      b.free(g);
+      this.freeCache(cache, false);
     }
-    b.free(g);
     return { loss: ce.loss, grads };
   }
 
@@ -249,12 +441,14 @@ async function readWeights(description: ModelDescription, path: string): Promise
     const field = prefix + s.name;
     if (!t) fail('E_MODEL', `missing tensor; expected shape [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
     if (t.shape.length !== s.shape.length || t.shape.some((d, k) => d !== s.shape[k])) {
-      fail('E_MODEL', `has shape [${t.shape.join(', ')}]; expected [${s.shape.join(', ')}] for layers[${s.layer}]`, { file: path, field });
+      const layer = description.layers[s.layer]!;
+      const kind = layer.type === 'conv2d' && s.kind === 'weight' ? ' (conv2d: [out, in, kh, kw])' : ` (${layer.type})`;
+      fail('E_MODEL', `has shape [${t.shape.join(', ')}]; expected [${s.shape.join(', ')}] for layers[${s.layer}]${kind}`, { file: path, field });
     }
     // NaN/Inf weights turn hvp/hessian results and a training run from --init into NaN with exit 0: refused here, where every load passes
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
-      const at = s.shape.length === 2 ? ` [${Math.floor(bad / s.shape[1]!)}, ${bad % s.shape[1]!}]` : '';
+      const at = s.shape.length > 1 ? ` [${unravel(bad, s.shape).join(', ')}]` : '';
       fail('E_VALUE', `element ${bad}${at} is ${t.data[bad]}; weights must be finite`, { file: path, field });
     }
     values.set(s.name, t.data);
@@ -266,3 +460,16 @@ async function readWeights(description: ModelDescription, path: string): Promise
   }
   return values;
 }
+
+/** The multi-index of flat element k of a row-major tensor of `shape`. */
+function unravel(k: number, shape: readonly number[]): number[] {
+  const out: number[] = new Array(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out[d] = k % shape[d]!;
+    k = Math.floor(k / shape[d]!);
+  }
+  return out;
+}
+
+/** The same class under the name that says what it is for convolutional models. */
+export { Mlp as Sequential };

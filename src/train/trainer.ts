@@ -6,9 +6,9 @@
  * Fisher–Yates per epoch from the stream `Rng.derive(seed, "shuffle")`; the last, smaller batch
  * of an epoch is kept. The per-epoch training loss is summed on the device and read once per epoch.
  */
-import type { Backend, FusedOptimizer, FusedTrainLayer, FusedTrainState, Tensor } from '../backends/backend.js';
+import type { Activation, Backend, FusedOptimizer, FusedTrainLayer, FusedTrainState, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { isLinear } from '../model/description.js';
+import { isLinear, isMlpDescription } from '../model/description.js';
 import type { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
@@ -146,13 +146,14 @@ function fusedEpoch(
 ): ((epoch: number, order: Int32Array) => Promise<number>) | undefined {
   const b = model.backend;
   const layers = model.description.layers;
-  if (o.fused === false || typeof b.mlpTrainSteps !== 'function' || !layers.length || !isLinear(layers[layers.length - 1]!)) return undefined;
+  // The fused step knows linear layers and activations only: a CNN trains on the composed path.
+  if (o.fused === false || typeof b.mlpTrainSteps !== 'function' || !isMlpDescription(model.description) || !isLinear(layers[layers.length - 1]!)) return undefined;
   const states = opt.stateTensors;
   const fl: FusedTrainLayer[] = [];
   let p = 0;
   for (const l of layers) {
     if (!isLinear(l)) {
-      fl.push({ type: l.type });
+      fl.push({ type: l.type as Activation });
       continue;
     }
     const w = p++;

@@ -31,7 +31,7 @@ describe('model description', () => {
       [(v) => (v.version = 2), /m\.json: version: expected 1, got 2/],
       [(v) => (v.loss = 'mse'), /m\.json: loss: expected "cross_entropy"/],
       [(v) => (v.layers = []), /m\.json: layers: expected a non-empty array/],
-      [(v) => (v.layers[1] = { type: 'softplus' }), /m\.json: layers\[1\]\.type: expected one of linear, relu, tanh, sigmoid, gelu; got "softplus"/],
+      [(v) => (v.layers[1] = { type: 'softplus' }), /m\.json: layers\[1\]\.type: expected one of linear, conv2d, maxpool2d, avgpool2d, flatten, relu, tanh, sigmoid, gelu; got "softplus"/],
       [(v) => (v.layers[0]!.out = 0), /m\.json: layers\[0\]\.out: expected a positive integer, got 0/],
       [(v) => (v.layers[0]!.in = 1.5), /layers\[0\]\.in: expected a positive integer, got 1\.5/],
       [(v) => (v.layers[2]!.in = 64), /m\.json: layers\[2\]\.in: expected 128 to match layers\[0\]\.out, got 64/],
