@@ -8,6 +8,10 @@
  *   - nothing written: no file or directory added or removed, every pre-existing file byte-identical
  *     and still the same inode (a rename with equal bytes counts as a write), symlinks and FIFOs
  *     untouched.
+ * Rows never name a system file as an OUTPUT (a regression would replace it for the whole machine,
+ * as a run of these rows against the old code replaced /dev/null): devices are made inside $D
+ * (mknod, root only) or reached through a symlink in $D. Each run is capped at 8 GiB of address
+ * space, so a regressed unbounded read of /dev/zero fails fast instead of eating the machine.
  * To add a case, add a row to CASES. The fixture (built once by the CLI itself) holds:
  *   model.json (4-6(tanh)-3), weights.safetensors, x.npy [60, 4] f32, y.npy [60] i64, v.npy [51] f32,
  *   run/ (train --record, 3 epochs + init, 54 train / 6 val), part1.json part2.json (cld --shard 0/2, 1/2),
@@ -56,6 +60,20 @@ const EVALUATE = ['coreset', 'evaluate', '--inputs', '$D/x.npy', '--labels', '$D
 const DEMO = ['demo', '--train-size', '100', '--epochs', '3', '--retrain-epochs', '1', '--backend', 'js'];
 
 const fifo = (p: string) => execFileSync('mkfifo', [p]);
+/** A character device like /dev/full (1, 7), inside $D. */
+const device = (p: string) => execFileSync('mknod', ['-m', '666', p, 'c', '1', '7']);
+const canMknod = (): string | undefined => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux to make a device node';
+  const probe = mkdtempSync(join(tmpdir(), 'riverbed-mknod-probe-'));
+  try {
+    device(join(probe, 'full'));
+    return undefined;
+  } catch {
+    return 'mknod is not permitted here';
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+};
 const canMount = (): string | undefined => {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux to mount a read-only tmpfs';
   const probe = mkdtempSync(join(tmpdir(), 'riverbed-ro-probe-'));
@@ -110,16 +128,17 @@ export const CASES: FileSafetyCase[] = [
   { name: 'two outputs are one file (hessian --out and --plot BASE.svg)', argv: [...HESSIAN, '--out', '$D/r.svg', '--plot', '$D/r'], names: '$D/r.svg', code: 'E_ARG' },
 
   // (b) outputs that exist and are not regular files are refused, never replaced
-  { name: 'hvp --out /dev/full', argv: [...HVP, '--out', '/dev/full'], names: '/dev/full', code: 'E_FILE' },
+  { name: 'hvp --out is a character device (like /dev/full)', setup: (d) => device(join(d, 'full')), argv: [...HVP, '--out', '$D/full'], names: '$D/full', code: 'E_FILE', skip: canMknod },
   { name: 'hessian --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...HESSIAN, '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
   { name: 'train --save is a directory', setup: (d) => mkdirSync(join(d, 'w')), argv: [...TRAIN, '--save', '$D/w'], names: '$D/w', code: 'E_FILE' },
   { name: 'train --record is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...TRAIN, '--record', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
   { name: 'coreset cld --out is a dangling symlink', setup: (d) => symlinkSync(join(d, 'nowhere.json'), join(d, 'dangling.json')), argv: [...CLD, '--out', '$D/dangling.json'], names: '$D/dangling.json', code: 'E_FILE' },
-  { name: 'coreset random --scores /dev/null', argv: [...baseline('random'), '--out', '$D/sel.json', '--scores', '/dev/null'], names: '/dev/null', code: 'E_FILE' },
+  { name: 'coreset random --scores is a character device', setup: (d) => device(join(d, 'null')), argv: [...baseline('random'), '--out', '$D/sel.json', '--scores', '$D/null'], names: '$D/null', code: 'E_FILE', skip: canMknod },
   { name: 'coreset merge --out is a symlink to /dev/full', setup: (d) => symlinkSync('/dev/full', join(d, 'full.json')), argv: [...MERGE, '--out', '$D/full.json'], names: '$D/full.json', code: 'E_FILE' },
   { name: 'coreset stability --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: [...STABILITY, '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
   { name: 'coreset evaluate --out DIR/evaluation.json is a FIFO', setup: (d) => (mkdirSync(join(d, 'ev')), fifo(join(d, 'ev', 'evaluation.json'))), argv: [...EVALUATE, '--out', '$D/ev'], names: 'evaluation.json', code: 'E_FILE' },
-  { name: 'demo --out /dev/full', argv: [...DEMO, '--out', '/dev/full'], names: '/dev/full', code: 'E_FILE' },
+  { name: 'demo --out is a character device', setup: (d) => device(join(d, 'full')), argv: [...DEMO, '--out', '$D/full'], names: '$D/full', code: 'E_FILE', skip: canMknod },
+  { name: 'demo --out is a symlink to a FIFO', setup: (d) => (fifo(join(d, 'pipe')), symlinkSync('pipe', join(d, 'out'))), argv: [...DEMO, '--out', '$D/out'], names: '$D/out', code: 'E_FILE' },
 
   // (c) inputs that are not regular files, or larger than their format allows, are refused before they are read whole
   { name: 'hvp --model /dev/zero', argv: ['hvp', '--model', '/dev/zero', ...PROBLEM.slice(2), '--vector', '$D/v.npy', '--out', '$D/hv.npy'], names: '/dev/zero', code: 'E_FILE' },
@@ -177,7 +196,8 @@ afterAll(() => {
 });
 
 function cli(argv: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [CLI, ...argv], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 60_000 });
+  const [cmd, args] = process.platform === 'linux' ? ['/bin/sh', ['-c', 'ulimit -v 8388608 && exec "$@"', 'sh', process.execPath, CLI, ...argv]] : [process.execPath, [CLI, ...argv]];
+  const r = spawnSync(cmd as string, args as string[], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
