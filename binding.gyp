@@ -16,6 +16,7 @@
         "native/reduce.cc",
         "native/optim.cc",
         "native/cld.cc",
+        "native/select.cc",
         "native/mmap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -14,6 +14,7 @@
  * So the k_c of a scored class never depends on whether another class happened to have
  * validation samples, and the total is round(F·N) minus the dropped quotas (reported per class).
  */
+import { nativeTopPerClassIfAvailable } from '../backends/native/host.js';
 import { fail } from '../errors.js';
 
 export type Budget = { perClass: number } | { fraction: number };
@@ -96,6 +97,45 @@ function descendingKey(s: number, u: number): number {
 const PACK = 2097152;
 
 /**
+ * Rearranges a[lo..hi] so that a[k] holds the value it would have if sorted, everything before it
+ * is smaller and everything after larger (the values are distinct): Hoare's quickselect with a
+ * median-of-three pivot, O(hi − lo) on average, insertion sort once the range is short.
+ */
+function nthSmallest(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi - lo > 16) {
+    const mid = (lo + hi) >>> 1;
+    let t: number;
+    if (a[mid]! < a[lo]!) ((t = a[mid]!), (a[mid] = a[lo]!), (a[lo] = t));
+    if (a[hi]! < a[lo]!) ((t = a[hi]!), (a[hi] = a[lo]!), (a[lo] = t));
+    if (a[hi]! < a[mid]!) ((t = a[hi]!), (a[hi] = a[mid]!), (a[mid] = t));
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+  for (let i = lo + 1; i <= hi; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= lo && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
+/**
  * Orders `list` (sample indices in ascending index order) by rank — score descending, then
  * position, i.e. index — with a native numeric sort of packed float64 (key · 2^21 + position), no
  * comparator calls; writes the first `m` to `out` at `at`.
@@ -109,7 +149,10 @@ function rankInto(list: Int32Array, scores: Float32Array, bits: Uint32Array, m: 
       const i = list[j]!;
       packed[j] = descendingKey(scores[i]!, bits[i]!) * PACK + j;
     }
-    packed.sort();
+    // Select the m best, then sort only those: a boundary bucket holding most of the class (scores
+    // outside [−1, 1], or all alike) costs O(len), not a full sort.
+    if (m < len) nthSmallest(packed, 0, len - 1, m - 1);
+    packed.subarray(0, m).sort();
     for (let j = 0; j < m; j++) {
       const p = packed[j]!;
       out[at + j] = list[p - Math.floor(p / PACK) * PACK]!;
@@ -125,17 +168,26 @@ function rankInto(list: Int32Array, scores: Float32Array, bits: Uint32Array, m: 
 
 /**
  * The top k_c of every class, grouped by class ascending, within a class by rank (score
- * descending, index ascending). Labels must already be checked (0 ≤ label < numClasses).
+ * descending, index ascending; NaN last, −0 equal to +0). Labels must already be checked
+ * (0 ≤ label < numClasses).
  *
- * Two straight passes over the N samples and small per-class work, so it is fast even on a
- * cold JIT (a CLI run calls it once): pass 1 builds a per-class histogram of a monotone bucket of
- * the score (scores are correlations in [−1, 1]; any float still lands in a bucket, only less
- * evenly); per class, the bucket holding the k-th best sample is the boundary. Pass 2 sends
- * every sample above the boundary bucket, and every sample in it, to its class's list (in index
- * order). Each list is then ranked exactly by a native sort and cut at k_c: samples in better
- * buckets always rank before the boundary bucket, so only that bucket's members compete.
+ * Two straight passes over the N samples and small per-class work: pass 1 builds a per-class
+ * histogram of a monotone bucket of the score (scores are correlations in [−1, 1]; any float still
+ * lands in a bucket, only less evenly); per class, the bucket holding the k-th best sample is the
+ * boundary. Pass 2 sends every sample above the boundary bucket, and every sample in it, to its
+ * class's list (in index order). Each list is packed into exact (key, position) numbers, the k_c
+ * best are selected (quickselect) and only they are sorted: samples in better buckets always rank
+ * before the boundary bucket, so only that bucket's members compete. Memory stays O(candidates).
+ * With the addon, the same algorithm runs in C++ (native/select.cc).
  */
 export function topPerClass(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array {
+  // The same order in C++ when the addon is there: a CLI selects once, on a cold JIT, where these
+  // passes over N samples cost several times the native ones.
+  return nativeTopPerClassIfAvailable(scores, labels, numClasses, k) ?? topPerClassJs(scores, labels, numClasses, k);
+}
+
+/** topPerClass in TypeScript (the reference the native version is tested against). */
+export function topPerClassJs(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array {
   const n = scores.length;
   const C = numClasses;
   const B = Math.max(8, Math.min(512, Math.floor((1 << 22) / C)));

@@ -147,6 +147,20 @@ const CASES = {
   adamStep: { args: () => [f32(9), f32(9, 2), f32(9, 3), new Float32Array(9), 1e-3, 0, 0.9, 0.999, 1e-8, 1, true],
     kinds: ['f32', 'f32', 'f32', 'f32', 'num', 'num', 'num', 'num', 'num', 'num', 'bool'] },
   sumBandwidth: { args: () => [f32(9)], kinds: ['f32any'] },
+  // topPerClass(plan {n, classes, capacity}, scores [n], labels [n], k [classes], out [capacity]) → written
+  topPerClass: { args: () => [{ n: 6, classes: 3, capacity: 4 }, f32(6), i32(6, 3), Int32Array.of(1, 2, 1), new Int32Array(4)], kinds: ['plan', 'f32', 'i32', 'i32', 'i32'],
+    extra: () => {
+      const plan = { n: 6, classes: 3, capacity: 4 };
+      const arrays = () => [f32(6), i32(6, 3), Int32Array.of(1, 2, 1), new Int32Array(4)];
+      return [
+        ...Object.keys(plan).flatMap((k) => [['missing', undefined], ['NaN', NaN], ['a string', '1'], ['negative', -1]].map(([w, v]) => ({ name: `plan.${k} ${w}`, args: () => [{ ...plan, [k]: v }, ...arrays()] }))),
+        { name: 'classes 0', args: () => [{ ...plan, classes: 0 }, f32(6), i32(6, 3), new Int32Array(0), new Int32Array(4)] },
+        { name: 'capacity below the selection', args: () => [{ ...plan, capacity: 3 }, f32(6), i32(6, 3), Int32Array.of(1, 2, 1), new Int32Array(3)] },
+        { name: 'label past the classes', args: () => [plan, f32(6), Int32Array.of(0, 1, 3, 0, 1, 2), Int32Array.of(1, 2, 1), new Int32Array(4)] },
+        { name: 'negative label', args: () => [plan, f32(6), Int32Array.of(0, 1, -1, 0, 1, 2), Int32Array.of(1, 2, 1), new Int32Array(4)] },
+        { name: 'negative k', args: () => [plan, f32(6), i32(6, 3), Int32Array.of(1, -2, 1), new Int32Array(4)] },
+      ];
+    } },
   mul: { args: () => [f32(9), f32(9, 2), new Float32Array(9)], kinds: ['f32', 'f32', 'f32'] },
   activationRGrad: { args: () => [2, f32(7), f32(7, 2), f32(7, 3), f32(7, 4), new Float32Array(7)], kinds: ['act', 'f32', 'f32', 'f32', 'f32', 'f32'] },
   softmaxHessianVec: { args: () => [f32(6), f32(6, 2), new Float32Array(6), 2, 3], kinds: ['f32', 'f32', 'f32', 'dim', 'dim'] },

@@ -34,6 +34,8 @@ export interface NativeAddon {
     lr: number, wd: number, beta1: number, beta2: number, eps: number, step: number, decoupled: boolean,
   ): void;
   sumBandwidth(x: Float32Array): number;
+  /** Per-class top-k (native/select.cc), as coreset/select.ts topPerClass orders it, into out (capacity ≥ Σ min(k_c, n_c)); returns how many it wrote. */
+  topPerClass(plan: { n: number; classes: number; capacity: number }, scores: Float32Array, labels: Int32Array, k: Int32Array, out: Int32Array): number;
   mul(x: Float32Array, y: Float32Array, out: Float32Array): void;
   activationRGrad(kind: number, z: Float32Array, rz: Float32Array, ga: Float32Array, rga: Float32Array, out: Float32Array): void;
   softmaxHessianVec(logits: Float32Array, r: Float32Array, out: Float32Array, b: number, c: number): void;

@@ -54,3 +54,20 @@ export function nativeSumIfAvailable(data: Float32Array): number | undefined {
   const l = nativeAddon();
   return l.ok ? l.addon.sumBandwidth(data) : undefined;
 }
+
+/**
+ * coreset/select.ts's per-class top-k in C++ (the same order, bit for bit), or undefined when the
+ * addon is unavailable. Labels must be in [0, numClasses) and k_c ≥ 0 (the addon throws otherwise).
+ */
+export function nativeTopPerClassIfAvailable(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array | undefined {
+  const l = nativeAddon();
+  if (!l.ok) return undefined;
+  const n = scores.length;
+  const kc = new Int32Array(numClasses); // k_c past N selects all of the class either way: fits int32
+  let capacity = 0; // Σ min(k_c, n_c) ≤ min(Σ k_c, N); the addon says how many it wrote
+  for (let c = 0; c < numClasses; c++) capacity += kc[c] = Math.min(k[c]!, n);
+  capacity = Math.min(capacity, n);
+  const out = new Int32Array(capacity);
+  const written = l.addon.topPerClass({ n, classes: numClasses, capacity }, scores, labels, kc, out);
+  return written === capacity ? out : out.slice(0, written);
+}
