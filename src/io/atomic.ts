@@ -46,7 +46,8 @@ export function writeTarget(path: string, field?: string): { target: string; exi
     st = lstatSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { target: path, exists: false };
+    // ENOTDIR: a parent is a file; creating the temp file fails and says so
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { target: path, exists: false };
     return fail('E_FILE', `cannot write here: ${errnoText(err)}`, { file: path, field });
   }
   if (st.isSymbolicLink()) {

@@ -200,7 +200,7 @@ export function checkOutputPlan(plan: OutputPlan): void {
       const to = st.isSymbolicLink() ? statFollow(d.path, d.flag) : st;
       if (!to.isDirectory()) fail('E_FILE', `exists and is not a directory (it is ${fileKind(to)}${st.isSymbolicLink() ? ', through a symbolic link' : ''}); ${d.flag} needs a directory`, { file: d.path, field: d.flag });
       exists = true;
-    }
+    } else realLocation(d.path, d.flag); // names DIR when a part of it is not a directory
     if (exists && d.guard && !d.guard.force) {
       const found = d.files.filter((n) => lstatSafe(join(d.path!, n)) !== undefined);
       if (found.length > 0) {
