@@ -15,6 +15,7 @@
         "native/mlp_train_binding.cc",
         "native/reduce.cc",
         "native/optim.cc",
+        "native/gu_project.cc",
         "native/cld.cc",
         "native/select.cc",
         "native/mmap.cc"

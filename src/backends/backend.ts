@@ -233,6 +233,13 @@ export interface Backend extends GenericOpMethods, ConvOpMethods {
   copyInto(dst: Tensor, dstOffset: number, src: Tensor): void;
 
   // ---- fused hot loops --------------------------------------------------------
+  /**
+   * GU's projection (src/unlearn/): g⊥ = (I − U(UᵀHU)⁻¹UᵀH)·g with U = rows (first + j) mod K,
+   * j < count, of basis [K, P] (K ≤ 32) and H = diag(metric), or I without one. One op: the Gram
+   * matrix UᵀHU and UᵀHg in one pass, the k×k solve on the device (dependent rows get coefficient 0),
+   * g − U·a in one more pass. The result has g's shape.
+   */
+  guProject(g: Tensor, basis: Tensor, metric: Tensor | undefined, first: number, count: number): Tensor;
   /** Pearson r of every sample's loss differences with its class's (one pass, no per-class copies). */
   cldScores(input: CldKernelInput): Promise<Float32Array>;
   /**

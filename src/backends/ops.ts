@@ -170,6 +170,26 @@ export interface ClasspHyper {
   threshold: number;
 }
 
+/** Hyper-parameters of guAdamStep (Adam with β1 = 0 whose denominator is taken before the step). */
+export interface GuAdamHyper {
+  lr: number;
+  beta2: number;
+  eps: number;
+}
+
+/** The most basis vectors guProject takes (its k×k solve is sized for this). */
+export const GU_MAX_BASIS = 32;
+
+/** Plan of guProject: P elements, K rows of the basis, the active rows (first + j) mod K for j < count. */
+export interface GuProjectPlan {
+  p: number;
+  k: number;
+  first: number;
+  count: number;
+  /** 1 with a metric tensor, 0 for H = I. */
+  weighted: number;
+}
+
 /**
  * The Backend methods of the ops the generic executors run, declared with their specs so that
  * adding such an op does not touch backend.ts (Backend extends this interface).
@@ -179,6 +199,11 @@ export interface GenericOpMethods {
   adagradStep(param: Tensor, grad: Tensor, accum: Tensor, h: AdagradHyper): void;
   /** In-place CLASSP step (the paper's rule); `accum` is the running Σ|g|^p, initially 0. */
   classpStep(param: Tensor, grad: Tensor, accum: Tensor, h: ClasspHyper): void;
+  /**
+   * In-place step of GU's Adam geometry (src/unlearn/gu.ts): param −= lr·metric⊙dir with the metric
+   * the projection used, then v = β2·v + (1 − β2)·dir² and metric = 1 / (√v + eps) for the next step.
+   */
+  guAdamStep(param: Tensor, dir: Tensor, v: Tensor, metric: Tensor, h: GuAdamHyper): void;
 }
 
 // ---- convolution and pooling (issue 12): NCHW, float32, row-major ---------------------------------
@@ -532,6 +557,39 @@ export const OPS = {
     outputs: () => [],
     native: ['classpStep'],
     wgsl: [{ family: 'adaptive', entries: ['classp'] }],
+  })),
+  guProject: spec<{ g: Tensor; basis: Tensor; metric: Tensor | undefined; first: number; count: number }, GuProjectPlan>({
+    summary: 'g⊥ = (I − U(UᵀHU)⁻¹UᵀH)·g, U = the active rows of basis [K, P], H = diag(metric) or I: one fused op (Gram + UᵀHg, k×k solve, update)',
+    params: ['g', 'basis', 'metric', 'first', 'count'],
+    tensors: { g: { dtype: 'f32' }, basis: { dtype: 'f32', rank: 2 }, metric: { dtype: 'f32', optional: true } },
+    check({ g, basis, metric, first, count }) {
+      const [k, p] = dims2(basis);
+      if (p !== g.size) fail('E_SHAPE', `guProject: basis rows have ${p} elements, g has ${g.size}`);
+      if (k > GU_MAX_BASIS) fail('E_SHAPE', `guProject: basis has ${k} rows; at most ${GU_MAX_BASIS}`);
+      if (metric !== undefined && metric.size !== p) fail('E_SHAPE', `guProject: metric has ${metric.size} elements, expected ${p}`);
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > k) fail('E_ARG', `guProject count must be an integer in [0, ${k}], got ${String(count)}`);
+      if (typeof first !== 'number' || !Number.isInteger(first) || first < 0 || first >= Math.max(1, k)) fail('E_ARG', `guProject first must be an integer in [0, ${Math.max(0, k - 1)}], got ${String(first)}`);
+      return { p, k, first, count, weighted: metric !== undefined ? 1 : 0 };
+    },
+    native: ['guProject'],
+    wgsl: [{ family: 'gu_project', entries: ['gram_partial', 'gram_combine', 'solve', 'update'] }],
+  }),
+  guAdamStep: generic(spec<{ param: Tensor; dir: Tensor; v: Tensor; metric: Tensor; h: GuAdamHyper }, Elems>({
+    summary: 'in-place GU Adam-geometry step: param −= lr·metric⊙dir; v = β2·v + (1 − β2)·dir²; metric = 1 / (√v + eps)',
+    params: ['param', 'dir', 'v', 'metric', 'h'],
+    tensors: { param: { dtype: 'f32' }, dir: { dtype: 'f32' }, v: { dtype: 'f32' }, metric: { dtype: 'f32' } },
+    check({ param, dir, v, metric, h }) {
+      sameSize('guAdamStep', param, dir, 'dir');
+      sameSize('guAdamStep', param, v, 'v');
+      sameSize('guAdamStep', param, metric, 'metric');
+      hyper('guAdamStep', h, ['lr', 'beta2', 'eps']);
+      if (!(h.beta2 >= 0 && h.beta2 < 1)) fail('E_ARG', `guAdamStep beta2 must be in [0, 1), got ${h.beta2}`);
+      if (!(h.eps > 0)) fail('E_ARG', `guAdamStep eps must be > 0, got ${h.eps}`);
+      return { n: param.size };
+    },
+    outputs: () => [],
+    native: ['guAdamStep'],
+    wgsl: [{ family: 'gu_adam', entries: ['step'] }],
   })),
   mul: spec<Binary, Elems>({
     summary: 'x ⊙ y elementwise',

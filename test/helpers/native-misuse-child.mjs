@@ -124,6 +124,27 @@ const CASES = {
   mlpTrainSteps: { args: trainArgs, kinds: trainKinds, extra: trainExtra },
   adagradStep: genericCase({ n: 9, lr: 0.1, weightDecay: 0, lrDecay: 0, eps: 1e-10, step: 1 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
   classpStep: genericCase({ n: 9, lr: 0.2, eps: 1e-5, power: 1, threshold: 0.01 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
+  guAdamStep: genericCase({ n: 9, lr: 0.1, beta2: 0.9, eps: 1e-8 }, () => [f32(9), f32(9, 2), f32(9, 3), f32(9, 4)]),
+  // guProject(plan {p, k, first, count, weighted}, g [p], basis [k·p], metric [weighted ? p : 0], out [p])
+  guProject: {
+    args: () => [{ p: 10, k: 4, first: 2, count: 3, weighted: 1 }, f32(10), f32(40, 2), f32(10, 3), new Float32Array(10)],
+    kinds: ['plan', 'f32', 'f32', 'f32', 'f32'],
+    extra: () => {
+      const plan = { p: 10, k: 4, first: 2, count: 3, weighted: 1 };
+      const arrays = () => [f32(10), f32(40, 2), f32(10, 3), new Float32Array(10)];
+      return [
+        ...Object.keys(plan).flatMap((k) => [['missing', undefined], ['NaN', NaN], ['a string', '1'], ['negative', -1], ['fractional', 1.5]].map(([w, v]) => ({ name: `plan.${k} ${w}`, args: () => [{ ...plan, [k]: v }, ...arrays()] }))),
+        { name: 'count above k', args: () => [{ ...plan, count: 5 }, ...arrays()] },
+        { name: 'first = k', args: () => [{ ...plan, first: 4 }, ...arrays()] },
+        { name: 'k = 33 rows', args: () => [{ ...plan, k: 33 }, f32(10), f32(330), f32(10), new Float32Array(10)] },
+        { name: 'weighted 2', args: () => [{ ...plan, weighted: 2 }, ...arrays()] },
+        { name: 'unweighted with a metric', args: () => [{ ...plan, weighted: 0 }, ...arrays()] },
+        { name: 'weighted without a metric', args: () => [plan, f32(10), f32(40), new Float32Array(0), new Float32Array(10)] },
+        { name: 'basis one row short', args: () => [plan, f32(10), f32(30), f32(10), new Float32Array(10)] },
+        { name: 'p × k overflows', args: () => [{ ...plan, p: 2 ** 52, k: 4 }, ...arrays()] },
+      ];
+    },
+  },
   info: { args: () => [], kinds: [] },
   sgemm: { args: () => [2, 3, 4, f32(8), false, f32(12), false, new Float32Array(6)], kinds: ['dim', 'dim', 'dim', 'f32', 'bool', 'f32', 'bool', 'f32'],
     // Sizes whose products still match the arrays' lengths must hold whatever the transposes say; these do not.

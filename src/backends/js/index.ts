@@ -7,6 +7,7 @@ import { fail } from '../../errors.js';
 import { type Backend, type BackendInfo, type DType, type Tensor, shapeSize } from '../backend.js';
 import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
 import { checkShape, checkUpload } from '../ops.js';
+import { guProjectReference } from './gu.js';
 import { activationDerivative, activationSecondDerivative, activationValue, cldScoresReference } from './math.js';
 
 export class JsTensor implements Tensor {
@@ -226,6 +227,23 @@ export class JsBackend extends KernelBackend implements Backend {
         const a = A[i]! + Math.abs(g) ** h.power;
         A[i] = a;
         if (g * g > h.threshold) P[i] = P[i]! - (h.lr * g) / (h.eps + a) ** (1 / h.power);
+      }
+    },
+
+    guProject: ({ g, basis, metric, first, count }, { k }) =>
+      new JsTensor('f32', g.shape, Float32Array.from(guProjectReference(f32(g), f32(basis), k, metric ? f32(metric) : undefined, first, count))),
+
+    guAdamStep: ({ param, dir, v, metric, h }) => {
+      const P = f32(param);
+      const D = f32(dir);
+      const V = f32(v);
+      const M = f32(metric);
+      for (let i = 0; i < P.length; i++) {
+        const d = D[i]!;
+        P[i] = P[i]! - h.lr * M[i]! * d;
+        const vi = h.beta2 * V[i]! + (1 - h.beta2) * d * d;
+        V[i] = vi;
+        M[i] = 1 / (Math.sqrt(vi) + h.eps);
       }
     },
 

@@ -63,6 +63,8 @@ export interface NativeAddon {
     traj: Float32Array | Float64Array, epochs: number, samples: number,
     labels: Int32Array, classZ: Float64Array, numClasses: number, out: Float32Array,
   ): Promise<number>;
+  /** GU's projection (native/gu_project.cc): out = g − U·a for the active basis rows; metric is empty for H = I. */
+  guProject(plan: { p: number; k: number; first: number; count: number; weighted: number }, g: Float32Array, basis: Float32Array, metric: Float32Array, out: Float32Array): void;
   /** Read-only mapping of a whole file; unmapped when the ArrayBuffer is collected. Throws an Error with strerror text. */
   mapFile(path: string): ArrayBuffer;
 }

@@ -43,6 +43,7 @@ export class NativeTensor implements Tensor {
 const f32 = (t: Tensor): Float32Array => (t as NativeTensor).data as Float32Array;
 const i32 = (t: Tensor): Int32Array => (t as NativeTensor).data as Int32Array;
 const tensor = (shape: readonly number[], data: Float32Array) => new NativeTensor('f32', shape, data);
+const EMPTY_F32 = new Float32Array(0);
 
 export class NativeBackend extends KernelBackend implements Backend {
   readonly name = 'native' as const;
@@ -204,6 +205,11 @@ export class NativeBackend extends KernelBackend implements Backend {
     },
     copyInto: ({ dst, src }, { offset }) => {
       f32(dst).set(f32(src), offset);
+    },
+    guProject: ({ g, basis, metric }, plan) => {
+      const out = this.#out(g.size);
+      this.#addon.guProject(plan, f32(g), f32(basis), metric ? f32(metric) : EMPTY_F32, out);
+      return tensor(g.shape, out);
     },
     cldScores: async ({ input }, { epochs: E, samples: N, classes: C }) => {
       const out = new Float32Array(N);

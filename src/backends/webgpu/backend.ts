@@ -16,6 +16,7 @@ import { copyInto, slice } from './kernels/copy.js';
 import type { Ctx } from './kernels/ctx.js';
 import { activation, activationGrad, addBias } from './kernels/elementwise.js';
 import { gatherRows } from './kernels/gather.js';
+import { guProject } from './kernels/gu.js';
 import { matmul } from './kernels/matmul.js';
 import { adamStep, sgdStep } from './kernels/optim.js';
 import { dot, sum, sumRows } from './kernels/reduce.js';
@@ -140,6 +141,7 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     softmaxHessianVec: ({ logits, r }) => softmaxHessianVec(this, logits, r),
     slice: ({ x }, { offset, shape }) => slice(this, x, offset, shape),
     copyInto: ({ dst, src }, { offset }) => copyInto(this, dst, offset, src),
+    guProject: ({ g, basis, metric }, plan) => guProject(this, g, basis, metric, plan),
     cldScores: ({ input }) => cldScores(this, input),
     mlpTrainSteps: ({ req }, plan) => mlpTrainSteps(this, req, plan),
   };
