@@ -4,7 +4,7 @@
  * Any RiverbedError becomes one line on stderr and exit code 2; anything else is a bug (exit 70).
  */
 import { Command } from 'commander';
-import { checkNativeEnvironment } from '../backends/native/env.js';
+import { checkNativeEnvironment } from '../backends/native/host.js';
 import { RiverbedError } from '../errors.js';
 import { VERSION } from '../version.js';
 

@@ -71,3 +71,6 @@ export function nativeTopPerClassIfAvailable(scores: Float32Array, labels: Int32
   const written = l.addon.topPerClass({ n, classes: numClasses, capacity }, scores, labels, kc, out);
   return written === capacity ? out : out.slice(0, written);
 }
+
+/** The native backend's environment switches, checked at CLI start (env.ts). */
+export { checkNativeEnvironment } from './env.js';
