@@ -1,6 +1,7 @@
 /**
  * The budget options every `riverbed coreset <method>` shares:
- *   --per-class K | --fraction F, --budget proportional|equal, --min-per-class M, --exclude FILE.
+ *   --per-class K | --fraction F, --budget proportional|equal, --min-per-class M, --exclude FILE,
+ *   --allow-empty (a budget that selects nothing is refused without it: `requireSelection`).
  * `addBudgetOptions(cmd)` declares them, `parseBudgetOptions(opts)` checks them and reads the
  * exclusion list (a 1-D .npy of integers, or a text file with one index per line; blank lines and
  * lines starting with # are ignored).
@@ -10,6 +11,7 @@ import { type Budget, type BudgetMode, type BudgetOptions, validateBudgetOptions
 import { fail } from '../errors.js';
 import { TEXT_INDEX_LIST_LIMIT, readBoundedText } from '../io/files.js';
 import { readNpy } from '../io/npy.js';
+import { parseDecimal, parseInteger } from './numbers.js';
 
 export interface BudgetCliOptions {
   perClass?: string;
@@ -17,6 +19,7 @@ export interface BudgetCliOptions {
   budget?: string;
   minPerClass?: string;
   exclude?: string;
+  allowEmpty?: boolean;
 }
 
 export interface ParsedBudget {
@@ -24,6 +27,8 @@ export interface ParsedBudget {
   options: BudgetOptions;
   /** The exclusion file, for the manifest. */
   excludeFile?: string;
+  /** --allow-empty: an empty selection is written instead of refused. */
+  allowEmpty: boolean;
 }
 
 export function addBudgetOptions(cmd: Command): Command {
@@ -32,19 +37,18 @@ export function addBudgetOptions(cmd: Command): Command {
     .option('--fraction <F>', 'keep round(F·N) samples (0 < F ≤ 1), split over classes by --budget')
     .option('--budget <mode>', 'proportional (k_c = F·n_c, largest remainder) | equal (same k per class; what small classes cannot fill goes to the others)', 'proportional')
     .option('--min-per-class <M>', 'every class keeps at least min(M, n_c) samples, on top of the budget')
-    .option('--exclude <FILE>', 'sample indices never to select: 1-D .npy of integers, or text with one index per line');
+    .option('--exclude <FILE>', 'sample indices never to select (with --run: dataset rows): 1-D .npy of integers, or text with one index per line')
+    .option('--allow-empty', 'write the selection even when the budget selects no sample (refused otherwise)');
 }
 
 export function parseBudget(perClass: string | undefined, fraction: string | undefined): Budget {
   if (perClass !== undefined && fraction !== undefined) fail('E_ARG', 'give either --per-class K or --fraction F, not both', { field: '--per-class' });
   if (perClass !== undefined) {
-    const k = /^\s*\d+\s*$/.test(perClass) ? Number(perClass) : NaN;
-    if (!Number.isSafeInteger(k) || k < 1) fail('E_ARG', `K must be an integer ≥ 1, got "${perClass}"`, { field: '--per-class' });
-    return { perClass: k };
+    return { perClass: parseInteger(perClass, '--per-class', 1) };
   }
   if (fraction !== undefined) {
-    const f = fraction.trim() === '' ? NaN : Number(fraction);
-    if (!(f > 0 && f <= 1)) fail('E_ARG', `F must be a number with 0 < F ≤ 1, got "${fraction}"`, { field: '--fraction' });
+    const f = parseDecimal(fraction, '--fraction', 'a number F with 0 < F ≤ 1');
+    if (!(f > 0 && f <= 1)) fail('E_ARG', `expected a number F with 0 < F ≤ 1, got "${fraction}"`, { field: '--fraction' });
     return { fraction: f };
   }
   return fail('E_ARG', 'a budget is required: --per-class K or --fraction F', { field: '--per-class' });
@@ -78,12 +82,32 @@ export async function parseBudgetOptions(o: BudgetCliOptions): Promise<ParsedBud
   const budget = parseBudget(o.perClass, o.fraction);
   const mode = (o.budget ?? 'proportional') as BudgetMode;
   let minPerClass: number | undefined;
-  if (o.minPerClass !== undefined) {
-    minPerClass = /^\s*\d+\s*$/.test(o.minPerClass) ? Number(o.minPerClass) : NaN;
-    if (!Number.isSafeInteger(minPerClass)) fail('E_ARG', `M must be an integer ≥ 0, got "${o.minPerClass}"`, { field: '--min-per-class' });
-  }
+  if (o.minPerClass !== undefined) minPerClass = parseInteger(o.minPerClass, '--min-per-class', 0);
   const options: BudgetOptions = { mode, minPerClass };
   validateBudgetOptions(options);
   if (o.exclude !== undefined) options.exclude = await readIndexList(o.exclude);
-  return { budget, options, excludeFile: o.exclude };
+  return { budget, options, excludeFile: o.exclude, allowEmpty: o.allowEmpty === true };
+}
+
+/**
+ * Refuses a selection of no sample (unless --allow-empty), saying why: every sample excluded, a
+ * fraction too small for N (round(F·N) = 0), or no class able to select (e.g. none has validation
+ * samples for CLD). An empty selection written with exit 0 looked like a result.
+ */
+export function requireSelection(
+  selected: number,
+  samples: number,
+  parsed: Pick<ParsedBudget, 'budget' | 'options' | 'allowEmpty'>,
+  excluded = parsed.options.exclude ? new Set(parsed.options.exclude).size : 0,
+): void {
+  if (selected > 0 || parsed.allowEmpty || samples === 0) return;
+  const b = parsed.budget;
+  const selectable = samples - excluded;
+  const [field, why] =
+    selectable <= 0
+      ? ['--exclude', `excludes all ${samples} samples`]
+      : 'fraction' in b && Math.round(b.fraction * selectable) === 0
+        ? ['--fraction', `${b.fraction} of ${selectable} selectable samples rounds to 0 (round(F·N) = 0)`]
+        : ['perClass' in b ? '--per-class' : '--fraction', `the budget selects none of the ${samples} samples (no class can select: see the warnings)`];
+  fail('E_ARG', `${why}: the selection would be empty; ask for more, or pass --allow-empty to write it anyway`, { field });
 }

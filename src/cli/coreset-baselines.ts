@@ -14,7 +14,8 @@ import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan } from '../io/output-plan.js';
 import { readNpy } from '../io/npy.js';
 import { loadLabels } from '../io/trajectory.js';
-import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
+import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions, requireSelection } from './budget-options.js';
+import { parseDecimal } from './numbers.js';
 import { writeSelection } from './coreset-output.js';
 import { optionalInt } from './options.js';
 
@@ -46,10 +47,7 @@ const FILE_FLAG: Record<Metric, keyof BaselineCliOptions> = { loss: 'trainLoss',
 const FLAG_NAME: Record<Metric, string> = { loss: '--train-loss', correct: '--train-correct', margin: '--train-margin', errorNorm: '--train-error-norm' };
 
 function num(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n)) fail('E_ARG', `expected a number, got "${v}"`, { field: flag });
-  return n;
+  return v === undefined ? undefined : parseDecimal(v, flag);
 }
 
 async function matrix(path: string, flag: string, samples: number, metric: Metric): Promise<{ data: Float32Array | Float64Array | Uint8Array; rows: number }> {
@@ -119,7 +117,7 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
       { flag: '--indices-npy', path: o.indicesNpy },
     ],
   });
-  const { budget, options, excludeFile } = await parseBudgetOptions(o);
+  const { budget, options, excludeFile, allowEmpty } = await parseBudgetOptions(o);
   const over = o.over !== undefined ? parseMethodName(o.over, '--over') : undefined;
   if (over === 'ccs') fail('E_ARG', 'ccs cannot stratify over itself', { field: '--over' });
   const cut = o.cut;
@@ -142,12 +140,12 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
     const m = positionsOfRows(run.train, options.exclude);
     options.exclude = m.positions;
     excludedOutsideRun = m.outside;
-    if (m.outside > 0) process.stderr.write(`riverbed: note: ${m.outside} of the --exclude rows are not in the run's training split (train_indices.npy); nothing to exclude there\n`);
   }
   let backend: Backend | undefined;
   try {
     if (methodNeeds(method, params).val.length) backend = (await selectBackend(choice)).backend;
     const sel = await methodSelect(method, run, budget, { ...params, ...options, backend });
+    requireSelection(sel.indices.length, run.train.samples, { budget, options, allowEmpty });
     const parameters: Record<string, unknown> = { ...budget, budgetMode: options.mode, minPerClass: options.minPerClass ?? 0, exclude: excludeFile ?? null, excluded: options.exclude?.length ?? 0 };
     if (excludedOutsideRun > 0) parameters.excludedOutsideRun = excludedOutsideRun;
     for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== 'backend') parameters[k] = v;
@@ -164,6 +162,8 @@ export async function runBaseline(name: string, o: BaselineCliOptions): Promise<
       o.indicesNpy,
       sel.datasetIndices ? sel.indices : undefined,
     );
+    // after the write: a refused run prints its one error line only
+    if (excludedOutsideRun > 0) process.stderr.write(`riverbed: note: ${excludedOutsideRun} of the --exclude rows are not in the run's training split (train_indices.npy); nothing to exclude there\n`);
     const summary = { out: o.out, scores: o.scores ?? null, indicesNpy: o.indicesNpy ?? null, method, n: run.train.samples, selected: sel.indices.length, numClasses: sel.numClasses, perClass: sel.perClassSelected };
     if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else process.stdout.write(`${method}: selected ${sel.indices.length} of ${run.train.samples} samples (${sel.numClasses} classes) → ${o.out}\n`);

@@ -20,7 +20,8 @@ import { fail } from '../errors.js';
 import { writeFilesAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan } from '../io/output-plan.js';
-import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
+import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions, requireSelection } from './budget-options.js';
+import { parseInteger } from './numbers.js';
 import { writeSelection } from './coreset-output.js';
 
 export interface CldCommandOptions extends BudgetCliOptions {
@@ -149,7 +150,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
   const budgetOptions: BudgetOptions = parsed.options;
   const choice: BackendChoice = parseBackendChoice(o.backend);
   const maxMemory = o.maxMemory !== undefined ? parseSize(o.maxMemory) : defaultMaxMemory();
-  const tileSamples = o.tileSamples !== undefined ? Number(o.tileSamples) : undefined;
+  const tileSamples = o.tileSamples !== undefined ? parseInteger(o.tileSamples, '--tile-samples', 1) : undefined;
   const inputPaths = [files.trainLoss, files.trainLabels, files.valLoss, files.valLabels];
 
   const progress = await makeProgress(5);
@@ -202,6 +203,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
       const res = await job.run(backend);
       timing?.('score');
       const sel = selectFromScores(prep, res.scores, budget!, backend.name, budgetOptions);
+      requireSelection(sel.indices.length, prep.train.samples, { budget: budget!, options: budgetOptions, allowEmpty: parsed.allowEmpty });
       timing?.('select');
       progress.update(4, 'writing');
       const N = prep.train.samples;

@@ -12,7 +12,7 @@ import { fail } from '../errors.js';
 import { readBoundedText } from '../io/files.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan } from '../io/output-plan.js';
-import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions } from './budget-options.js';
+import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions, requireSelection } from './budget-options.js';
 import { writeSelection } from './coreset-output.js';
 
 interface MergeCliOptions extends BudgetCliOptions {
@@ -48,6 +48,7 @@ export async function runCoresetMerge(files: string[], o: MergeCliOptions, modeG
     exclude: parsed.options.exclude,
   });
   const first = parts[0]!.part;
+  requireSelection(merged.indices.length, merged.samples, { budget: merged.budget, options: parsed.options, allowEmpty: parsed.allowEmpty }, first.exclude?.count ?? 0);
   const parameters: Record<string, unknown> = {
     ...merged.budget,
     budget: merged.budgetOptions.mode,

@@ -16,7 +16,7 @@ import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan } from '../io/output-plan.js';
-import { optionalInt } from './options.js';
+import { optionalInt, parseDecimal } from './options.js';
 
 interface StabilityCliOptions {
   method: string;
@@ -67,7 +67,7 @@ export function aligned(sa: Float32Array, ia: Int32Array, sb: Float32Array, ib: 
 }
 
 function parseFractions(s: string): number[] {
-  const f = s.split(',').map((x) => Number(x.trim()));
+  const f = s.split(',').map((x) => parseDecimal(x, '--fractions', 'comma-separated fractions in (0, 1]'));
   if (f.length === 0 || f.some((x) => !(x > 0 && x <= 1))) fail('E_ARG', `expected comma-separated fractions in (0, 1], got "${s}"`, { field: '--fractions' });
   return f;
 }

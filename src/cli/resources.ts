@@ -2,7 +2,8 @@
  * Sizes that cannot fit are refused before any work, with the estimate and the limit, instead of
  * a RangeError stack trace, a V8 heap abort or hours of swapping. One helper (`requireFits`)
  * compares a command's estimate with three limits this process really has:
- *   - memory: os.totalmem(), or RIVERBED_MAX_MEMORY (a size: 8GB, 512MiB, …) when set;
+ *   - memory: os.totalmem(), or less under a container's cgroup limit or `ulimit -v`, or
+ *     RIVERBED_MAX_MEMORY (a size: 8GB, 512MiB, …) when set;
  *   - the V8 heap (plain JS arrays, objects, strings): v8's heap_size_limit;
  *   - the longest typed array (2^32 elements) and the longest string (a JSON report);
  * and the estimates for the commands' size options live next to it. Estimates count what the
@@ -10,11 +11,12 @@
  * trajectories); they aim to be right within a small factor, which is all a refusal needs.
  */
 import { constants } from 'node:buffer';
+import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { parseSize } from '../coreset/stream.js';
 import { fail } from '../errors.js';
-import { type ModelDescription, isLinear } from '../model/description.js';
+import { type ModelDescription, hasParameters, isActivation, layerShapes, weightShape } from '../model/description.js';
 
 export interface MemoryNeed {
   /** Typed arrays and native/GPU buffers (outside the V8 heap). */
@@ -38,12 +40,39 @@ export interface MemoryLimits {
 /** The largest typed array V8 makes (elements). */
 export const MAX_TYPED_ARRAY = 2 ** 32;
 
+/** A number in a small system file, or undefined (absent, "max", "unlimited", unreadable). */
+function readLimit(path: string, pick: (text: string) => string | undefined = (t) => t.trim()): number | undefined {
+  try {
+    const v = pick(readFileSync(path, 'utf8'));
+    const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The memory this process may use: the machine's, or less where a container (cgroup v2/v1) or
+ * `ulimit -v` caps it — os.totalmem() reports the host's memory inside a container.
+ */
+function processMemory(): { bytes: number; from: string } {
+  let best = { bytes: totalmem(), from: "this machine's memory" };
+  if (process.platform !== 'linux') return best;
+  const caps: [number | undefined, string][] = [
+    [readLimit('/sys/fs/cgroup/memory.max'), "the container's memory limit"],
+    [readLimit('/sys/fs/cgroup/memory/memory.limit_in_bytes'), "the container's memory limit"],
+    [readLimit('/proc/self/limits', (t) => /^Max address space\s+(\S+)/m.exec(t)?.[1]), 'the address-space limit (ulimit -v)'],
+  ];
+  for (const [bytes, from] of caps) if (bytes !== undefined && bytes < best.bytes) best = { bytes, from };
+  return best;
+}
+
 export function memoryLimits(env: NodeJS.ProcessEnv = process.env): MemoryLimits {
   const set = env.RIVERBED_MAX_MEMORY;
-  const buffers = set !== undefined && set !== '' ? parseSize(set, 'RIVERBED_MAX_MEMORY') : totalmem();
+  const mem = set !== undefined && set !== '' ? { bytes: parseSize(set, 'RIVERBED_MAX_MEMORY'), from: 'RIVERBED_MAX_MEMORY' } : processMemory();
   return {
-    buffers,
-    buffersFrom: set !== undefined && set !== '' ? 'RIVERBED_MAX_MEMORY' : "this machine's memory",
+    buffers: mem.bytes,
+    buffersFrom: mem.from,
     heap: getHeapStatistics().heap_size_limit,
     largestArray: MAX_TYPED_ARRAY,
     text: constants.MAX_STRING_LENGTH,
@@ -85,13 +114,19 @@ export function modelSize(d: ModelDescription): { parameters: number; largestTen
   let largestTensor = 0;
   let widths = 0;
   let widest = 0;
-  for (const l of d.layers) {
-    if (!isLinear(l)) continue;
-    parameters += l.in * l.out + (l.bias !== false ? l.out : 0);
-    largestTensor = Math.max(largestTensor, l.in * l.out);
-    widths += l.in + l.out;
-    widest = Math.max(widest, l.out);
-  }
+  // Per layer but activations (as for an MLP's linear layers: in + out), the per-sample sizes from shape inference.
+  const shapes = layerShapes(d);
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  d.layers.forEach((l, i) => {
+    if (isActivation(l)) return;
+    if (hasParameters(l)) {
+      const w = size(weightShape(l));
+      parameters += w + (l.bias !== false ? l.out : 0);
+      largestTensor = Math.max(largestTensor, w);
+    }
+    widths += size(shapes[i]!) + size(shapes[i + 1]!);
+    widest = Math.max(widest, size(shapes[i + 1]!));
+  });
   return { parameters, largestTensor, widths, widest };
 }
 

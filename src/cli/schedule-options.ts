@@ -5,9 +5,8 @@
  * builds the ScheduleConfig from what was given and checks it; errors name the flags.
  */
 import type { Command } from 'commander';
-import { fail } from '../errors.js';
 import { type ScheduleConfig, type ScheduleFieldNames, checkScheduleConfig, parseDecayShape, parseSchedule } from '../train/schedule.js';
-import { intOption, numberOption } from './options.js';
+import { intOption, numberOption, parseDecimal } from './options.js';
 
 export interface ScheduleCliOptions {
   minLrRatio?: number;
@@ -44,9 +43,7 @@ const num = (flag: string) => numberOption(flag, () => true, 'a number');
 function numberList(flag: string): (v: string) => number[] {
   return (v) =>
     v.split(',').map((part, i) => {
-      const n = Number(part);
-      if (part.trim() === '' || !Number.isFinite(n)) fail('E_ARG', `expected comma-separated numbers; entry ${i + 1} is "${part}"`, { field: flag });
-      return n;
+      return parseDecimal(part, flag, `comma-separated numbers (entry ${i + 1})`);
     });
 }
 

@@ -25,6 +25,8 @@ import { isAbsolute, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { writeNpy } from '../../src/io/npy.js';
+import { encodeSafetensors, parseSafetensors } from '../../src/io/safetensors.js';
+import { type CldShardPart, decodeShardPart, encodeShardPart, partDigest } from '../../src/coreset/shard.js';
 import { RECORD_FILES } from '../../src/train/recorder.js';
 import { CLI, requireBuiltCli } from './cli.js';
 import { parameterCount, writeProblem } from './curvature-fixture.js';
@@ -42,6 +44,8 @@ export interface FileSafetyCase {
   code?: ErrorCode;
   /** A reason to skip the row on this machine (e.g. no read-only mount possible), or undefined. */
   skip?: () => string | undefined;
+  /** Environment variables for the run (on top of the test's own). */
+  env?: Record<string, string>;
 }
 
 // --- building blocks for rows -------------------------------------------------------------------
@@ -96,6 +100,39 @@ const readOnlyDir = (d: string): (() => void) => {
   execFileSync('mount', ['-o', 'remount,ro', ro]);
   return () => execFileSync('umount', [ro]);
 };
+
+// --- building blocks for the rows about contents and sizes -------------------------------------
+
+/** part2.json with its candidates edited; `resign` recomputes its digest as a careful editor would, so only validation can catch it. */
+const editPart = (edit: (p: CldShardPart) => void, resign: boolean) => (d: string) => {
+  const file = join(d, 'part2.json');
+  const part = decodeShardPart(readFileSync(file, 'utf8'), file);
+  const q = { ...part, indices: part.indices.slice(), scores: part.scores.slice() };
+  edit(q);
+  writeFileSync(file, encodeShardPart(resign ? { ...q, digest: partDigest(q) } : q));
+};
+/** weights.safetensors with element `i` of tensor `name` set to `v`. */
+const poisonWeights = (name: string, i: number, v: number) => (d: string) => {
+  const file = join(d, 'weights.safetensors');
+  const w = parseSafetensors(readFileSync(file), file);
+  const ts = [...w.tensors.values()].map((t) => ({ name: t.name, shape: t.shape, data: t.data.slice() }));
+  ts.find((t) => t.name === name)!.data[i] = v;
+  writeFileSync(file, encodeSafetensors(ts, w.metadata));
+};
+/** A metric of the recorded run ([4 checkpoints, 54 train samples]) replaced, with `v` at flat index `at`. */
+const poisonMetric = (file: string, at: number, v: number) => (d: string) => {
+  const a = file.endsWith('correct.npy') ? new Uint8Array(4 * 54) : new Float32Array(4 * 54).fill(0.5);
+  a[at] = v;
+  writeNpy(join(d, 'run', file), a, [4, 54]);
+};
+/** A .npy of the 60 labels whose header dict is followed by junk (numpy refuses it). */
+const junkHeaderLabels = (d: string) => {
+  const dict = "{'descr': '<i8', 'fortran_order': False, 'shape': (60,), } junk";
+  const text = `${dict}${' '.repeat(128 - 10 - dict.length - 1)}\n`;
+  const head = Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, text.length & 0xff, text.length >> 8]), Buffer.from(text, 'latin1')]);
+  writeFileSync(join(d, 'yj.npy'), Buffer.concat([head, Buffer.from(BigInt64Array.from({ length: 60 }, (_, i) => BigInt(i % 3)).buffer)]));
+};
+const withOption = (argv: string[], flag: string, value: string) => argv.map((a, i) => (argv[i - 1] === flag ? value : a));
 
 // --- the table ----------------------------------------------------------------------------------
 
@@ -169,6 +206,40 @@ export const CASES: FileSafetyCase[] = [
   { name: 'coreset evaluate --out DIR on a read-only file system says EROFS', setup: readOnlyDir, argv: [...EVALUATE, '--out', '$D/ro/ev'], names: 'read-only', code: 'E_FILE', skip: canMount },
   { name: 'coreset evaluate failing in the grid (a fraction selecting nothing) leaves no --out directory', argv: [...EVALUATE.map((a) => (a === '0.5' ? '0.01' : a)), '--json', '--out', '$D/new/ev'], names: '--fractions', code: 'E_ARG' },
   { name: 'train --record new DIR failing on bad --init weights leaves no directory', setup: (d) => writeFileSync(join(d, 'model9.json'), JSON.stringify({ format: 'riverbed.model', version: 1, layers: [{ type: 'linear', in: 4, out: 9 }], loss: 'cross_entropy' })), argv: [...TRAIN, '--model', '$D/model9.json', '--init', '$D/weights.safetensors', '--record', '$D/new/run'], names: '$D/weights.safetensors', code: 'E_MODEL' },
+
+  // (e) contents that cannot be right: edited shard parts, non-finite weights and run metrics
+  { name: 'coreset merge with a part whose candidate was edited (digest no longer matches)', setup: editPart((p) => void (p.indices[0] = -1), false), argv: [...MERGE, '--out', '$D/sel.json'], names: '$D/part2.json: digest', code: 'E_FORMAT' },
+  { name: 'coreset merge with a re-signed part holding a negative index', setup: editPart((p) => void (p.indices[0] = -1), true), argv: [...MERGE, '--out', '$D/sel.json'], names: 'sample -1, outside this part', code: 'E_FORMAT' },
+  { name: 'coreset merge with a re-signed part holding another slice\'s sample', setup: editPart((p) => void (p.indices[0] = 0), true), argv: [...MERGE, '--out', '$D/sel.json'], names: '$D/part2.json', code: 'E_FORMAT' },
+  { name: 'coreset merge with a re-signed part holding a sample twice', setup: editPart((p) => void (p.indices[1] = p.indices[0]!), true), argv: [...MERGE, '--out', '$D/sel.json'], names: 'repeats sample', code: 'E_FORMAT' },
+  { name: 'coreset merge with a re-signed part holding a NaN score', setup: editPart((p) => void (p.scores[0] = NaN), true), argv: [...MERGE, '--out', '$D/sel.json'], names: 'score NaN', code: 'E_FORMAT' },
+  { name: 'hvp --weights holding a NaN', setup: poisonWeights('0.weight', 5, NaN), argv: [...HVP, '--out', '$D/hv.npy'], names: '0.weight: element 5 [1, 1] is NaN', code: 'E_VALUE' },
+  { name: 'hessian --weights holding +Inf', setup: poisonWeights('2.bias', 1, Infinity), argv: [...HESSIAN, '--out', '$D/r.json'], names: '2.bias: element 1 is Infinity', code: 'E_VALUE' },
+  { name: 'train --init weights holding -Inf', setup: poisonWeights('2.weight', 0, -Infinity), argv: [...TRAIN, '--model', '$D/model.json', '--init', '$D/weights.safetensors', '--save', '$D/w2.safetensors'], names: '$D/weights.safetensors: 2.weight', code: 'E_VALUE' },
+  { name: 'coreset aum --run whose margins hold a NaN', setup: poisonMetric('train_margin.npy', 60, NaN), argv: [...baseline('aum'), '--out', '$D/sel.json'], names: 'train_margin.npy: margin must be finite, found NaN at [1, 6]', code: 'E_VALUE' },
+  { name: 'coreset el2n --run whose error norms hold +Inf', setup: poisonMetric('train_error_norm.npy', 7, Infinity), argv: [...baseline('el2n'), '--out', '$D/sel.json'], names: 'train_error_norm.npy', code: 'E_VALUE' },
+  { name: 'coreset forgetting --run whose correctness holds a 2', setup: poisonMetric('train_correct.npy', 100, 2), argv: [...baseline('forgetting'), '--out', '$D/sel.json'], names: 'correctness must be 0 or 1, found 2', code: 'E_VALUE' },
+  { name: 'coreset stability --run whose margins hold a NaN', setup: poisonMetric('train_margin.npy', 3, NaN), argv: [...STABILITY, '--json'], names: 'train_margin.npy', code: 'E_VALUE' },
+
+  // (f) sizes that cannot fit: refused up front with the estimate and the limit
+  { name: 'train --hidden 1e9', argv: [...withOption(TRAIN, '--hidden', '1e9'), '--save', '$D/w2.safetensors'], names: '--hidden: training the model 4-1000000000(relu)-3 would need about', code: 'E_ARG' },
+  { name: 'train --hidden 8e6 (14 GiB) under the runner\'s 8 GiB address-space limit', argv: withOption(TRAIN, '--hidden', '8e6'), names: '--hidden', code: 'E_ARG', skip: () => (process.platform === 'linux' ? undefined : 'the runner sets ulimit -v on Linux only') },
+  { name: 'train on labels with one stray label 1 048 575 (a million-output model)', setup: (d) => writeNpy(join(d, 'ybig.npy'), BigInt64Array.from({ length: 60 }, (_, i) => (i === 7 ? 1_048_575n : BigInt(i % 3))), [60], { dtype: 'i8' }), argv: withOption(TRAIN, '--labels', '$D/ybig.npy'), names: 'the largest label is 1048575, so the model would get 1048576 outputs', code: 'E_LABEL' },
+  { name: 'train --epochs 1e9 --record', argv: [...withOption(TRAIN, '--epochs', '1e9'), '--record', '$D/new/run'], names: '--epochs: recording 1000000000 checkpoints', code: 'E_ARG' },
+  { name: 'hessian --density --grid-points 1e12', argv: [...HESSIAN, '--density', '--grid-points', '1e12', '--out', '$D/r.json'], names: '--grid-points', code: 'E_ARG' },
+  { name: 'hessian --density --density-probes 1e9', argv: [...HESSIAN, '--density', '--density-probes', '1e9', '--out', '$D/r.json'], names: '--density-probes', code: 'E_ARG' },
+  { name: 'hessian --error-bars --repeats 1e9', argv: [...HESSIAN, '--error-bars', '--repeats', '1e9', '--out', '$D/r.json'], names: '--repeats', code: 'E_ARG' },
+
+  // (g) the smaller ones
+  { name: 'coreset random --fraction 1e-9 selects nothing (refused without --allow-empty)', argv: [...withOption(baseline('random'), '--fraction', '1e-9'), '--out', '$D/sel.json'], names: '--fraction: 1e-9 of 54 selectable samples rounds to 0', code: 'E_ARG' },
+  { name: 'coreset aum --exclude of every sample', setup: (d) => writeFileSync(join(d, 'all.txt'), Array.from({ length: 60 }, (_, i) => i).join('\n')), argv: [...baseline('aum'), '--exclude', '$D/all.txt', '--out', '$D/sel.json'], names: '--exclude: excludes all 54 samples', code: 'E_ARG' },
+  { name: 'coreset merge of parts whose budget selects nothing', argv: [...withOption(MERGE, '--fraction', '1e-9'), '--out', '$D/sel.json'], names: '--fraction', code: 'E_ARG' },
+  { name: 'coreset random --fraction 0x1 (hexadecimal is not a fraction)', argv: [...withOption(baseline('random'), '--fraction', '0x1'), '--out', '$D/sel.json'], names: '--fraction', code: 'E_ARG' },
+  { name: 'train --labels .npy with junk after its header dict', setup: junkHeaderLabels, argv: withOption(TRAIN, '--labels', '$D/yj.npy'), names: '$D/yj.npy: header: header is not a .npy header dict: trailing bytes', code: 'E_FORMAT' },
+  { name: 'RIVERBED_THREADS=4x', env: { RIVERBED_THREADS: '4x' }, argv: [...baseline('random'), '--out', '$D/sel.json'], names: 'RIVERBED_THREADS: "4x" is not a thread count', code: 'E_ARG' },
+  { name: 'RIVERBED_ISA=avx3', env: { RIVERBED_ISA: 'avx3' }, argv: [...HVP, '--out', '$D/hv.npy'], names: 'RIVERBED_ISA', code: 'E_ARG' },
+  { name: 'RIVERBED_NATIVE_POOL_MB=lots', env: { RIVERBED_NATIVE_POOL_MB: 'lots' }, argv: [...TRAIN, '--save', '$D/w2.safetensors'], names: 'RIVERBED_NATIVE_POOL_MB', code: 'E_ARG' },
+  { name: 'coreset cld --max-memory 99999999999TB says too large', argv: [...CLD, '--max-memory', '99999999999TB', '--out', '$D/sel.json'], names: '--max-memory: size "99999999999TB" is too large: at most', code: 'E_ARG' },
 ];
 
 // --- the runner ---------------------------------------------------------------------------------
@@ -195,9 +266,9 @@ afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-function cli(argv: string[], cwd: string) {
+function cli(argv: string[], cwd: string, env: Record<string, string> = {}) {
   const [cmd, args] = process.platform === 'linux' ? ['/bin/sh', ['-c', 'ulimit -v 8388608 && exec "$@"', 'sh', process.execPath, CLI, ...argv]] : [process.execPath, [CLI, ...argv]];
-  const r = spawnSync(cmd as string, args as string[], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 60_000 });
+  const r = spawnSync(cmd as string, args as string[], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...env }, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
@@ -245,7 +316,7 @@ describe('no command damages a file: every row is refused with one line and writ
       try {
         const argv = c.argv.map((a) => a.replaceAll('$D', d));
         const before = snapshot(d, argv);
-        const r = cli(argv, d);
+        const r = cli(argv, d, c.env);
         const after = snapshot(d, argv);
         expect(r.signal, `killed by ${r.signal} (a hang?)`).toBeNull();
         expect(r.stdout).toBe('');
