@@ -22,9 +22,10 @@ struct OptHyper {
   double beta1, beta2, eps, bc1, bc2;
 };
 
-// The updates of optim.cc, element by element in double, vectorised (target clones) because here
-// they run on every block of every weight gradient.
-RB_CLONES void sgd_span(float* p, const float* g, float* v, size_t n, double lr, double wd, double mu, bool nesterov) {
+// The updates of optim.cc, element by element in double. Inlined into the target clones below,
+// one call per block of a weight gradient (a call per 32-float row cost as much as the maths).
+#define RB_INLINE inline __attribute__((always_inline))
+RB_INLINE void sgd_span(float* p, const float* g, float* v, size_t n, double lr, double wd, double mu, bool nesterov) {
   if (nesterov) {
     for (size_t i = 0; i < n; i++) {
       const double gi = (double)g[i] + wd * (double)p[i];
@@ -42,7 +43,7 @@ RB_CLONES void sgd_span(float* p, const float* g, float* v, size_t n, double lr,
   }
 }
 
-RB_CLONES void adam_span(float* p, const float* g, float* m, float* v, size_t n, double lr, double wd, double b1,
+RB_INLINE void adam_span(float* p, const float* g, float* m, float* v, size_t n, double lr, double wd, double b1,
                          double b2, double eps, double bc1, double bc2, bool decoupled) {
   for (size_t i = 0; i < n; i++) {
     double pi = p[i];
@@ -57,22 +58,35 @@ RB_CLONES void adam_span(float* p, const float* g, float* m, float* v, size_t n,
   }
 }
 
-void update(const OptHyper& h, float* p, const float* g, float* s0, float* s1, size_t n) {
-  if (h.opt == TrainOpt::sgd) sgd_span(p, g, s0, n, h.lr, h.wd, h.momentum, h.nesterov);
-  else adam_span(p, g, s0, s1, n, h.lr, h.wd, h.beta1, h.beta2, h.eps, h.bc1, h.bc2, h.opt == TrainOpt::adamw);
+// rows × n block: parameters and state at leading dimension ldp, the gradient at ldg.
+RB_CLONES void update(const OptHyper& h, float* p, long ldp, const float* g, long ldg, float* s0, float* s1, int rows,
+                      size_t n) {
+  for (int r = 0; r < rows; r++, p += ldp, g += ldg, s0 += ldp, s1 = s1 ? s1 + ldp : nullptr) {
+    if (h.opt == TrainOpt::sgd) sgd_span(p, g, s0, n, h.lr, h.wd, h.momentum, h.nesterov);
+    else adam_span(p, g, s0, s1, n, h.lr, h.wd, h.beta1, h.beta2, h.eps, h.bc1, h.bc2, h.opt == TrainOpt::adamw);
+  }
 }
 
-RB_CLONES void bias_relu(float* z, const float* b, float* h, int n) {
-  for (int j = 0; j < n; j++) {
-    const float v = b ? z[j] + b[j] : z[j];
-    h[j] = v > 0.f ? v : 0.f;
+// h = relu(z + b) for a rows × n block (b may be null).
+RB_CLONES void bias_relu(const float* z, long ldz, const float* b, float* h, long ldh, int rows, int n) {
+  for (int r = 0; r < rows; r++, z += ldz, h += ldh) {
+    if (b) {
+      for (int j = 0; j < n; j++) {
+        const float v = z[j] + b[j];
+        h[j] = v > 0.f ? v : 0.f;
+      }
+    } else {
+      for (int j = 0; j < n; j++) h[j] = z[j] > 0.f ? z[j] : 0.f;
+    }
   }
 }
 RB_CLONES void add_row(float* z, const float* b, int n) {
   for (int j = 0; j < n; j++) z[j] += b[j];
 }
-RB_CLONES void relu_mask(const float* y, float* g, size_t n) {
-  for (size_t j = 0; j < n; j++) g[j] = y[j] > 0.f ? g[j] : 0.f;
+// g = y > 0 ? g : 0 for a rows × n block.
+RB_CLONES void relu_mask(const float* y, long ldy, float* g, long ldg, int rows, size_t n) {
+  for (int r = 0; r < rows; r++, y += ldy, g += ldg)
+    for (size_t j = 0; j < n; j++) g[j] = y[j] > 0.f ? g[j] : 0.f;
 }
 
 // Forward epilogue of a linear layer: z += bias; then the next module's activation, h = f(z)
@@ -86,12 +100,9 @@ struct FwdEp {
 void fwd_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
   const FwdEp& e = *static_cast<const FwdEp*>(ctx);
   const float* b = e.bias ? e.bias + j0 : nullptr;
+  if (e.act == (int)Act::relu) return bias_relu(c, ldc, b, e.h + (size_t)i0 * e.ldh + j0, e.ldh, rows, cols);
   for (int r = 0; r < rows; r++) {
     float* z = c + r * ldc;
-    if (e.act == (int)Act::relu) {
-      bias_relu(z, b, e.h + (size_t)(i0 + r) * e.ldh + j0, cols);
-      continue;
-    }
     if (b) add_row(z, b, cols);
     if (e.act >= 0) activation((Act)e.act, z, e.h + (size_t)(i0 + r) * e.ldh + j0, (size_t)cols);
   }
@@ -106,11 +117,10 @@ struct BwdEp {
 };
 void bwd_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
   const BwdEp& e = *static_cast<const BwdEp*>(ctx);
+  if (e.act == (int)Act::relu) return relu_mask(e.src + (size_t)i0 * e.lds + j0, e.lds, c, ldc, rows, (size_t)cols);
   for (int r = 0; r < rows; r++) {
     float* g = c + r * ldc;
-    const float* s = e.src + (size_t)(i0 + r) * e.lds + j0;
-    if (e.act == (int)Act::relu) relu_mask(s, g, (size_t)cols);
-    else activation_grad((Act)e.act, s, g, g, (size_t)cols);
+    activation_grad((Act)e.act, e.src + (size_t)(i0 + r) * e.lds + j0, g, g, (size_t)cols);
   }
 }
 
@@ -140,10 +150,8 @@ void opt_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
       if (e.s1) __builtin_prefetch(e.s1 + off + j, 1, 2);
     }
   }
-  for (int r = 0; r < rows; r++) {
-    const size_t off = (size_t)(i0 + r) * e.ld + j0;
-    update(*e.h, e.p + off, c + r * ldc, e.s0 + off, e.s1 ? e.s1 + off : nullptr, (size_t)cols);
-  }
+  const size_t off = (size_t)i0 * e.ld + j0;
+  update(*e.h, e.p + off, e.ld, c, ldc, e.s0 + off, e.s1 ? e.s1 + off : nullptr, rows, (size_t)cols);
 }
 
 }  // namespace
@@ -186,6 +194,12 @@ double mlp_train_steps(const TrainArgs& a, TrainWorkspace& ws) {
     const size_t r0 = s * a.batch, k = std::min(a.batch, a.n - r0);
     const int K = (int)k;
     gather_rows(a.x, a.M, D, a.rows + r0, k, xb);  // the caller checked every row
+    // The next batch's rows are scattered over the data set: ask for them now, so that they
+    // arrive while this batch computes instead of stalling the next gather.
+    for (size_t r = r0 + k, e = std::min(a.n, r0 + k + a.batch); r < e; r++) {
+      const float* row = a.x + (size_t)a.rows[r] * D;
+      for (size_t j = 0; j < D; j += 16) __builtin_prefetch(row + j, 0, 1);
+    }
     auto in = [&](int i) -> const float* { return i == 0 ? xb : o[i - 1]; };
 
     // Forward. An activation right after a linear layer runs in that layer's GEMM epilogue.
@@ -221,7 +235,7 @@ double mlp_train_steps(const TrainArgs& a, TrainWorkspace& ws) {
       const TrainLayer& l = L[i];
       if (l.act >= 0) {  // an activation under another activation: its own pass
         // ReLU from its output: a fused ReLU overwrote its input z.
-        if (l.act == relu) relu_mask(o[i], g, k * (size_t)l.out);
+        if (l.act == relu) relu_mask(o[i], 0, g, 0, 1, k * (size_t)l.out);
         else activation_grad((Act)l.act, in(i), g, g, k * (size_t)l.out);
         i--;
         continue;
@@ -239,7 +253,7 @@ double mlp_train_steps(const TrainArgs& a, TrainWorkspace& ws) {
       sgemm_ep(l.out, l.in, K, g, true, in(i), false, gw, GemmEpilogue{opt_ep, &oe, true});
       if (l.bias) {
         sum_rows(g, gb, k, (size_t)l.out);
-        update(h, l.bias, gb, l.bstate[0], l.bstate[1], (size_t)l.out);
+        update(h, l.bias, 0, gb, 0, l.bstate[0], l.bstate[1], 1, (size_t)l.out);
       }
       if (!need_in) break;
       std::swap(g, spare);
