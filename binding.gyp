@@ -15,6 +15,8 @@
         "native/mlp_train_binding.cc",
         "native/reduce.cc",
         "native/optim.cc",
+        "native/conv.cc",
+        "native/pooling.cc",
         "native/gu_project.cc",
         "native/cld.cc",
         "native/select.cc",

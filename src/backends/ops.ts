@@ -730,6 +730,7 @@ export const OPS = {
       if (bias !== undefined && bias.size !== plan.o) fail('E_SHAPE', `${op}: bias has ${bias.size} elements, expected ${plan.o} (the weight's output channels)`);
       return plan;
     },
+    native: ['conv2d'],
   })),
   conv2dInputGrad: optional(spec<{ gy: Tensor; weight: Tensor; geom: Conv2dGeom; inputShape: readonly number[] }, Conv2dPlan>({
     summary: 'gx [N,C,H,W] = the transposed convolution of gy [N,O,OH,OW] with weight [O,C,KH,KW]',
@@ -743,6 +744,7 @@ export const OPS = {
       sameShape(op, gy, [plan.n, plan.o, plan.oh, plan.ow], 'gy', `input [${inputShape.join(', ')}] with weight [${ws.join(', ')}]`);
       return plan;
     },
+    native: ['conv2dInputGrad'],
   })),
   conv2dWeightGrad: optional(spec<{ x: Tensor; gy: Tensor; geom: Conv2dGeom; kernel: readonly number[] }, Conv2dPlan>({
     summary: 'gw [O,C,KH,KW] = Σ over the batch and output positions of gy [N,O,OH,OW] times the x [N,C,H,W] patch',
@@ -757,6 +759,7 @@ export const OPS = {
       sameShape(op, gy, [plan.n, plan.o, plan.oh, plan.ow], 'gy', `x [${xs.join(', ')}] with kernel [${kh}, ${kw}]`);
       return plan;
     },
+    native: ['conv2dWeightGrad'],
   })),
   channelSum: optional(spec<{ gy: Tensor }, { n: number; c: number; hw: number }>({
     summary: 'Σ over n, h, w of gy [N,C,H,W] → [C] (the bias gradient of a convolution)',
@@ -766,6 +769,7 @@ export const OPS = {
       const [n, c, h, w] = dims4('channelSum', gy, 'gy');
       return { n, c, hw: h * w };
     },
+    native: ['channelSum'],
   })),
   maxPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "max pooling (PyTorch's: −inf padding, first maximum wins, NaN wins) → { y, argmax: flat index into x }",
@@ -774,6 +778,7 @@ export const OPS = {
     check({ x, pool }) {
       return poolPlan('maxPool2d', dims4('maxPool2d', x, 'x'), poolGeom('maxPool2d', pool));
     },
+    native: ['maxPool2d'],
   })),
   maxPool2dBackward: optional(spec<{ gy: Tensor; argmax: Tensor; inputShape: readonly number[] }, { n: number; c: number; h: number; w: number; oh: number; ow: number }>({
     summary: 'gx [inputShape] = Σ of gy [N,C,OH,OW] at each argmax (flat indices into x, each within its own (n, c) plane)',
@@ -788,6 +793,7 @@ export const OPS = {
       outElems(op, inputShape, 'inputShape');
       return { n, c, h, w, oh, ow };
     },
+    native: ['maxPool2dBackward'],
   })),
   gatherFlat: optional(spec<{ x: Tensor; idx: Tensor }, { n: number; k: number }>({
     summary: "y (idx's shape) = x.flat[idx] (i32 indices; outside [0, x.size) → E_ARG on js and native)",
@@ -797,6 +803,7 @@ export const OPS = {
       if (x.size > I32_LIMIT) fail('E_SHAPE', `gatherFlat: x has ${x.size} elements, more than 2^31 − 1`);
       return { n: x.size, k: idx.size };
     },
+    native: ['gatherFlat'],
   })),
   avgPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "average pooling (PyTorch's default count_include_pad: each window divides by KH·KW)",
@@ -805,6 +812,7 @@ export const OPS = {
     check({ x, pool }) {
       return poolPlan('avgPool2d', dims4('avgPool2d', x, 'x'), poolGeom('avgPool2d', pool));
     },
+    native: ['avgPool2d'],
   })),
   avgPool2dBackward: optional(spec<{ gy: Tensor; pool: Pool2dGeom; inputShape: readonly number[] }, Pool2dPlan>({
     summary: 'gx [inputShape] of avgPool2d: each input gathers gy/(KH·KW) over the windows containing it',
@@ -819,6 +827,7 @@ export const OPS = {
       sameShape(op, gy, [plan.n, plan.c, plan.oh, plan.ow], 'gy', `pooling input [${xs.join(', ')}]`);
       return plan;
     },
+    native: ['avgPool2dBackward'],
   })),
 } as const;
 

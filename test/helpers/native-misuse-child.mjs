@@ -119,7 +119,52 @@ const trainExtra = () => {
   return bad;
 };
 
+// Convolution and pooling (native/conv.cc, native/pooling.cc): fn(plan, ...arrays) with arrays of
+// several element types; every plan field is tried missing, NaN and as a string, n (the batch)
+// negative, fractional, 0 and off by one, plus hand-written plans whose sizes disagree.
+const planCase = (plan, arrays, kinds, extra = []) => ({
+  args: () => [{ ...plan }, ...arrays()],
+  kinds: ['plan', ...kinds],
+  extra: () => [
+    ...Object.keys(plan).flatMap((k) => [['missing', undefined], ['NaN', NaN], ['a string', '1'], ['negative', -1]].map(([w, v]) => ({ name: `plan.${k} ${w}`, args: () => [{ ...plan, [k]: v }, ...arrays()] }))),
+    ...[1.5, plan.n + 1, plan.n - 1, 0].map((n) => ({ name: `plan.n = ${n}`, args: () => [{ ...plan, n }, ...arrays()] })),
+    ...extra.map(([name, change]) => ({ name, args: () => [{ ...plan, ...change }, ...arrays()] })),
+  ],
+});
+// x [2,3,5,4], weight [4,3,3,2], y [2,4,3,3]: stride [2,1], padding [1,0].
+const CONV = { n: 2, c: 3, h: 5, w: 4, o: 4, kh: 3, kw: 2, oh: 3, ow: 3, strideH: 2, strideW: 1, padH: 1, padW: 0 };
+const convExtra = [
+  ['oh that disagrees with the formula (same array sizes)', { h: 6 }],
+  ['stride 0', { strideH: 0 }],
+  ['kernel larger than the padded input', { kh: 8, oh: 1 }],
+  ['padding past 2^31', { padH: 2 ** 31 }],
+  ['sizes whose product passes 2^31', { n: 2 ** 16, c: 2 ** 16 }],
+];
+// x [2,3,5,5] → y [2,3,3,3]: kernel [3,2], stride 2, padding 1.
+const POOL = { n: 2, c: 3, h: 5, w: 5, oh: 3, ow: 3, kernelH: 3, kernelW: 2, strideH: 2, strideW: 2, padH: 1, padW: 1 };
+const poolExtra = [
+  ['padding past half the kernel', { padH: 2 }],
+  ['ow that disagrees with the formula', { ow: 2 }],
+  ['stride 0', { strideW: 0 }],
+  ['kernel larger than the padded input', { kernelH: 9, padH: 1, oh: 1 }],
+];
+// argmax of a [2,3,4,4] input pooled to [2,3,3,3]: each within its own plane.
+const argmax = () => Int32Array.from({ length: 54 }, (_, i) => Math.floor(i / 9) * 16 + ((i * 7) % 16));
+
 const CASES = {
+  conv2d: planCase({ ...CONV, hasBias: 1 }, () => [f32(120), f32(72, 2), f32(4, 3), new Float32Array(72)], ['f32', 'f32', 'f32', 'f32'], [
+    ...convExtra, ['hasBias 0 with a bias', { hasBias: 0 }], ['hasBias 2', { hasBias: 2 }],
+  ]),
+  conv2dInputGrad: planCase(CONV, () => [f32(72), f32(72, 2), new Float32Array(120)], ['f32', 'f32', 'f32'], convExtra),
+  conv2dWeightGrad: planCase(CONV, () => [f32(120), f32(72, 2), new Float32Array(72)], ['f32', 'f32', 'f32'], convExtra),
+  channelSum: planCase({ n: 2, c: 4, hw: 9 }, () => [f32(72), new Float32Array(4)], ['f32', 'f32'], [['hw 0', { hw: 0 }]]),
+  maxPool2d: planCase(POOL, () => [f32(150), new Float32Array(54), new Int32Array(54)], ['f32', 'f32', 'i32'], poolExtra),
+  maxPool2dBackward: planCase({ n: 2, c: 3, h: 4, w: 4, oh: 3, ow: 3 }, () => [f32(54), argmax(), new Float32Array(96)], ['f32', 'i32', 'f32'], [
+    ['h·w that disagrees with gx', { h: 5 }],
+  ]),
+  gatherFlat: planCase({ n: 15, k: 6 }, () => [f32(15), Int32Array.of(14, 0, 3, 3, 7, 14), new Float32Array(6)], ['f32', 'i32', 'f32'], [['k off by one', { k: 7 }]]),
+  avgPool2d: planCase(POOL, () => [f32(150), new Float32Array(54)], ['f32', 'f32'], poolExtra),
+  avgPool2dBackward: planCase(POOL, () => [f32(54), new Float32Array(150)], ['f32', 'f32'], poolExtra),
   mlpTrainWorkspace: { args: () => [], kinds: [], extra: () => [{ name: 'an argument', args: () => [1] }, { name: 'two arguments', args: () => [{}, 2] }, { name: 'a string', args: () => ['x'] }, { name: 'null', args: () => [null] }, { name: 'an object', args: () => [{}] }, { name: 'an array', args: () => [[]] }] },
   mlpTrainSteps: { args: trainArgs, kinds: trainKinds, extra: trainExtra },
   adagradStep: genericCase({ n: 9, lr: 0.1, weightDecay: 0, lrDecay: 0, eps: 1e-10, step: 1 }, () => [f32(9), f32(9, 2), f32(9, 3)]),

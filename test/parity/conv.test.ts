@@ -208,6 +208,8 @@ const CONV_CASES: ConvCase[] = [
   { name: 'the CNN first layer 1→32, 3×3 pad 1 on 28×28, batch 3', x: [3, 1, 28, 28], w: [32, 3, 3], g: geom(1, 1, 1, 1), bias: true },
   { name: 'kernel as large as the padded input: 5×5 on 3×3 pad 1', x: [2, 2, 3, 3], w: [4, 5, 5], g: geom(1, 1, 1, 1), bias: true },
   { name: 'stride past the kernel (3 > 2): inputs no window reads', x: [2, 2, 8, 7], w: [3, 2, 2], g: geom(3, 3, 0, 1), bias: true },
+  { name: 'rows wider than 32 and 5 outputs, 2→5 3×3 pad 1 on 5×37', x: [2, 2, 5, 37], w: [5, 3, 3], g: geom(1, 1, 1, 1), bias: true },
+  { name: '1×1 stride 1 pad 0 (im2col is the input), 6→3 on 5×7, no bias', x: [2, 6, 5, 7], w: [3, 1, 1], g: geom(1, 1, 0, 0), bias: false },
   { name: 'batch 65 537 (past one dispatch), 1→2, 2×2 on 3×4', x: [65_537, 1, 3, 4], w: [2, 2, 2], g: geom(1, 2, 0, 1), bias: true },
 ];
 // Small enough for finite differences of every input, weight and bias.

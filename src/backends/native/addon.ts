@@ -65,6 +65,19 @@ export interface NativeAddon {
   ): Promise<number>;
   /** GU's projection (native/gu_project.cc): out = g − U·a for the active basis rows; metric is empty for H = I. */
   guProject(plan: { p: number; k: number; first: number; count: number; weighted: number }, g: Float32Array, basis: Float32Array, metric: Float32Array, out: Float32Array): void;
+  /** Convolution (native/conv.cc): plan {n,c,h,w,o,kh,kw,oh,ow,strideH,strideW,padH,padW[,hasBias]}; bias empty when hasBias is 0. */
+  conv2d(plan: Record<string, number>, x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array): void;
+  conv2dInputGrad(plan: Record<string, number>, gy: Float32Array, weight: Float32Array, gx: Float32Array): void;
+  conv2dWeightGrad(plan: Record<string, number>, x: Float32Array, gy: Float32Array, gw: Float32Array): void;
+  channelSum(plan: { n: number; c: number; hw: number }, gy: Float32Array, out: Float32Array): void;
+  /** Pooling (native/pooling.cc): plan {n,c,h,w,oh,ow,kernelH,kernelW,strideH,strideW,padH,padW}. */
+  maxPool2d(plan: Record<string, number>, x: Float32Array, y: Float32Array, argmax: Int32Array): void;
+  /** Returns −1, or the first position whose argmax lies outside its own (n, c) plane. */
+  maxPool2dBackward(plan: Record<string, number>, gy: Float32Array, argmax: Int32Array, gx: Float32Array): number;
+  /** Returns −1, or the first position whose index is outside [0, n). */
+  gatherFlat(plan: { n: number; k: number }, x: Float32Array, idx: Int32Array, y: Float32Array): number;
+  avgPool2d(plan: Record<string, number>, x: Float32Array, y: Float32Array): void;
+  avgPool2dBackward(plan: Record<string, number>, gy: Float32Array, gx: Float32Array): void;
   /** Read-only mapping of a whole file; unmapped when the ArrayBuffer is collected. Throws an Error with strerror text. */
   mapFile(path: string): ArrayBuffer;
 }

@@ -15,7 +15,7 @@
 import { fail } from '../../errors.js';
 import { type Backend, type BackendInfo, type DType, type FusedCurvatureRequest, type FusedTrainRequest, type Tensor, shapeSize } from '../backend.js';
 import { type GenericCall, KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
-import { type CurvaturePlan, type TrainPlan, checkShape, checkUpload } from '../ops.js';
+import { type Conv2dPlan, type CurvaturePlan, type TrainPlan, checkShape, checkUpload } from '../ops.js';
 import type { NativeAddon } from './addon.js';
 import { addonOrThrow } from './host.js';
 import { HostPool, poolCapFromEnv } from './host-pool.js';
@@ -43,6 +43,12 @@ export class NativeTensor implements Tensor {
 const f32 = (t: Tensor): Float32Array => (t as NativeTensor).data as Float32Array;
 const i32 = (t: Tensor): Int32Array => (t as NativeTensor).data as Int32Array;
 const tensor = (shape: readonly number[], data: Float32Array) => new NativeTensor('f32', shape, data);
+const EMPTY = new Float32Array(0);
+/** The sizes of a convolution plan, exactly the fields the addon reads (native/conv.cc). */
+const convSizes = (p: Conv2dPlan) => {
+  const { n, c, h, w, o, kh, kw, oh, ow, strideH, strideW, padH, padW } = p;
+  return { n, c, h, w, o, kh, kw, oh, ow, strideH, strideW, padH, padW };
+};
 const EMPTY_F32 = new Float32Array(0);
 
 export class NativeBackend extends KernelBackend implements Backend {
@@ -223,6 +229,63 @@ export class NativeBackend extends KernelBackend implements Backend {
       await this.#fusedCurvature(req, plan, true);
     },
     mlpTrainSteps: ({ req }, plan) => this.#trainSteps(req, plan),
+
+    // Convolution and pooling (native/conv.cc, native/pooling.cc): the plan goes to the addon as is.
+    conv2d: ({ x, weight, bias }, p) => {
+      const y = this.#out(p.n * p.o * p.oh * p.ow);
+      this.#addon.conv2d({ ...convSizes(p), hasBias: p.hasBias ? 1 : 0 }, f32(x), f32(weight), bias ? f32(bias) : EMPTY, y);
+      return tensor([p.n, p.o, p.oh, p.ow], y);
+    },
+    conv2dInputGrad: ({ gy, weight }, p) => {
+      const gx = this.#out(p.n * p.c * p.h * p.w);
+      this.#addon.conv2dInputGrad(convSizes(p), f32(gy), f32(weight), gx);
+      return tensor([p.n, p.c, p.h, p.w], gx);
+    },
+    conv2dWeightGrad: ({ x, gy }, p) => {
+      const gw = this.#out(p.o * p.c * p.kh * p.kw);
+      this.#addon.conv2dWeightGrad(convSizes(p), f32(x), f32(gy), gw);
+      return tensor([p.o, p.c, p.kh, p.kw], gw);
+    },
+    channelSum: ({ gy }, p) => {
+      const out = this.#out(p.c);
+      this.#addon.channelSum(p, f32(gy), out);
+      return tensor([p.c], out);
+    },
+    maxPool2d: ({ x }, p) => {
+      const y = this.#out(p.n * p.c * p.oh * p.ow);
+      const argmax = new Int32Array(y.length);
+      this.#addon.maxPool2d({ ...p }, f32(x), y, argmax);
+      const shape = [p.n, p.c, p.oh, p.ow];
+      return { y: tensor(shape, y), argmax: new NativeTensor('i32', shape, argmax) };
+    },
+    maxPool2dBackward: ({ gy, argmax }, p) => {
+      const gx = this.#out(p.n * p.c * p.h * p.w);
+      const A = i32(argmax);
+      const bad = this.#addon.maxPool2dBackward({ ...p }, f32(gy), A, gx);
+      if (bad >= 0) {
+        const plane = p.h * p.w;
+        const lo = Math.floor(bad / (p.oh * p.ow)) * plane;
+        fail('E_ARG', `maxPool2dBackward: argmax[${bad}] = ${A[bad]} is outside its (n, c) plane [${lo}, ${lo + plane})`);
+      }
+      return tensor([p.n, p.c, p.h, p.w], gx);
+    },
+    gatherFlat: ({ x, idx }, p) => {
+      const I = i32(idx);
+      const y = this.#out(p.k);
+      const bad = this.#addon.gatherFlat(p, f32(x), I, y);
+      if (bad >= 0) fail('E_ARG', `gatherFlat: index ${I[bad]} (idx[${bad}]) is outside [0, ${p.n})`);
+      return tensor(idx.shape, y);
+    },
+    avgPool2d: ({ x }, p) => {
+      const y = this.#out(p.n * p.c * p.oh * p.ow);
+      this.#addon.avgPool2d({ ...p }, f32(x), y);
+      return tensor([p.n, p.c, p.oh, p.ow], y);
+    },
+    avgPool2dBackward: ({ gy }, p) => {
+      const gx = this.#out(p.n * p.c * p.h * p.w);
+      this.#addon.avgPool2dBackward({ ...p }, f32(gy), gx);
+      return tensor([p.n, p.c, p.h, p.w], gx);
+    },
   };
 
   /**
