@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+/**
+ * Training benchmark: one epoch over the 60 000 MNIST training images, in one run:
+ *
+ *  (a) riverbed native, `train()` as the library runs it: the fused step (Backend.mlpTrainSteps,
+ *      one addon call per epoch on a libuv worker) and the composed kernel-by-kernel path
+ *      (`fused: false`), on
+ *        small: MLP 784-128-10 (ReLU), batch 128, SGD momentum 0.9, lr 0.05, cosine schedule;
+ *        big:   MLP 784-1024-1024-10 (ReLU), batch 256, the same optimizer and schedule;
+ *      the same initial weights (PyTorch's nn.Linear init, seed 1234), data uploaded once.
+ *  (b) PyTorch CPU (bench/peers/train_torch.py) on the same weights and data at its best
+ *      (DESIGN.md "Fair peers"): tensors in memory, batches by index slicing of a permutation,
+ *      optimizer foreach, no anomaly detection, Debian's python3-torch with OpenBLAS,
+ *      OPENBLAS_CORETYPE from the CPU; torch.set_num_threads(2) and also (1) with 2 OpenBLAS
+ *      threads (the HVP bench's best); the faster of the two is the peer.
+ *  (c) the machine's GEMM peak measured now (bench/peers/gemm_numpy.py: numpy float32 2048², 1 and
+ *      2 threads, as the HVP bench measures it); GFLOP/s of every epoch against the 2-thread peak.
+ *      FLOPs of one epoch (GEMMs only): samples · 2 · (2·Σ_l in_l·out_l + Σ_{l>1} in_l·out_l)
+ *      (forward and weight gradients of every layer, input gradients above the first).
+ *
+ * Each side runs one training of warm-up + repeats epochs (one cosine schedule over the run) per
+ * round; rounds alternate between riverbed and PyTorch, and the minimum epoch time over all rounds
+ * is reported (the machine is shared: medians are printed too). Prints ratios; writes JSON to
+ * bench/results/. Env: TRAIN_BENCH_ROUNDS (default 2), TRAIN_BENCH_REPEATS (epochs timed per
+ * round, default 3), TRAIN_BENCH_PROBLEMS=small,big.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => join(root, 'dist', p);
+if (!existsSync(dist('train/trainer.js'))) {
+  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
+  process.exit(1);
+}
+const { writeNpy, readNpy } = await import(dist('io/npy.js'));
+const { writeSafetensors } = await import(dist('io/safetensors.js'));
+const { mlpDescription } = await import(dist('model/description.js'));
+const { Mlp } = await import(dist('model/mlp.js'));
+const { JsBackend } = await import(dist('backends/js/index.js'));
+const { createBackend } = await import(dist('backends/select.js'));
+const { loadMnistPart } = await import(dist('data/mnist.js'));
+const { train } = await import(dist('train/trainer.js'));
+const { optimizerConfig } = await import(dist('train/optimizer.js'));
+
+const ROUNDS = Number(process.env.TRAIN_BENCH_ROUNDS ?? 2);
+const REPEATS = Number(process.env.TRAIN_BENCH_REPEATS ?? 3);
+const WARMUP = 1;
+const LR = 0.05;
+const MOMENTUM = 0.9;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+
+// ---- the CPU, for OPENBLAS_CORETYPE (as bench/hvp.bench.mjs) -------------------------------------
+function cpuFlags() {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    return new Set();
+  }
+}
+const flags = cpuFlags();
+// OpenBLAS picks its kernel by CPU model and mis-detects newer CPUs; name the core type after the ISA.
+const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
+function peerEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  if (coretype) env.OPENBLAS_CORETYPE = coretype;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+// ---- data and models (generated once, cached under bench/.data/) -----------------------------------
+const dataDir = join(root, 'bench', '.data', 'train-mnist');
+if (!existsSync(join(dataDir, 'y.npy'))) {
+  mkdirSync(dataDir, { recursive: true });
+  const ds = await loadMnistPart('train'); // normalised as riverbed trains on it
+  writeNpy(join(dataDir, 'x.npy'), ds.inputs, [ds.count, ds.features]);
+  writeNpy(join(dataDir, 'y.npy'), ds.labels, [ds.count], { dtype: 'i4' }); // last: marks a complete set
+}
+const problems = [
+  { name: 'small', hidden: [128], batch: 128 },
+  { name: 'big', hidden: [1024, 1024], batch: 256 },
+].filter((p) => !process.env.TRAIN_BENCH_PROBLEMS || process.env.TRAIN_BENCH_PROBLEMS.split(',').includes(p.name));
+for (const p of problems) {
+  p.sizes = [784, ...p.hidden, 10];
+  p.description = mlpDescription(784, p.hidden, 10, 'relu');
+  p.dir = join(root, 'bench', '.data', `train-${p.sizes.join('-')}`);
+  if (!existsSync(join(p.dir, 'weights.safetensors'))) {
+    mkdirSync(p.dir, { recursive: true });
+    writeFileSync(join(p.dir, 'model.json'), JSON.stringify(p.description));
+    await writeSafetensors(join(p.dir, 'weights.safetensors'), await Mlp.init(new JsBackend(), p.description, 1234).toHost());
+  }
+  let s = 0;
+  let above = 0;
+  for (let l = 0; l + 1 < p.sizes.length; l++) {
+    s += p.sizes[l] * p.sizes[l + 1];
+    if (l > 0) above += p.sizes[l] * p.sizes[l + 1];
+  }
+  p.flopsPerSample = 2 * (2 * s + above);
+}
+const x = await readNpy(join(dataDir, 'x.npy'), { mmap: false });
+const labels = Int32Array.from((await readNpy(join(dataDir, 'y.npy'), { mmap: false })).data, Number);
+const samples = labels.length;
+
+const results = {
+  benchmark: 'train',
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, openblasCoretype: coretype ?? null },
+  samples,
+  flopsFormula: 'samples · 2 · (2·Σ_l in_l·out_l + Σ_{l>1} in_l·out_l) (GEMMs only)',
+  rounds: ROUNDS,
+  epochsTimedPerRound: REPEATS,
+  problems: {},
+};
+console.log(`Training benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; MNIST train ${samples} images; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'}`);
+
+// ---- (c) GEMM peak ---------------------------------------------------------------------------------
+results.gemm = {};
+for (const threads of [1, 2]) {
+  const r = spawnSync('python3', [join(root, 'bench/peers/gemm_numpy.py'), '--repeats', '10'], { encoding: 'utf8', env: peerEnv({ OPENBLAS_NUM_THREADS: String(threads) }) });
+  if (r.status !== 0) {
+    console.log(`(c) numpy GEMM peer failed (${threads} thread(s)): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    continue;
+  }
+  const g = JSON.parse(r.stdout);
+  results.gemm[threads] = g;
+  console.log(`(c) GEMM peak, numpy ${g.numpy} sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s (OpenBLAS kernel ${g.openblas.core ?? '?'})`);
+}
+const peak = results.gemm[2]?.gflops;
+const pct = (gflops) => (peak ? ` = ${((100 * gflops) / peak).toFixed(0)} % of the 2-thread GEMM peak` : '');
+
+// ---- (b) PyTorch -----------------------------------------------------------------------------------
+const TORCH_PY = '/usr/bin/python3';
+const torchProbe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
+const torchOk = torchProbe.status === 0;
+if (!torchOk) {
+  console.log(
+    `(b) PyTorch peer SKIPPED: Debian's python3-torch is not importable by ${TORCH_PY} (${(torchProbe.stderr || '').trim().split('\n').pop()}).\n` +
+      '    Install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread',
+  );
+}
+const TORCH_CONFIGS = [
+  { threads: 2, openblas: 2 },
+  { threads: 1, openblas: 2 },
+];
+function runTorch(p, cfg) {
+  const args = [
+    join(root, 'bench/peers/train_torch.py'), '--dir', p.dir, '--data', dataDir, '--batch', String(p.batch),
+    '--lr', String(LR), '--momentum', String(MOMENTUM), '--repeats', String(REPEATS), '--warmup', String(WARMUP), '--threads', String(cfg.threads),
+  ];
+  const env = peerEnv({ OPENBLAS_NUM_THREADS: String(cfg.openblas), MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296' });
+  // On a busy machine OpenMP's spinning threads can make one epoch take minutes: bounded.
+  const r = spawnSync(TORCH_PY, args, { encoding: 'utf8', env, maxBuffer: 1 << 24, timeout: 20 * 60_000 });
+  if (r.status !== 0) return { failed: r.error?.code === 'ETIMEDOUT' ? 'timed out after 20 min' : (r.stderr || r.error?.message || '').trim().split('\n').pop() };
+  return JSON.parse(r.stdout);
+}
+
+// ---- (a) riverbed ----------------------------------------------------------------------------------
+let native;
+try {
+  native = await createBackend('native');
+} catch (err) {
+  console.log(`(a) riverbed native unavailable: ${err.message ?? err}`);
+}
+const xt = native?.upload(x.data, x.shape);
+
+/** One training of WARMUP + REPEATS epochs; the time of each epoch (between onEpoch calls). */
+async function runRiverbed(p, fused) {
+  const model = await Mlp.load(native, p.description, join(p.dir, 'weights.safetensors'));
+  const ends = [];
+  const t0 = performance.now();
+  const res = await train(model, { x: xt, labels }, {
+    epochs: WARMUP + REPEATS,
+    batchSize: p.batch,
+    optimizer: optimizerConfig('sgd', { lr: LR, momentum: MOMENTUM }),
+    schedule: { name: 'cosine', warmupSteps: 0 },
+    seed: 1,
+    fused,
+    onEpoch: () => {
+      ends.push(performance.now());
+    },
+  });
+  model.dispose();
+  const times = ends.map((t, i) => t - (i === 0 ? t0 : ends[i - 1]));
+  return { times: times.slice(WARMUP), epochLoss: res.epochLoss };
+}
+
+for (const p of problems) {
+  const flops = p.flopsPerSample * samples;
+  const res = { sizes: p.sizes, batch: p.batch, optimizer: `sgd lr ${LR} momentum ${MOMENTUM}, cosine`, gflopPerEpoch: flops / 1e9, torch: {}, riverbed: {} };
+  results.problems[p.name] = res;
+  console.log(`\n${p.name}: MLP ${p.sizes.join('-')} (ReLU), batch ${p.batch}, SGD momentum ${MOMENTUM}, cosine; ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
+  const torchRuns = TORCH_CONFIGS.map(() => []);
+  const rb = { fused: [], composed: [] };
+  const losses = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    if (native) {
+      for (const mode of ['fused', 'composed']) {
+        const r = await runRiverbed(p, mode === 'fused');
+        rb[mode].push(...r.times);
+        losses[mode] = r.epochLoss;
+      }
+    }
+    if (torchOk) {
+      TORCH_CONFIGS.forEach((cfg, k) => {
+        const t = runTorch(p, cfg);
+        if (t.failed) console.log(`  (b) PyTorch peer failed (${JSON.stringify(cfg)}): ${t.failed}`);
+        else {
+          torchRuns[k].push(...t.all_ms);
+          res.torch.version = t.torch;
+          res.torch.blas = t.blas;
+          losses[`torch ${cfg.threads}`] = t.epoch_loss;
+        }
+      });
+    }
+  }
+  let torchBest;
+  TORCH_CONFIGS.forEach((cfg, k) => {
+    const ms = torchRuns[k];
+    if (!ms.length) return;
+    const e = { config: `torch.set_num_threads(${cfg.threads}), OPENBLAS_NUM_THREADS=${cfg.openblas}`, min_ms: Math.min(...ms), median_ms: median(ms), epochs: ms.length };
+    res.torch[`threads${cfg.threads}`] = e;
+    const gf = flops / 1e6 / e.min_ms;
+    console.log(`  (b) PyTorch ${res.torch.version} CPU, ${e.config}: ${fmt(e.min_ms)} per epoch (median ${fmt(e.median_ms)}, ${ms.length} epochs) → ${gf.toFixed(0)} GFLOP/s${pct(gf)}`);
+    if (!torchBest || e.min_ms < torchBest.min_ms) torchBest = e;
+  });
+  if (torchBest) {
+    res.torch.best = torchBest;
+    const b = res.torch.blas;
+    console.log(`      BLAS: ${b?.reference_blas ? 'REFERENCE (not a fair peer!)' : `OpenBLAS core ${b?.openblas_core}`}; epoch losses ${losses['torch 2']?.map((v) => v.toFixed(4)).join(', ')}`);
+  }
+  for (const mode of ['fused', 'composed']) {
+    const ms = rb[mode];
+    if (!ms.length) continue;
+    const e = { min_ms: Math.min(...ms), median_ms: median(ms), epochs: ms.length, epochLoss: losses[mode] };
+    e.gflops = flops / 1e6 / e.min_ms;
+    if (torchBest) e.vsTorchBest = torchBest.min_ms / e.min_ms;
+    if (peak) e.fractionOfPeak = e.gflops / peak;
+    res.riverbed[mode] = e;
+    const vs = torchBest ? `; ${e.vsTorchBest.toFixed(2)}× PyTorch at its best` : '';
+    const label = mode === 'fused' ? 'fused step (1 call/epoch)' : 'composed kernels       ';
+    console.log(
+      `  (a) riverbed native ${label}: ${fmt(e.min_ms)} per epoch (median ${fmt(e.median_ms)}, ${ms.length} epochs) → ${e.gflops.toFixed(0)} GFLOP/s${pct(e.gflops)}${vs}; epoch losses ${e.epochLoss.map((v) => v.toFixed(4)).join(', ')}`,
+    );
+  }
+}
+
+native?.dispose();
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+const file = join(root, 'bench', 'results', `train-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(results, null, 2));
+console.log(`\nwritten ${file}`);
