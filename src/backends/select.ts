@@ -9,7 +9,12 @@ import { readdirSync } from 'node:fs';
 import { RiverbedError, fail } from '../errors.js';
 import type { Backend, BackendChoice } from './backend.js';
 import { BACKEND_NAMES } from './backend.js';
-import { JsBackend } from './js/index.js';
+
+/** The js backend, imported on first use: a run on native or webgpu never loads its kernels. */
+async function jsBackend(): Promise<Backend> {
+  const { JsBackend } = await import('./js/index.js');
+  return new JsBackend();
+}
 
 export interface Selected {
   backend: Backend;
@@ -49,7 +54,7 @@ async function webgpuStatus(): Promise<BackendStatus> {
 /** What each backend would run on here, and why any is missing (`riverbed doctor`). */
 export async function backendStatuses(): Promise<BackendStatus[]> {
   return [
-    { name: 'js', available: true, detail: new JsBackend().info().description },
+    { name: 'js', available: true, detail: (await jsBackend()).info().description },
     await nativeStatus(),
     await webgpuStatus(),
   ];
@@ -58,7 +63,7 @@ export async function backendStatuses(): Promise<BackendStatus[]> {
 export async function createBackend(name: 'js' | 'native' | 'webgpu'): Promise<Backend> {
   switch (name) {
     case 'js':
-      return new JsBackend();
+      return jsBackend();
     case 'native': {
       const { createNativeBackend } = await import('./native/index.js');
       return createNativeBackend();
@@ -110,7 +115,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Sel
   if (native.available) {
     return { backend: await createBackend('native'), reason: `auto: ${gpuWhy}; native ${native.detail}` };
   }
-  return { backend: new JsBackend(), reason: `auto: ${gpuWhy}; native unavailable (${native.detail}); using js` };
+  return { backend: await jsBackend(), reason: `auto: ${gpuWhy}; native unavailable (${native.detail}); using js` };
 }
 
 export { RiverbedError };

@@ -14,7 +14,8 @@ import type { Backend, BackendChoice } from '../backends/backend.js';
 import { parseBackendChoice, selectBackend } from '../backends/select.js';
 import type { Budget } from '../coreset/cld.js';
 import type { BudgetOptions } from '../coreset/select.js';
-import { cldShard, encodeShardPart, parseShard } from '../coreset/shard.js';
+// coreset/shard.js is imported only with --shard: most runs never need it (start-up time is part
+// of the CLI benchmark).
 import { type MemoryPlan, type StreamProgress, defaultMaxMemory, parseSize, planCldScoring, prepareCldFiles, selectFromScores } from '../coreset/stream.js';
 import { fail } from '../errors.js';
 import { writeFilesAtomic } from '../io/atomic.js';
@@ -88,13 +89,17 @@ export function formatIntList(a: Int32Array): Buffer {
       buf[p++] = 45; // -
       v = -v;
     }
-    let d = 1;
-    while (d * 10 <= v) d *= 10;
-    while (d >= 1) {
-      const q = Math.floor(v / d);
-      buf[p++] = 48 + q;
-      v -= q * d;
-      d = Math.floor(d / 10);
+    // Digits from the right (one integer division each), then the run reversed in place.
+    const start = p;
+    do {
+      const q = (v / 10) >>> 0; // v ≤ 2^31: exact
+      buf[p++] = 48 + v - q * 10;
+      v = q;
+    } while (v > 0);
+    for (let l = start, r = p - 1; l < r; l++, r--) {
+      const t = buf[l]!;
+      buf[l] = buf[r]!;
+      buf[r] = t;
     }
   }
   return buf.subarray(0, p);
@@ -125,7 +130,8 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
     valLabels: required(o.valLabels, '--val-labels'),
   };
   const outPath = required(o.out, '--out');
-  const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
+  const shardMod = o.shard !== undefined ? await import('../coreset/shard.js') : undefined;
+  const shard = o.shard !== undefined ? shardMod!.parseShard(o.shard) : undefined;
   if (shard && (o.scores !== undefined || o.indicesNpy !== undefined)) {
     fail('E_ARG', '--scores and --indices-npy are written by `coreset merge`, not by a shard', { field: o.scores !== undefined ? '--scores' : '--indices-npy' });
   }
@@ -170,7 +176,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
       const selected = await selectBackend(choice);
       backend = selected.backend;
       progress.update(2, `scoring shard ${shard.index}/${shard.count} on ${backend.name}`);
-      const part = await cldShard(files, shard, {
+      const part = await shardMod!.cldShard(files, shard, {
         backend,
         maxMemory,
         tileSamples,
@@ -179,7 +185,7 @@ export async function runCoresetCld(o: CldCommandOptions): Promise<void> {
         parameters: params,
         onProgress: (p) => progress.stream(p),
       });
-      writeFilesAtomic([{ path: outPath, data: [Buffer.from(encodeShardPart(part), 'utf8')] }]);
+      writeFilesAtomic([{ path: outPath, data: [Buffer.from(shardMod!.encodeShardPart(part), 'utf8')] }]);
       progress.stop();
       const summary = { out: outPath, shard: part.shard, backend: part.backend, candidates: part.indices.length, keep: part.keep, inputId: part.inputId };
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -368,6 +368,8 @@ export type Keep = 'highest' | 'lowest';
  * The top k_c of each class by `scores` (highest or lowest kept), never an excluded sample:
  * budgets from each class's own count of selectable samples. Ties by index ascending; NaN scores
  * rank last. Indices grouped by class ascending, within a class by rank.
+ * `checkedCounts`: the caller has range-checked `labels` already and passes their per-class counts
+ * (CLD's validation did both), which saves two passes over the labels.
  */
 export function selectPerClassWith(
   scores: Float32Array,
@@ -376,19 +378,24 @@ export function selectPerClassWith(
   budget: Budget,
   options: BudgetOptions & { keep?: Keep } = {},
   excludedClasses?: ReadonlySet<number>,
+  checkedCounts?: Int32Array,
 ): { indices: Int32Array; perClassSelected: number[] } {
   validateBudget(budget);
-  checkLabels(scores, labels, numClasses);
+  if (!checkedCounts || checkedCounts.length !== numClasses || labels.length !== scores.length) checkLabels(scores, labels, numClasses);
   validateBudgetOptions(options, scores.length);
-  const mask = excludedMask(scores.length, options.exclude);
-  const counts = new Int32Array(numClasses);
-  for (let i = 0; i < labels.length; i++) if (!mask[i]) counts[labels[i]!]!++;
+  const excluding = (options.exclude?.length ?? 0) > 0;
+  const mask = excludedMask(excluding ? scores.length : 0, options.exclude);
+  let counts = checkedCounts && checkedCounts.length === numClasses && !excluding ? checkedCounts : undefined;
+  if (!counts) {
+    counts = new Int32Array(numClasses);
+    for (let i = 0; i < labels.length; i++) if (!excluding || !mask[i]) counts[labels[i]!]!++;
+  }
   const k = budgetPerClassWith(counts, budget, options, excludedClasses);
   let key = scores;
-  if (options.keep === 'lowest' || options.exclude?.length) {
+  if (options.keep === 'lowest' || excluding) {
     key = new Float32Array(scores.length);
     const sign = options.keep === 'lowest' ? -1 : 1;
-    for (let i = 0; i < scores.length; i++) key[i] = mask[i] ? NaN : sign * scores[i]!;
+    for (let i = 0; i < scores.length; i++) key[i] = excluding && mask[i] ? NaN : sign * scores[i]!;
   }
   return { indices: topPerClass(key, labels, numClasses, k), perClassSelected: k };
 }

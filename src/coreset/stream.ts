@@ -336,7 +336,9 @@ export async function cldScoresFromFiles(
 /** The per-class top of a full scoring run (the same rule as `cldCoreset`; budget options as `selectPerClassWith`). */
 export function selectFromScores(prep: PreparedCld, scores: Float32Array, budget: Budget, backend: string, budgetOptions: BudgetOptions = {}): CldSelection {
   validateBudget(budget);
-  const { indices, perClassSelected } = selectPerClassWith(scores, prep.meta.trainLabels, prep.checked.numClasses, budget, budgetOptions, new Set(prep.absentClasses));
+  const { indices, perClassSelected } = selectPerClassWith(
+    scores, prep.meta.trainLabels, prep.checked.numClasses, budget, budgetOptions, new Set(prep.absentClasses), prep.checked.trainCounts,
+  );
   return { indices, scores, perClassSelected, absentClasses: prep.absentClasses, numClasses: prep.checked.numClasses, backend };
 }
 
