@@ -63,7 +63,7 @@ const STABILITY = ['coreset', 'stability', '--method', 'aum', '--compare', 'chec
 const EVALUATE = ['coreset', 'evaluate', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--methods', 'random', '--fractions', '0.5', '--seeds', '1', '--epochs', '2', '--retrain-epochs', '1', '--hidden', '4', '--backend', 'js'];
 const DEMO = ['demo', '--train-size', '100', '--epochs', '3', '--retrain-epochs', '1', '--backend', 'js'];
 
-const fifo = (p: string) => execFileSync('mkfifo', [p]);
+const fifo = (p: string): void => void execFileSync('mkfifo', [p]);
 /** A character device like /dev/full (1, 7), inside $D. */
 const device = (p: string) => execFileSync('mknod', ['-m', '666', p, 'c', '1', '7']);
 const canMknod = (): string | undefined => {
