@@ -65,7 +65,7 @@ const DEMO = ['demo', '--train-size', '100', '--epochs', '3', '--retrain-epochs'
 
 const fifo = (p: string): void => void execFileSync('mkfifo', [p]);
 /** A character device like /dev/full (1, 7), inside $D. */
-const device = (p: string) => execFileSync('mknod', ['-m', '666', p, 'c', '1', '7']);
+const device = (p: string): void => void execFileSync('mknod', ['-m', '666', p, 'c', '1', '7']);
 const canMknod = (): string | undefined => {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux to make a device node';
   const probe = mkdtempSync(join(tmpdir(), 'riverbed-mknod-probe-'));
