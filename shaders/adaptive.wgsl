@@ -11,6 +11,7 @@ struct Params {
   paramBase: u32,
   gradBase: u32,
   accumBase: u32,
+  maskBase: u32,
   lr: f32,
   weightDecay: f32,
   lrDecay: f32,
@@ -24,6 +25,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> accum: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mask: array<f32>;
 
 @compute @workgroup_size(256)
 fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -52,4 +54,14 @@ fn classp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   if (g * g > p.threshold) {
     param[gi - p.paramBase] = param[gi - p.paramBase] - p.lr * g / exp2(log2(p.eps + a) / p.power);
   }
+}
+
+// CLASSP's gate as a 0/1 mask, by the comparison classp makes (f32 g·g > threshold).
+@compute @workgroup_size(256)
+fn classpGate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid, 256u);
+  if (i >= p.count) { return; }
+  let gi = p.first + i;
+  let g = grad[gi - p.gradBase];
+  mask[gi - p.maskBase] = select(0.0, 1.0, g * g > p.threshold);
 }

@@ -169,6 +169,10 @@ export interface ClasspHyper {
   /** A coordinate moves only where g² > threshold. */
   threshold: number;
 }
+/** classpGate: the threshold of ClasspHyper. */
+export interface ClasspGateHyper {
+  threshold: number;
+}
 
 /** Hyper-parameters of guAdamStep (Adam with β1 = 0 whose denominator is taken before the step). */
 export interface GuAdamHyper {
@@ -199,6 +203,11 @@ export interface GenericOpMethods {
   adagradStep(param: Tensor, grad: Tensor, accum: Tensor, h: AdagradHyper): void;
   /** In-place CLASSP step (the paper's rule); `accum` is the running Σ|g|^p, initially 0. */
   classpStep(param: Tensor, grad: Tensor, accum: Tensor, h: ClasspHyper): void;
+  /**
+   * CLASSP's gate as a new 0/1 mask (1 where g² > threshold, compared as classpStep compares):
+   * summed on the device it counts the coordinates a step moves, with no read-back.
+   */
+  classpGate(grad: Tensor, h: ClasspGateHyper): Tensor;
   /**
    * In-place step of GU's Adam geometry (src/unlearn/gu.ts): param −= lr·metric⊙dir with the metric
    * the projection used, then v = β2·v + (1 − β2)·dir² and metric = 1 / (√v + eps) for the next step.
@@ -557,6 +566,18 @@ export const OPS = {
     outputs: () => [],
     native: ['classpStep'],
     wgsl: [{ family: 'adaptive', entries: ['classp'] }],
+  })),
+  classpGate: generic(spec<{ grad: Tensor; h: ClasspGateHyper }, Elems>({
+    summary: "CLASSP's gate as a 0/1 mask: 1 where g² > threshold (the coordinates classpStep moves, by the same comparison), else 0",
+    params: ['grad', 'h'],
+    tensors: { grad: { dtype: 'f32' } },
+    check({ grad, h }) {
+      hyper('classpGate', h, ['threshold']);
+      return { n: grad.size };
+    },
+    outputs: (_plan, { grad }) => [{ name: 'mask', shape: grad.shape, dtype: 'f32' }],
+    native: ['classpGate'],
+    wgsl: [{ family: 'adaptive', entries: ['classpGate'] }],
   })),
   guProject: spec<{ g: Tensor; basis: Tensor; metric: Tensor | undefined; first: number; count: number }, GuProjectPlan>({
     summary: 'g⊥ = (I − U(UᵀHU)⁻¹UᵀH)·g, U = the active rows of basis [K, P], H = diag(metric) or I: one fused op (Gram + UᵀHg, k×k solve, update)',

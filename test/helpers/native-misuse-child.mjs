@@ -169,6 +169,7 @@ const CASES = {
   mlpTrainSteps: { args: trainArgs, kinds: trainKinds, extra: trainExtra },
   adagradStep: genericCase({ n: 9, lr: 0.1, weightDecay: 0, lrDecay: 0, eps: 1e-10, step: 1 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
   classpStep: genericCase({ n: 9, lr: 0.2, eps: 1e-5, power: 1, threshold: 0.01 }, () => [f32(9), f32(9, 2), f32(9, 3)]),
+  classpGate: genericCase({ n: 9, threshold: 0.01 }, () => [f32(9), f32(9, 2)]),
   guAdamStep: genericCase({ n: 9, lr: 0.1, beta2: 0.9, eps: 1e-8 }, () => [f32(9), f32(9, 2), f32(9, 3), f32(9, 4)]),
   // guProject(plan {p, k, first, count, weighted}, g [p], basis [k·p], metric [weighted ? p : 0], out [p])
   guProject: {

@@ -51,6 +51,7 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   // The accumulator starts positive (a later step) and some gradients sit below CLASSP's threshold.
   adagradStep: (be) => [f(be, [9], 42), f(be, [9], 43), be.upload(randomArray(9, 44, 0, 2), [9]), { lr: 0.1, weightDecay: 0.01, lrDecay: 0.05, eps: 1e-10, step: 3 }],
   classpStep: (be) => [f(be, [9], 45), f(be, [9], 46), be.upload(randomArray(9, 47, 0, 2), [9]), { lr: 0.2, eps: 1e-5, power: 1.5, threshold: 0.1 }],
+  classpGate: (be) => [f(be, [3, 3], 48), { threshold: 0.1 }],
   // A ring of 4 rows starting at row 2 with 3 active (rows 2, 3, 0), a positive metric.
   guProject: (be) => [f(be, [2, 5], 62), f(be, [4, 10], 63), be.upload(randomArray(10, 64, 0.5, 2), [10]), 2, 3],
   guAdamStep: (be) => [f(be, [9], 65), f(be, [9], 66), be.upload(randomArray(9, 67, 0, 1), [9]), be.upload(randomArray(9, 68, 0.5, 2), [9]), { lr: 0.1, beta2: 0.9, eps: 1e-8 }],

@@ -230,6 +230,13 @@ export class JsBackend extends KernelBackend implements Backend {
       }
     },
 
+    classpGate: ({ grad, h }) => {
+      const G = f32(grad);
+      const M = new Float32Array(G.length);
+      for (let i = 0; i < G.length; i++) M[i] = G[i]! * G[i]! > h.threshold ? 1 : 0;
+      return new JsTensor('f32', grad.shape, M);
+    },
+
     guProject: ({ g, basis, metric, first, count }, { k }) =>
       new JsTensor('f32', g.shape, Float32Array.from(guProjectReference(f32(g), f32(basis), k, metric ? f32(metric) : undefined, first, count))),
 

@@ -112,7 +112,12 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     const params: Record<string, number> = {};
     const body = entryBody(family, entries[0]!);
     for (const f of shaderLayout(family).params.fields) {
-      if (f.name === 'count' || f.name === 'first' || f.name.endsWith('Base')) continue;
+      if (f.name === 'count' || f.name === 'first') continue;
+      if (f.name.endsWith('Base')) {
+        // The base of a tensor this entry does not bind (another entry's, in the shared Params): unused.
+        if (!bound.some(([n]) => `${n}Base` === f.name)) params[f.name] = 0;
+        continue;
+      }
       const v = call.scalars[f.name];
       // Entries of a family share one Params struct: a field this entry never reads may stay 0.
       if (v === undefined && new RegExp(`\\.${f.name}\\b`).test(body)) fail('E_INTERNAL', `${call.op}: ${family}.wgsl Params.${f.name} has no value in the call or the plan`);

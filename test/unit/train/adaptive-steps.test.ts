@@ -56,6 +56,22 @@ for (const b of backends) {
       expect(a[0]).toBeCloseTo(0.3, 7);
     });
 
+    it("CLASSP's gate marks exactly the coordinates classpStep moves", async () => {
+      // threshold 1/16: |g| = 0.5, 0.3, 0.26 pass; 0.05, 0.25 (g² = 1/16 exactly, not >) and 0 do not.
+      const g = [0.5, 0.05, -0.3, 0.25, 0, -0.26];
+      const mask = be.classpGate(be.upload(Float32Array.from(g), [2, 3]), { threshold: 0.0625 });
+      expect(mask.shape).toEqual([2, 3]);
+      const m = Array.from(await be.read(mask));
+      expect(m).toEqual([1, 0, 1, 0, 0, 1]);
+      const [p] = await step('classpStep', [1, 1, 1, 1, 1, 1], g, [0, 0, 0, 0, 0, 0], { lr: 0.2, eps: 1e-5, power: 1, threshold: 0.0625 });
+      expect(p.map((v) => (v !== 1 ? 1 : 0))).toEqual(m);
+      // Summed on the device: the count of moved coordinates without reading the mask back.
+      expect((await be.read(be.sum(mask)))[0]).toBe(3);
+      // threshold 0 and negative: every nonzero gradient / every coordinate.
+      expect(Array.from(await be.read(be.classpGate(be.upload(Float32Array.from(g), [6]), { threshold: 0 })))).toEqual([1, 1, 1, 1, 0, 1]);
+      expect(Array.from(await be.read(be.classpGate(be.upload(Float32Array.from(g), [6]), { threshold: -1 })))).toEqual([1, 1, 1, 1, 1, 1]);
+    });
+
     it('bad hyper-parameters are refused the same way everywhere', () => {
       const t = () => be.upload(new Float32Array(3), [3]);
       expect(() => be.classpStep(t(), t(), t(), { lr: 0.2, eps: 1e-5, power: 0, threshold: 0 })).toThrow(/power must be > 0/);
