@@ -752,6 +752,7 @@ export const OPS = {
       return plan;
     },
     native: ['conv2d'],
+    wgsl: [{ family: 'conv', entries: ['forward'] }],
   })),
   conv2dInputGrad: optional(spec<{ gy: Tensor; weight: Tensor; geom: Conv2dGeom; inputShape: readonly number[] }, Conv2dPlan>({
     summary: 'gx [N,C,H,W] = the transposed convolution of gy [N,O,OH,OW] with weight [O,C,KH,KW]',
@@ -766,6 +767,7 @@ export const OPS = {
       return plan;
     },
     native: ['conv2dInputGrad'],
+    wgsl: [{ family: 'conv', entries: ['input_grad'] }],
   })),
   conv2dWeightGrad: optional(spec<{ x: Tensor; gy: Tensor; geom: Conv2dGeom; kernel: readonly number[] }, Conv2dPlan>({
     summary: 'gw [O,C,KH,KW] = Σ over the batch and output positions of gy [N,O,OH,OW] times the x [N,C,H,W] patch',
@@ -781,6 +783,7 @@ export const OPS = {
       return plan;
     },
     native: ['conv2dWeightGrad'],
+    wgsl: [{ family: 'conv', entries: ['weight_grad', 'weight_grad_finish'] }],
   })),
   channelSum: optional(spec<{ gy: Tensor }, { n: number; c: number; hw: number }>({
     summary: 'Σ over n, h, w of gy [N,C,H,W] → [C] (the bias gradient of a convolution)',
@@ -791,6 +794,7 @@ export const OPS = {
       return { n, c, hw: h * w };
     },
     native: ['channelSum'],
+    wgsl: [{ family: 'pool', entries: ['channel_sum'] }],
   })),
   maxPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "max pooling (PyTorch's: −inf padding, first maximum wins, NaN wins) → { y, argmax: flat index into x }",
@@ -800,6 +804,7 @@ export const OPS = {
       return poolPlan('maxPool2d', dims4('maxPool2d', x, 'x'), poolGeom('maxPool2d', pool));
     },
     native: ['maxPool2d'],
+    wgsl: [{ family: 'pool', entries: ['max_forward'] }],
   })),
   maxPool2dBackward: optional(spec<{ gy: Tensor; argmax: Tensor; inputShape: readonly number[] }, { n: number; c: number; h: number; w: number; oh: number; ow: number }>({
     summary: 'gx [inputShape] = Σ of gy [N,C,OH,OW] at each argmax (flat indices into x, each within its own (n, c) plane)',
@@ -815,6 +820,7 @@ export const OPS = {
       return { n, c, h, w, oh, ow };
     },
     native: ['maxPool2dBackward'],
+    wgsl: [{ family: 'pool', entries: ['max_backward'] }],
   })),
   gatherFlat: optional(spec<{ x: Tensor; idx: Tensor }, { n: number; k: number }>({
     summary: "y (idx's shape) = x.flat[idx] (i32 indices; outside [0, x.size) → E_ARG on js and native)",
@@ -825,6 +831,7 @@ export const OPS = {
       return { n: x.size, k: idx.size };
     },
     native: ['gatherFlat'],
+    wgsl: [{ family: 'pool', entries: ['gather_flat'] }],
   })),
   avgPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "average pooling (PyTorch's default count_include_pad: each window divides by KH·KW)",
@@ -834,6 +841,7 @@ export const OPS = {
       return poolPlan('avgPool2d', dims4('avgPool2d', x, 'x'), poolGeom('avgPool2d', pool));
     },
     native: ['avgPool2d'],
+    wgsl: [{ family: 'pool', entries: ['avg_forward'] }],
   })),
   avgPool2dBackward: optional(spec<{ gy: Tensor; pool: Pool2dGeom; inputShape: readonly number[] }, Pool2dPlan>({
     summary: 'gx [inputShape] of avgPool2d: each input gathers gy/(KH·KW) over the windows containing it',
@@ -849,6 +857,7 @@ export const OPS = {
       return plan;
     },
     native: ['avgPool2dBackward'],
+    wgsl: [{ family: 'pool', entries: ['avg_backward'] }],
   })),
 } as const;
 

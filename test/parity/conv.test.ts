@@ -462,3 +462,65 @@ for (const b of backends) {
     });
   });
 }
+
+describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('convolution and pooling: webgpu past one binding and one loop', () => {
+  // 4 KiB bindings (under 1 000 floats) and loops of 2 tiles: samples and planes in several
+  // blocks, the GEMMs' K in pieces (forward 45, input gradient 36 > 32), the weight gradient in
+  // many slices summed two slots per finish, max-pool backward in pieces of 2 outputs, gatherFlat
+  // with x in chunks, channelSum over several sample blocks.
+  let be: Backend;
+  beforeAll(async () => {
+    const { createWebGpuBackend } = await import('../../src/backends/webgpu/index.js');
+    be = await createWebGpuBackend({ maxBindingBytes: 4096, loopChunk: 2 });
+  });
+  afterAll(() => be?.dispose());
+  const up = (v: Arr, shape: readonly number[]) => be.upload(Float32Array.from(v), [...shape]);
+
+  vit('conv2d, both gradients and channelSum', async () => {
+    const cs: ConvCase = { name: 'tiled', x: [5, 5, 7, 6], w: [4, 3, 3], g: geom(1, 2, 1, 0), bias: true };
+    const x = data(size(cs.x), 1500);
+    const w = data(size(weightShape(cs)), 1501);
+    const bias = data(4, 1502);
+    const ys = convOut(cs);
+    const gy = data(size(ys), 1503);
+    const want = refConvGrads(x, w, gy, cs);
+    const W = up(w, weightShape(cs));
+    const GY = up(gy, ys);
+    const tol = (k: number) => ({ rtol: 1e-4, atol: 1e-6 * k });
+    expectClose(await be.read(be.conv2d!(up(x, cs.x), W, up(bias, [4]), cs.g)), refConv(x, w, bias, cs), tol(45), 'y');
+    expectClose(await be.read(be.conv2dInputGrad!(GY, W, cs.g, cs.x)), want.gx, tol(36), 'gx');
+    expectClose(await be.read(be.conv2dWeightGrad!(up(x, cs.x), GY, cs.g, [3, 3])), want.gw, tol(5 * ys[2] * ys[3]), 'gw');
+    expectClose(await be.read(be.channelSum!(GY)), want.gb, tol(5 * ys[2] * ys[3]), 'gb');
+  });
+
+  vit('max and avg pooling, their backwards and gatherFlat', async () => {
+    const pc: PoolCase = { name: 'tiled', x: [6, 5, 9, 8], p: pool(3, 2, 2, 1, 1, 1) };
+    const x = data(size(pc.x), 1510);
+    const ys = poolOut(pc);
+    const gy = data(size(ys), 1511);
+    const want = refMaxPool(x, pc);
+    const { y, argmax } = be.maxPool2d!(up(x, pc.x), pc.p);
+    expectClose(await be.read(y), want.y, { rtol: 0, atol: 0 }, 'max y');
+    expect(Array.from(await be.readInt(argmax))).toEqual(Array.from(want.argmax));
+    expectClose(await be.read(be.maxPool2dBackward!(up(gy, ys), argmax, pc.x)), refMaxPoolGrad(gy, want.argmax, size(pc.x)), { rtol: 1e-6, atol: 1e-6 }, 'max gx');
+    const rx = data(size(pc.x), 1512);
+    expectClose(await be.read(be.gatherFlat!(up(rx, pc.x), argmax)), Array.from(want.argmax, (a) => rx[a]!), { rtol: 0, atol: 0 }, 'gatherFlat');
+    expectClose(await be.read(be.avgPool2d!(up(x, pc.x), pc.p)), refAvgPool(x, pc), { rtol: 1e-6, atol: 1e-6 }, 'avg y');
+    expectClose(await be.read(be.avgPool2dBackward!(up(gy, ys), pc.p, pc.x)), refAvgPoolGrad(gy, pc), { rtol: 1e-6, atol: 1e-6 }, 'avg gx');
+  });
+});
+
+describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('webgpu: indices a shader cannot refuse', () => {
+  vit('gatherFlat gives NaN for an index outside x; maxPool2dBackward skips an argmax outside its plane', async () => {
+    const be = (await backends.find((b) => b.name === 'webgpu')!.create()) as Backend;
+    try {
+      const x = be.upload(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), [1, 2, 2, 2]);
+      const g = Array.from(await be.read(be.gatherFlat!(x, be.uploadInt(Int32Array.of(7, 8, -1, 0), [4]))));
+      expect(g.map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual([8, 'NaN', 'NaN', 1]);
+      const gx = await be.read(be.maxPool2dBackward!(be.upload(Float32Array.of(1, 2), [1, 2, 1, 1]), be.uploadInt(Int32Array.of(1, 3), [1, 2, 1, 1]), [1, 2, 2, 2]));
+      expect(Array.from(gx)).toEqual([0, 1, 0, 0, 0, 0, 0, 0]);
+    } finally {
+      be.dispose();
+    }
+  });
+});

@@ -13,9 +13,11 @@ import { activationRGrad } from './kernels/act-rgrad.js';
 import { axpy, mul, scale } from './kernels/axpy.js';
 import { cldScores } from './kernels/cld.js';
 import { copyInto, slice } from './kernels/copy.js';
+import { conv2d, conv2dInputGrad, conv2dWeightGrad } from './kernels/conv.js';
 import type { Ctx } from './kernels/ctx.js';
 import { activation, activationGrad, addBias } from './kernels/elementwise.js';
 import { gatherRows } from './kernels/gather.js';
+import { avgPool2d, avgPool2dBackward, channelSum, gatherFlat, maxPool2d, maxPool2dBackward } from './kernels/pool.js';
 import { guProject } from './kernels/gu.js';
 import { matmul } from './kernels/matmul.js';
 import { adamStep, sgdStep } from './kernels/optim.js';
@@ -149,6 +151,15 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     guProject: ({ g, basis, metric }, plan) => guProject(this, g, basis, metric, plan),
     cldScores: ({ input }) => cldScores(this, input),
     mlpTrainSteps: ({ req }, plan) => mlpTrainSteps(this, req, plan),
+    conv2d: ({ x, weight, bias }, plan) => conv2d(this, x, weight, bias, plan),
+    conv2dInputGrad: ({ gy, weight }, plan) => conv2dInputGrad(this, gy, weight, plan),
+    conv2dWeightGrad: ({ x, gy }, plan) => conv2dWeightGrad(this, x, gy, plan),
+    channelSum: ({ gy }, plan) => channelSum(this, gy, plan),
+    maxPool2d: ({ x }, plan) => maxPool2d(this, x, plan),
+    maxPool2dBackward: ({ gy, argmax }, plan) => maxPool2dBackward(this, gy, argmax, plan),
+    gatherFlat: ({ x, idx }, plan) => gatherFlat(this, x, idx, plan),
+    avgPool2d: ({ x }, plan) => avgPool2d(this, x, plan),
+    avgPool2dBackward: ({ gy }, plan) => avgPool2dBackward(this, gy, plan),
   };
 
   sync(): Promise<void> {
