@@ -18,6 +18,7 @@
         "native/conv.cc",
         "native/pooling.cc",
         "native/gu_project.cc",
+        "native/landscape.cc",
         "native/cld.cc",
         "native/select.cc",
         "native/mmap.cc"

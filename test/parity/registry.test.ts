@@ -104,6 +104,9 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   gatherFlat: (be) => [f(be, [3, 5], 59), be.uploadInt(Int32Array.of(14, 0, 3, 3, 7, 14), [2, 3])],
   avgPool2d: (be) => [f(be, [2, 3, 5, 5], 60), POOL_GEOM],
   avgPool2dBackward: (be) => [f(be, [2, 3, 3, 3], 61), POOL_GEOM, [2, 3, 5, 5]],
+  // Landscape (issue 10): 4 points of 3 basis slices [2, 5]; 3 points of a 5×4 layer with 6 outputs.
+  pointCombine: (be) => [f(be, [4, 3], 69), f(be, [3, 2, 5], 70)],
+  batchedMatmul: (be) => [f(be, [3, 5, 4], 71), f(be, [3, 6, 4], 72), f(be, [3, 6], 73)],
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;

@@ -8,6 +8,7 @@ import { type Backend, type BackendInfo, type DType, type Tensor, shapeSize } fr
 import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
 import { checkShape, checkUpload } from '../ops.js';
 import { guProjectReference } from './gu.js';
+import { batchedMatmulReference, pointCombineReference } from './landscape.js';
 import { activationDerivative, activationSecondDerivative, activationValue, cldScoresReference } from './math.js';
 
 export class JsTensor implements Tensor {
@@ -237,6 +238,8 @@ export class JsBackend extends KernelBackend implements Backend {
       return new JsTensor('f32', grad.shape, M);
     },
 
+    pointCombine: ({ coef, basis }, { p, j, s }) => new JsTensor('f32', [p, ...basis.shape.slice(1)], pointCombineReference(f32(coef), f32(basis), p, j, s)),
+    batchedMatmul: ({ a, b, bias }, { p, m, n, k }) => new JsTensor('f32', [p, m, n], batchedMatmulReference(f32(a), f32(b), bias ? f32(bias) : undefined, p, m, n, k)),
     guProject: ({ g, basis, metric, first, count }, { k }) =>
       new JsTensor('f32', g.shape, Float32Array.from(guProjectReference(f32(g), f32(basis), k, metric ? f32(metric) : undefined, first, count))),
 

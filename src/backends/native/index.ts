@@ -212,6 +212,16 @@ export class NativeBackend extends KernelBackend implements Backend {
     copyInto: ({ dst, src }, { offset }) => {
       f32(dst).set(f32(src), offset);
     },
+    pointCombine: ({ coef, basis }, plan) => {
+      const out = this.#out(plan.p * plan.s);
+      this.#addon.pointCombine(plan, f32(coef), f32(basis), out);
+      return tensor([plan.p, ...basis.shape.slice(1)], out);
+    },
+    batchedMatmul: ({ a, b, bias }, { p, m, n, k, hasBias }) => {
+      const out = this.#out(p * m * n);
+      this.#addon.batchedMatmul({ p, m, n, k, hasBias: hasBias ? 1 : 0 }, f32(a), f32(b), bias ? f32(bias) : EMPTY_F32, out);
+      return tensor([p, m, n], out);
+    },
     guProject: ({ g, basis, metric }, plan) => {
       const out = this.#out(g.size);
       this.#addon.guProject(plan, f32(g), f32(basis), metric ? f32(metric) : EMPTY_F32, out);

@@ -19,6 +19,7 @@ import { activation, activationGrad, addBias } from './kernels/elementwise.js';
 import { gatherRows } from './kernels/gather.js';
 import { avgPool2d, avgPool2dBackward, channelSum, gatherFlat, maxPool2d, maxPool2dBackward } from './kernels/pool.js';
 import { guProject } from './kernels/gu.js';
+import { batchedMatmul, pointCombine } from './kernels/landscape.js';
 import { matmul } from './kernels/matmul.js';
 import { adamStep, sgdStep } from './kernels/optim.js';
 import { dot, sum, sumRows } from './kernels/reduce.js';
@@ -148,6 +149,8 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     softmaxHessianVec: ({ logits, r }) => softmaxHessianVec(this, logits, r),
     slice: ({ x }, { offset, shape }) => slice(this, x, offset, shape),
     copyInto: ({ dst, src }, { offset }) => copyInto(this, dst, offset, src),
+    pointCombine: ({ coef, basis }, plan) => pointCombine(this, coef, basis, plan),
+    batchedMatmul: ({ a, b, bias }, plan) => batchedMatmul(this, a, b, bias, plan),
     guProject: ({ g, basis, metric }, plan) => guProject(this, g, basis, metric, plan),
     cldScores: ({ input }) => cldScores(this, input),
     mlpTrainSteps: ({ req }, plan) => mlpTrainSteps(this, req, plan),
