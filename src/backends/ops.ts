@@ -271,32 +271,29 @@ export interface Pool2dPlan extends Pool2dGeom {
   ow: number;
 }
 
-/**
- * The Backend methods of the convolution and pooling ops (optional until every backend has them;
- * the method comments are the contract).
- */
+/** The Backend methods of the convolution and pooling ops (the method comments are the contract). */
 export interface ConvOpMethods {
   /** y [N,O,OH,OW] = x [N,C,H,W] ⋆ weight [O,C,KH,KW] (+ bias [O]); OH = ⌊(H + 2·padH − KH)/strideH⌋ + 1. */
-  conv2d?(x: Tensor, weight: Tensor, bias: Tensor | undefined, geom: Conv2dGeom): Tensor;
+  conv2d(x: Tensor, weight: Tensor, bias: Tensor | undefined, geom: Conv2dGeom): Tensor;
   /** ∂L/∂x [N,C,H,W] from gy [N,O,OH,OW]; inputShape is x's shape (a stride > 1 leaves H ambiguous). */
-  conv2dInputGrad?(gy: Tensor, weight: Tensor, geom: Conv2dGeom, inputShape: readonly number[]): Tensor;
+  conv2dInputGrad(gy: Tensor, weight: Tensor, geom: Conv2dGeom, inputShape: readonly number[]): Tensor;
   /** ∂L/∂weight [O,C,KH,KW] from x [N,C,H,W] and gy [N,O,OH,OW]; kernel is [KH, KW]. */
-  conv2dWeightGrad?(x: Tensor, gy: Tensor, geom: Conv2dGeom, kernel: readonly number[]): Tensor;
+  conv2dWeightGrad(x: Tensor, gy: Tensor, geom: Conv2dGeom, kernel: readonly number[]): Tensor;
   /** Σ over n, h, w of gy [N,O,H,W] → [O] (a convolution's bias gradient). */
-  channelSum?(gy: Tensor): Tensor;
+  channelSum(gy: Tensor): Tensor;
   /**
    * Max pooling as PyTorch's: padding is −inf, windows are clipped to the input, ties keep the first
    * maximum in row-major window order, a NaN wins. argmax (i32, y's shape) is the flat index into x.
    */
-  maxPool2d?(x: Tensor, pool: Pool2dGeom): { y: Tensor; argmax: Tensor };
+  maxPool2d(x: Tensor, pool: Pool2dGeom): { y: Tensor; argmax: Tensor };
   /** gx [inputShape]: each gy element added at its argmax (windows may overlap); deterministic. */
-  maxPool2dBackward?(gy: Tensor, argmax: Tensor, inputShape: readonly number[]): Tensor;
+  maxPool2dBackward(gy: Tensor, argmax: Tensor, inputShape: readonly number[]): Tensor;
   /** y (idx's shape) = x.flat[idx] — the R-operator of max pooling (ry = rx at the argmax). */
-  gatherFlat?(x: Tensor, idx: Tensor): Tensor;
+  gatherFlat(x: Tensor, idx: Tensor): Tensor;
   /** Average pooling as PyTorch's default (count_include_pad: every window divides by KH·KW). */
-  avgPool2d?(x: Tensor, pool: Pool2dGeom): Tensor;
+  avgPool2d(x: Tensor, pool: Pool2dGeom): Tensor;
   /** gx [inputShape] of avgPool2d from gy [N,C,OH,OW]. */
-  avgPool2dBackward?(gy: Tensor, pool: Pool2dGeom, inputShape: readonly number[]): Tensor;
+  avgPool2dBackward(gy: Tensor, pool: Pool2dGeom, inputShape: readonly number[]): Tensor;
 }
 
 /** Flat indices and plans are int32 in the kernels: every tensor of these ops stays below 2^31. */
@@ -752,7 +749,7 @@ export const OPS = {
     ],
     async: true,
   })),
-  conv2d: optional(spec<{ x: Tensor; weight: Tensor; bias: Tensor | undefined; geom: Conv2dGeom }, Conv2dPlan>({
+  conv2d: spec<{ x: Tensor; weight: Tensor; bias: Tensor | undefined; geom: Conv2dGeom }, Conv2dPlan>({
     summary: 'y [N,O,OH,OW] = x [N,C,H,W] ⋆ weight [O,C,KH,KW] + bias [O] (cross-correlation, zero padding)',
     params: ['x', 'weight', 'bias', 'geom'],
     tensors: { x: { dtype: 'f32', rank: 4 }, weight: { dtype: 'f32', rank: 4 }, bias: { dtype: 'f32', optional: true } },
@@ -764,8 +761,8 @@ export const OPS = {
     },
     native: ['conv2d'],
     wgsl: [{ family: 'conv', entries: ['forward'] }],
-  })),
-  conv2dInputGrad: optional(spec<{ gy: Tensor; weight: Tensor; geom: Conv2dGeom; inputShape: readonly number[] }, Conv2dPlan>({
+  }),
+  conv2dInputGrad: spec<{ gy: Tensor; weight: Tensor; geom: Conv2dGeom; inputShape: readonly number[] }, Conv2dPlan>({
     summary: 'gx [N,C,H,W] = the transposed convolution of gy [N,O,OH,OW] with weight [O,C,KH,KW]',
     params: ['gy', 'weight', 'geom', 'inputShape'],
     tensors: { gy: { dtype: 'f32', rank: 4 }, weight: { dtype: 'f32', rank: 4 } },
@@ -779,8 +776,8 @@ export const OPS = {
     },
     native: ['conv2dInputGrad'],
     wgsl: [{ family: 'conv', entries: ['input_grad'] }],
-  })),
-  conv2dWeightGrad: optional(spec<{ x: Tensor; gy: Tensor; geom: Conv2dGeom; kernel: readonly number[] }, Conv2dPlan>({
+  }),
+  conv2dWeightGrad: spec<{ x: Tensor; gy: Tensor; geom: Conv2dGeom; kernel: readonly number[] }, Conv2dPlan>({
     summary: 'gw [O,C,KH,KW] = Σ over the batch and output positions of gy [N,O,OH,OW] times the x [N,C,H,W] patch',
     params: ['x', 'gy', 'geom', 'kernel'],
     tensors: { x: { dtype: 'f32', rank: 4 }, gy: { dtype: 'f32', rank: 4 } },
@@ -795,8 +792,8 @@ export const OPS = {
     },
     native: ['conv2dWeightGrad'],
     wgsl: [{ family: 'conv', entries: ['weight_grad', 'weight_grad_finish'] }],
-  })),
-  channelSum: optional(spec<{ gy: Tensor }, { n: number; c: number; hw: number }>({
+  }),
+  channelSum: spec<{ gy: Tensor }, { n: number; c: number; hw: number }>({
     summary: 'Σ over n, h, w of gy [N,C,H,W] → [C] (the bias gradient of a convolution)',
     params: ['gy'],
     tensors: { gy: { dtype: 'f32', rank: 4 } },
@@ -806,8 +803,8 @@ export const OPS = {
     },
     native: ['channelSum'],
     wgsl: [{ family: 'pool', entries: ['channel_sum'] }],
-  })),
-  maxPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
+  }),
+  maxPool2d: spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "max pooling (PyTorch's: −inf padding, first maximum wins, NaN wins) → { y, argmax: flat index into x }",
     params: ['x', 'pool'],
     tensors: { x: { dtype: 'f32', rank: 4 } },
@@ -816,8 +813,8 @@ export const OPS = {
     },
     native: ['maxPool2d'],
     wgsl: [{ family: 'pool', entries: ['max_forward'] }],
-  })),
-  maxPool2dBackward: optional(spec<{ gy: Tensor; argmax: Tensor; inputShape: readonly number[] }, { n: number; c: number; h: number; w: number; oh: number; ow: number }>({
+  }),
+  maxPool2dBackward: spec<{ gy: Tensor; argmax: Tensor; inputShape: readonly number[] }, { n: number; c: number; h: number; w: number; oh: number; ow: number }>({
     summary: 'gx [inputShape] = Σ of gy [N,C,OH,OW] at each argmax (flat indices into x, each within its own (n, c) plane)',
     params: ['gy', 'argmax', 'inputShape'],
     tensors: { gy: { dtype: 'f32', rank: 4 }, argmax: { dtype: 'i32', rank: 4 } },
@@ -832,8 +829,8 @@ export const OPS = {
     },
     native: ['maxPool2dBackward'],
     wgsl: [{ family: 'pool', entries: ['max_backward'] }],
-  })),
-  gatherFlat: optional(spec<{ x: Tensor; idx: Tensor }, { n: number; k: number }>({
+  }),
+  gatherFlat: spec<{ x: Tensor; idx: Tensor }, { n: number; k: number }>({
     summary: "y (idx's shape) = x.flat[idx] (i32 indices; outside [0, x.size) → E_ARG on js and native)",
     params: ['x', 'idx'],
     tensors: { x: { dtype: 'f32' }, idx: { dtype: 'i32' } },
@@ -843,8 +840,8 @@ export const OPS = {
     },
     native: ['gatherFlat'],
     wgsl: [{ family: 'pool', entries: ['gather_flat'] }],
-  })),
-  avgPool2d: optional(spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
+  }),
+  avgPool2d: spec<{ x: Tensor; pool: Pool2dGeom }, Pool2dPlan>({
     summary: "average pooling (PyTorch's default count_include_pad: each window divides by KH·KW)",
     params: ['x', 'pool'],
     tensors: { x: { dtype: 'f32', rank: 4 } },
@@ -853,8 +850,8 @@ export const OPS = {
     },
     native: ['avgPool2d'],
     wgsl: [{ family: 'pool', entries: ['avg_forward'] }],
-  })),
-  avgPool2dBackward: optional(spec<{ gy: Tensor; pool: Pool2dGeom; inputShape: readonly number[] }, Pool2dPlan>({
+  }),
+  avgPool2dBackward: spec<{ gy: Tensor; pool: Pool2dGeom; inputShape: readonly number[] }, Pool2dPlan>({
     summary: 'gx [inputShape] of avgPool2d: each input gathers gy/(KH·KW) over the windows containing it',
     params: ['gy', 'pool', 'inputShape'],
     tensors: { gy: { dtype: 'f32', rank: 4 } },
@@ -869,7 +866,7 @@ export const OPS = {
     },
     native: ['avgPool2dBackward'],
     wgsl: [{ family: 'pool', entries: ['avg_backward'] }],
-  })),
+  }),
   // ---- many grid points per dispatch (src/landscape/evaluate.ts) ----
   pointCombine: spec<{ coef: Tensor; basis: Tensor }, { p: number; j: number; s: number }>({
     summary: 'out [P, …S] = Σ_j coef[p, j]·basis[j, …S]: each point\'s affine combination of J basis tensors (weights, or first-layer outputs)',

@@ -15,9 +15,9 @@
  * atol = 1e-6·K with K the terms per output (C·KH·KW forward, O·KH·KW input gradient,
  * N·OH·OW weight gradient), rtol 1e-4; pooling moves or averages a window: 1e-6.
  */
-import { afterAll, beforeAll, describe, expect, it as vit } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, BackendName, Tensor } from '../../src/backends/backend.js';
-import { type Conv2dGeom, OPS, type OpName, type Pool2dGeom } from '../../src/backends/ops.js';
+import type { Conv2dGeom, OpName, Pool2dGeom } from '../../src/backends/ops.js';
 import { RiverbedError } from '../../src/errors.js';
 import { backendsUnderTest, expectClose, randomArray, randomInts, rng } from '../helpers/backends.js';
 
@@ -260,17 +260,8 @@ for (const b of backends) {
     const up = (v: Arr, shape: readonly number[]) => be.upload(Float32Array.from(v), [...shape]);
     const read = (t: Tensor) => be.read(t);
 
-    // While the ops are optional() in the registry a backend may still lack them: its cases are
-    // skipped visibly. Once they are required, a backend without one fails here.
-    const lacking = () => CONV_OPS.filter((op) => typeof (be as unknown as Record<string, unknown>)[op] !== 'function');
-    const it = (name: string, fn: () => Promise<void>) =>
-      vit(name, async (ctx) => {
-        if (lacking().length > 0) ctx.skip();
-        await fn();
-      });
-
-    vit('has every op the registry requires', () => {
-      for (const op of lacking()) expect((OPS[op] as { optional?: true }).optional, `${b.name} lacks the required op ${op}`).toBe(true);
+    it('has every op', () => {
+      for (const op of CONV_OPS) expect(typeof (be as unknown as Record<string, unknown>)[op], `${b.name} lacks ${op}`).toBe('function');
     });
 
     describe('conv2d and its gradients against the float64 reference', () => {
@@ -436,7 +427,7 @@ for (const b of backends) {
     });
 
     // A shader cannot throw: webgpu skips such indices (documented on the ops); js and native refuse them.
-    (b.name === 'webgpu' ? vit.skip : it)('indices outside their range → E_ARG', async () => {
+    it.skipIf(b.name === 'webgpu')('indices outside their range → E_ARG', async () => {
       const x = up(randomArray(8, 1), [1, 2, 2, 2]);
       const [c1, m1] = await codeOf(() => be.gatherFlat!(x, be.uploadInt(Int32Array.of(0, 8), [2])));
       expect(c1).toBe('E_ARG');
@@ -476,7 +467,7 @@ describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('convolut
   afterAll(() => be?.dispose());
   const up = (v: Arr, shape: readonly number[]) => be.upload(Float32Array.from(v), [...shape]);
 
-  vit('conv2d, both gradients and channelSum', async () => {
+  it('conv2d, both gradients and channelSum', async () => {
     const cs: ConvCase = { name: 'tiled', x: [5, 5, 7, 6], w: [4, 3, 3], g: geom(1, 2, 1, 0), bias: true };
     const x = data(size(cs.x), 1500);
     const w = data(size(weightShape(cs)), 1501);
@@ -493,7 +484,7 @@ describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('convolut
     expectClose(await be.read(be.channelSum!(GY)), want.gb, tol(5 * ys[2] * ys[3]), 'gb');
   });
 
-  vit('max and avg pooling, their backwards and gatherFlat', async () => {
+  it('max and avg pooling, their backwards and gatherFlat', async () => {
     const pc: PoolCase = { name: 'tiled', x: [6, 5, 9, 8], p: pool(3, 2, 2, 1, 1, 1) };
     const x = data(size(pc.x), 1510);
     const ys = poolOut(pc);
@@ -511,7 +502,7 @@ describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('convolut
 });
 
 describe.skipIf(!backends.some((b) => b.name === 'webgpu' && !b.skip))('webgpu: indices a shader cannot refuse', () => {
-  vit('gatherFlat gives NaN for an index outside x; maxPool2dBackward skips an argmax outside its plane', async () => {
+  it('gatherFlat gives NaN for an index outside x; maxPool2dBackward skips an argmax outside its plane', async () => {
     const be = (await backends.find((b) => b.name === 'webgpu')!.create()) as Backend;
     try {
       const x = be.upload(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), [1, 2, 2, 2]);
