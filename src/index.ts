@@ -148,3 +148,6 @@ export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.
 
 // Plots (Vega → SVG → PNG)
 export { lineChartSpec, renderSvg, svgToPng, writePlot, type LinePlot, type Series } from './plot/index.js';
+
+// Benchmarks on this machine (`riverbed bench`)
+export { runBench, timeCalls, type BenchOptions, type BenchReport, type BenchResult, type Limits, type MachineInfo, type Timing } from './bench/index.js';
