@@ -15,7 +15,7 @@ import { evaluationPlot, formatEvaluation, describeArchitecture } from '../cores
 import { type Dataset, loadNpyDataset, numClasses, splitDataset } from '../data/dataset.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
-import { type ModelDescription, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { type ModelDescription, inputField, inputMismatch, isMlpDescription, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
@@ -38,7 +38,8 @@ export interface EvaluateCliOptions {
   epochs: number;
   retrainEpochs?: number;
   retrainSteps?: number;
-  hidden: string;
+  hidden?: string;
+  model?: string;
   transferHidden?: string;
   targetModel?: string;
   batchSize: number;
@@ -58,7 +59,7 @@ export function registerCoresetEvaluate(coreset: Command): void {
     .command('evaluate')
     .description('Compare selection methods: retrain on each coreset with the same budget, report test accuracy mean ± std over seeds.')
     .option('--dataset <name>', 'bundled dataset: mnist | fashion-mnist')
-    .option('--inputs <X.npy>', 'inputs [N, D] float32/float64 (instead of --dataset)')
+    .option('--inputs <X.npy>', 'inputs [N, D] or images [N, C, H, W], float32/float64 (instead of --dataset)')
     .option('--labels <Y.npy>', 'integer labels [N] (with --inputs)')
     .option('--test-inputs <X.npy>', 'held-out test inputs (default: --test-fraction of --inputs)')
     .option('--test-labels <Y.npy>', 'held-out test labels (with --test-inputs)')
@@ -73,7 +74,8 @@ export function registerCoresetEvaluate(coreset: Command): void {
     .option('--epochs <n>', 'epochs of the recorded full-data run', intOption('--epochs', 2), 8)
     .option('--retrain-epochs <n>', 'budget: epochs over each coreset (steps = ceil(k/batch)·n, the same for every method at a fraction; default 20)', intOption('--retrain-epochs'))
     .option('--retrain-steps <n>', 'budget: exactly n SGD steps on every coreset at every fraction', intOption('--retrain-steps'))
-    .option('--hidden <list>', 'hidden widths of the D-…-classes relu MLP that records and retrains (e.g. 128 or 256,128)', '128')
+    .option('--hidden <list>', 'hidden widths of the D-…-classes relu MLP that records and retrains (e.g. 128 or 256,128; default 128)')
+    .option('--model <M.json>', 'a riverbed.model description (an MLP or a CNN, e.g. examples/cnn.json) that records and retrains, instead of --hidden')
     .option('--transfer-hidden <list>', 'transfer: hidden widths of a second MLP retrained on the same coresets')
     .option('--target-model <M.json>', 'transfer: a riverbed.model description retrained on the same coresets')
     .option('--batch-size <n>', 'mini-batch size', intOption('--batch-size'), 128)
@@ -161,8 +163,9 @@ function modelFor(widths: number[], features: number, classes: number): ModelDes
   return mlpDescription(features, widths, classes, 'relu');
 }
 
-function checkModel(desc: ModelDescription, file: string, features: number, classes: number): void {
-  if (inputSize(desc) !== features) fail('E_MODEL', `the model takes ${inputSize(desc)} inputs but the data have ${features} features`, { file, field: 'layers[0].in' });
+function checkModel(desc: ModelDescription, file: string, data: Dataset, classes: number): void {
+  const why = inputMismatch(desc, data.features, data.shape);
+  if (why) fail('E_MODEL', why, { file, field: inputField(desc) });
   if (outputSize(desc) < classes) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but the labels need ${classes} classes`, { file, field: 'layers[-1].out' });
 }
 
@@ -172,7 +175,8 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   const seeds = parseSeeds(o.seeds);
   const methods = parseList(o.methods, '--methods');
   const retrain = parseRetrain(o);
-  const hidden = parseWidths(o.hidden, '--hidden');
+  if (o.model !== undefined && o.hidden !== undefined) fail('E_ARG', 'give either --hidden or --model, not both', { field: '--model' });
+  const hidden = parseWidths(o.hidden ?? '128', '--hidden');
   if (o.transferHidden !== undefined && o.targetModel !== undefined) fail('E_ARG', 'give either --transfer-hidden or --target-model, not both', { field: '--target-model' });
   const transferHidden = o.transferHidden !== undefined ? parseWidths(o.transferHidden, '--transfer-hidden') : undefined;
   const backendChoice = parseBackendChoice(o.backend);
@@ -185,19 +189,22 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
       { flag: '--labels', path: o.labels },
       { flag: '--test-inputs', path: o.testInputs },
       { flag: '--test-labels', path: o.testLabels },
+      { flag: '--model', path: o.model },
       { flag: '--target-model', path: o.targetModel },
     ],
     dirs: [{ flag: '--out', path: o.out, files: outputFiles(o.transferHidden !== undefined || o.targetModel !== undefined) }],
   });
+  const fileModel = o.model !== undefined ? await loadModelDescription(o.model) : undefined;
   const fileTarget = o.targetModel !== undefined ? await loadModelDescription(o.targetModel) : undefined;
 
   // 2. data and models
   const t0 = performance.now();
   const data = await loadData(o);
   const features = data.train.features;
-  const model = modelFor(hidden, features, data.numClasses);
+  const model = fileModel ?? modelFor(hidden, features, data.numClasses);
+  if (fileModel) checkModel(fileModel, o.model!, data.train, data.numClasses);
   const transferModel = fileTarget ?? (transferHidden ? modelFor(transferHidden, features, data.numClasses) : undefined);
-  if (fileTarget) checkModel(fileTarget, o.targetModel!, features, data.numClasses);
+  if (fileTarget) checkModel(fileTarget, o.targetModel!, data.train, data.numClasses);
 
   // 3. the grid
   const { backend, reason } = await selectBackend(backendChoice);
@@ -229,7 +236,7 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
     ...runManifest({
       backend: backend.name,
       seeds,
-      inputs: [o.inputs, o.labels, o.testInputs, o.testLabels, o.targetModel].filter((p): p is string => p !== undefined),
+      inputs: [o.inputs, o.labels, o.testInputs, o.testLabels, o.model, o.targetModel].filter((p): p is string => p !== undefined),
       parameters: {
         dataset: o.dataset ?? null,
         dataSha256: result.dataset.sha256,
@@ -241,7 +248,8 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
         fractions,
         epochs: o.epochs,
         retrain,
-        hidden,
+        hidden: fileModel ? null : hidden,
+        model: o.model ?? null,
         transfer: transferModel ? (o.targetModel ?? transferHidden) : null,
         batchSize: o.batchSize,
         lr: o.lr,
@@ -257,7 +265,7 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   if (o.out !== undefined) {
     const files: PendingFile[] = [{ path: join(o.out, 'evaluation.json'), data: Buffer.from(JSON.stringify(full, null, 2) + '\n', 'utf8') }];
     const plots: [string, ReturnType<typeof evaluationPlot>][] = [
-      ['evaluation', evaluationPlot(result, result.source, `${data.name}: coreset test accuracy (${describeArchitecture(result.source)} MLP, ${seeds.length} seeds, mean ± std)`)],
+      ['evaluation', evaluationPlot(result, result.source, `${data.name}: coreset test accuracy (${describeArchitecture(result.source)}${isMlpDescription(model) ? ' MLP' : ''}, ${seeds.length} seeds, mean ± std)`)],
     ];
     if (result.transfer) {
       plots.push(['transfer', evaluationPlot(result, result.transfer, `${data.name}: ${describeArchitecture(result.source)} selects, ${describeArchitecture(result.transfer)} retrains`)]);

@@ -9,7 +9,7 @@ import { type Dataset, loadNpyDataset } from '../data/dataset.js';
 import { fail } from '../errors.js';
 import { readNpy } from '../io/npy.js';
 import type { PlanInput } from '../io/output-plan.js';
-import { type ModelDescription, inputSize, isLinear, loadModelDescription, outputSize } from '../model/description.js';
+import { type ModelDescription, inputMismatch, inputSize, isLinear, loadModelDescription, outputSize } from '../model/description.js';
 import { Mlp, parameterSpecs } from '../model/mlp.js';
 
 export interface CurvatureFiles {
@@ -47,12 +47,14 @@ export async function loadProblem(f: CurvatureFiles): Promise<LoadedProblem> {
   const description = await loadModelDescription(f.model);
   const data = await loadNpyDataset(f.inputs, f.labels);
   const first = description.layers.findIndex(isLinear);
-  if (data.features !== inputSize(description)) {
+  const mismatch = inputMismatch(description, data.features, data.shape);
+  if (mismatch && !description.input) {
     fail('E_SHAPE', `inputs have ${data.features} features per sample but the model's layers[${first}].in is ${inputSize(description)} (${f.model})`, {
       file: f.inputs,
-      field: 'shape[1]',
+      field: data.shape ? 'shape' : 'shape[1]',
     });
   }
+  if (mismatch) fail('E_SHAPE', `${mismatch} (${f.model})`, { file: f.inputs, field: 'shape' });
   const classes = outputSize(description);
   for (let i = 0; i < data.count; i++) {
     if (data.labels[i]! >= classes) {

@@ -18,7 +18,7 @@ import { loadMnist } from '../data/mnist.js';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
-import { describeModel, mlpDescription } from '../model/description.js';
+import { describeModel, exampleCnnDescription, inputField, inputMismatch, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { accuracy, evaluateSamples } from '../train/evaluate.js';
@@ -33,7 +33,8 @@ interface DemoOptions {
   epochs: number;
   retrainEpochs: number;
   fraction: number;
-  hidden: number;
+  model: string;
+  hidden?: number;
   batchSize: number;
   lr: number;
   seed: number;
@@ -51,7 +52,8 @@ export function registerDemo(program: Command): void {
     .option('--epochs <n>', 'epochs of the recorded full-data run (the trajectory length; ≥ 3)', intOption('--epochs', 3), 8)
     .option('--retrain-epochs <n>', 'epochs of each retraining on a 10 % subset', intOption('--retrain-epochs'), 20)
     .option('--fraction <f>', 'coreset fraction', numberOption('--fraction', (n) => n > 0 && n <= 1, 'a number in (0, 1]'), 0.1)
-    .option('--hidden <n>', 'hidden width of the 784-H(relu)-10 MLP', intOption('--hidden'), 128)
+    .option('--model <name>', 'mlp (784-H(relu)-10, H = --hidden) | cnn (examples/cnn.json: two conv+pool blocks, 3136-128-10) | a riverbed.model JSON file', 'mlp')
+    .option('--hidden <n>', 'hidden width of the 784-H(relu)-10 MLP (--model mlp; default 128)', intOption('--hidden'))
     .option('--batch-size <n>', 'mini-batch size', intOption('--batch-size'), 128)
     .option('--lr <x>', 'SGD learning rate (momentum 0.9, cosine schedule)', numberOption('--lr', (n) => n > 0, 'a positive number'), 0.05)
     .option('--seed <n>', 'seed of the split, initialisation, shuffling and the random subset', intOption('--seed', 0), 0)
@@ -88,15 +90,21 @@ async function demo(o: DemoOptions): Promise<DemoSummary> {
   const t0 = performance.now();
   const choice = parseBackendChoice(o.backend);
   // The output rule before the (long) run; DIR itself is created only when the results are written.
-  checkOutputPlan({ inputs: [], dirs: [{ flag: '--out', path: o.out, files: [...RECORD_FILES.map((f) => `trajectory/${f}`), 'selection.json', 'demo.json'] }] });
+  const file = o.model !== 'mlp' && o.model !== 'cnn' ? o.model : undefined;
+  checkOutputPlan({ inputs: file ? [{ flag: '--model', path: file }] : [], dirs: [{ flag: '--out', path: o.out, files: [...RECORD_FILES.map((f) => `trajectory/${f}`), 'selection.json', 'demo.json'] }] });
   const say = o.json ? () => {} : note;
+  if (o.hidden !== undefined && o.model !== 'mlp') fail('E_ARG', `--hidden sets the width of --model mlp, not of --model ${o.model}`, { field: '--hidden' });
+  const desc = file ? await loadModelDescription(file) : o.model === 'cnn' ? exampleCnnDescription(10) : mlpDescription(784, [o.hidden ?? 128], 10, 'relu');
+  // The digits are 28×28 images (rows of 784) in 10 classes.
+  const mismatch = inputMismatch(desc, 784, [1, 28, 28]);
+  if (mismatch) fail('E_MODEL', `${mismatch} (MNIST digits are [1, 28, 28])`, { file, field: inputField(desc) });
+  if (outputSize(desc) < 10) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but MNIST has 10 classes`, { file, field: 'layers[-1].out' });
   const data = await loadMnist({ seed: o.seed, trainSize: o.trainSize });
   const tLoad = performance.now();
   const { backend, reason } = await selectBackend(choice);
   say(`riverbed demo — backend ${backend.name} (${reason})`);
   say(`MNIST: ${data.train.count} train / ${data.val.count} validation digits (seed ${o.seed}), ${data.test.count} held-out test digits`);
   try {
-    const desc = mlpDescription(784, [o.hidden], 10, 'relu');
     const optimizer = optimizerConfig('sgd', { lr: o.lr, momentum: 0.9 });
     const schedule = { name: 'cosine' as const, warmupSteps: 0 };
     const train = toDevice(backend, data.train);

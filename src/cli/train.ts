@@ -12,7 +12,7 @@ import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpy } from '../io/npy.js';
 import { checkOutputPlan } from '../io/output-plan.js';
-import { type ModelDescription, describeModel, inputSize, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { type ModelDescription, describeModel, inputField, inputMismatch, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
@@ -57,14 +57,14 @@ interface TrainCliOptions extends ScheduleCliOptions {
 export function registerTrain(program: Command): void {
   const train = program
     .command('train')
-    .description('Train an MLP and optionally record per-sample loss trajectories (for `riverbed coreset cld`).')
+    .description('Train a model (an MLP, or a CNN from --model) and optionally record per-sample loss trajectories (for `riverbed coreset cld`).')
     .option('--dataset <name>', 'bundled dataset: mnist (60 000 train digits split into train/val; t10k is the test split)')
-    .option('--inputs <X.npy>', 'inputs [N, D] float32/float64 (instead of --dataset)')
+    .option('--inputs <X.npy>', 'inputs [N, D] or images [N, C, H, W], float32/float64 (instead of --dataset)')
     .option('--labels <Y.npy>', 'integer labels [N] (with --inputs)')
     .option('--train-size <n>', 'mnist: training digits (default: all 50 000 left after validation)', intOption('--train-size'))
     .option('--val-size <n>', 'mnist: validation digits (default 10 000)', intOption('--val-size', 0))
     .option('--val-fraction <f>', '--inputs: fraction held out for validation', numberOption('--val-fraction', (n) => n >= 0 && n < 1, 'a number in [0, 1)'), 0.1)
-    .option('--model <M.json>', 'model description (riverbed.model JSON); default D-<hidden>(relu)-classes')
+    .option('--model <M.json>', 'model description (riverbed.model JSON: linear, conv2d, pooling, flatten layers; docs/models.md); default D-<hidden>(relu)-classes')
     .option('--hidden <n>', 'hidden width of the default model', intOption('--hidden'), 128)
     .option('--init <W.safetensors>', 'start from these weights instead of a seeded initialisation')
     .option('--epochs <n>', 'epochs', intOption('--epochs'), 10)
@@ -116,8 +116,9 @@ async function loadData(o: TrainCliOptions): Promise<Loaded> {
   return { datasetName: o.inputs, train, val: val.count ? val : undefined, classes: numClasses(all) };
 }
 
-function checkModel(desc: ModelDescription, file: string, features: number, classes: number): void {
-  if (inputSize(desc) !== features) fail('E_MODEL', `the model takes ${inputSize(desc)} inputs but the data have ${features} features`, { file, field: 'layers[0].in' });
+function checkModel(desc: ModelDescription, file: string, data: Dataset, classes: number): void {
+  const why = inputMismatch(desc, data.features, data.shape);
+  if (why) fail('E_MODEL', why, { file, field: inputField(desc) });
   if (outputSize(desc) < classes) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but the labels need ${classes} classes`, { file, field: 'layers[-1].out' });
 }
 
@@ -156,7 +157,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const data = await loadData(o);
   const features = data.train.features;
   const desc = fileDesc ?? mlpDescription(features, [o.hidden], data.classes);
-  checkModel(desc, o.model ?? '<default model>', features, data.classes);
+  checkModel(desc, o.model ?? '<default model>', data.train, data.classes);
   // Sizes that cannot fit (--hidden 1e9, a stray label 1 048 575, --epochs 1e9 --record): refused with the estimate, before any work.
   requireTrainingFits({
     model: desc, batchSize: o.batchSize, train: data.train.count, val: data.val?.count ?? 0, features, optimizerStates: optimizer.name === 'sgd' ? 1 : 2,

@@ -15,6 +15,8 @@ export interface Dataset {
   count: number;
   /** Original dataset index of each row. */
   indices: Int32Array;
+  /** Per-sample shape when the samples are images ([C, H, W], product = features); rows are their row-major values. */
+  shape?: number[];
 }
 
 export function numClasses(...sets: Dataset[]): number {
@@ -37,7 +39,7 @@ export function subset(ds: Dataset, rows: ArrayLike<number>, name = ds.name): Da
     labels[r] = ds.labels[i]!;
     indices[r] = ds.indices[i]!;
   }
-  return { name, inputs, features: D, labels, count: n, indices };
+  return { name, inputs, features: D, labels, count: n, indices, ...(ds.shape ? { shape: [...ds.shape] } : {}) };
 }
 
 /**
@@ -56,18 +58,31 @@ export function splitDataset(ds: Dataset, valCount: number, seed: number, trainC
   return { train: subset(ds, train, `${ds.name}/train`), val: subset(ds, val, `${ds.name}/val`) };
 }
 
-/** Loads inputs [N, D] (float32/float64) and labels [N] (integers) from `.npy` files. */
+/**
+ * Loads inputs [N, D] or images [N, C, H, W] (float32/float64; images become rows of C·H·W values,
+ * row-major, with `shape` [C, H, W]) and labels [N] (integers) from `.npy` files.
+ */
 export async function loadNpyDataset(inputsPath: string, labelsPath: string): Promise<Dataset> {
   const x = await readNpy(inputsPath);
-  if (x.shape.length !== 2) fail('E_SHAPE', `inputs must be 2-D [samples, features], got shape [${x.shape.join(', ')}]`, { file: inputsPath });
+  if (x.shape.length !== 2 && x.shape.length !== 4) fail('E_SHAPE', `inputs must be [samples, features] or [samples, channels, height, width], got shape [${x.shape.join(', ')}]`, { file: inputsPath });
   if (x.dtype !== 'f4' && x.dtype !== 'f8') fail('E_DTYPE', `inputs must be float32 or float64, got ${x.dtype}`, { file: inputsPath });
-  const [n, D] = x.shape as [number, number];
-  if (n < 1 || D < 1) fail('E_SHAPE', `inputs are empty (shape [${n}, ${D}])`, { file: inputsPath });
+  const n = x.shape[0]!;
+  const D = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  if (n < 1 || D < 1) fail('E_SHAPE', `inputs are empty (shape [${x.shape.join(', ')}])`, { file: inputsPath });
   const inputs = x.data instanceof Float32Array ? Float32Array.from(x.data) : Float32Array.from(x.data as Float64Array);
   for (let i = 0; i < inputs.length; i++) {
-    if (!Number.isFinite(inputs[i]!)) fail('E_VALUE', `inputs[${Math.floor(i / D)}, ${i % D}] is ${inputs[i]}; inputs must be finite`, { file: inputsPath });
+    if (!Number.isFinite(inputs[i]!)) {
+      let r = i;
+      const at = x.shape.map((_, k) => x.shape.slice(k + 1).reduce((a, b) => a * b, 1)).map((stride) => {
+        const q = Math.floor(r / stride);
+        r -= q * stride;
+        return q;
+      });
+      fail('E_VALUE', `inputs[${at.join(', ')}] is ${inputs[i]}; inputs must be finite`, { file: inputsPath });
+    }
   }
   const labels = labelsToInt32(await readNpy(labelsPath), labelsPath);
   if (labels.length !== n) fail('E_SHAPE', `${labels.length} labels for ${n} input rows (${inputsPath})`, { file: labelsPath });
-  return { name: inputsPath, inputs, features: D, labels, count: n, indices: Int32Array.from({ length: n }, (_, i) => i) };
+  const shape = x.shape.length === 4 ? { shape: x.shape.slice(1) } : {};
+  return { name: inputsPath, inputs, features: D, labels, count: n, indices: Int32Array.from({ length: n }, (_, i) => i), ...shape };
 }

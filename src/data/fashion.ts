@@ -148,7 +148,7 @@ export function loadFashionAll(dir = fashionDataDir()): Dataset {
     labels.fill(c, row, row + counts[c]!);
     row += counts[c]!;
   }
-  return { name: 'fashion-mnist', inputs, features: FASHION_FEATURES, labels, count: total, indices: Int32Array.from({ length: total }, (_, i) => i) };
+  return { name: 'fashion-mnist', inputs, features: FASHION_FEATURES, labels, count: total, indices: Int32Array.from({ length: total }, (_, i) => i), shape: [1, 28, 28] };
 }
 
 export interface FashionSplits {

@@ -53,7 +53,7 @@ export async function loadMnistPart(part: 'train' | 't10k'): Promise<Dataset> {
     if (y > 9) fail('E_LABEL', `label ${i} is ${y}, expected 0..9`, { file: lblPath });
     labels[i] = y;
   }
-  return { name: `mnist/${part}`, inputs, features: MNIST_FEATURES, labels, count: n, indices: Int32Array.from({ length: n }, (_, i) => i) };
+  return { name: `mnist/${part}`, inputs, features: MNIST_FEATURES, labels, count: n, indices: Int32Array.from({ length: n }, (_, i) => i), shape: [1, 28, 28] };
 }
 
 export interface MnistSplits {

@@ -138,6 +138,55 @@ function nextShape(l: Layer, cur: number[]): number[] {
   return cur;
 }
 
+/**
+ * Why data cannot feed this model, or undefined. `features` is the length of a sample's row;
+ * `sampleShape` (optional) the per-sample shape the data have ([C, H, W]: an [N, C, H, W] .npy, the
+ * bundled 28×28 digits). Rows of C·H·W values feed a model with "input": [C, H, W] (row-major,
+ * as PyTorch's reshape reads them) and images feed an MLP with as many inputs (flattened); images
+ * and an "input" of the same rank must agree exactly.
+ */
+export function inputMismatch(d: ModelDescription, features: number, sampleShape?: readonly number[]): string | undefined {
+  const want = inputShape(d);
+  const size = inputSize(d);
+  const images = sampleShape && sampleShape.length > 1 ? ` ([${sampleShape.join(', ')}] per sample)` : '';
+  if (images && d.input && d.input.length === sampleShape!.length && sampleShape!.some((v, k) => v !== want[k])) {
+    return `the model's "input" is [${want.join(', ')}] but the data are [${sampleShape!.join(', ')}] per sample`;
+  }
+  if (features === size) return undefined;
+  return d.input
+    ? `the model takes ${size} inputs ("input": [${want.join(', ')}]) but the data have ${features} features${images}`
+    : `the model takes ${size} inputs but the data have ${features} features${images}`;
+}
+/** The description field an input mismatch is about: "input" when given, else the first linear layer's "in". */
+export function inputField(d: ModelDescription): string {
+  return d.input ? 'input' : `layers[${d.layers.findIndex(isLinear)}].in`;
+}
+
+/**
+ * The CNN of issue 12 (examples/cnn.json): conv(1→32, 3×3, pad 1)–ReLU–maxpool 2–conv(32→64,
+ * 3×3, pad 1)–ReLU–maxpool 2–flatten–linear(3136→128)–ReLU–linear(128→classes) on [1, 28, 28].
+ */
+export function exampleCnnDescription(classes = 10): ModelDescription {
+  return parseModelDescription({
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    input: [1, 28, 28],
+    layers: [
+      { type: 'conv2d', in: 1, out: 32, kernel: 3, stride: 1, padding: 1 },
+      { type: 'relu' },
+      { type: 'maxpool2d', kernel: 2, stride: 2 },
+      { type: 'conv2d', in: 32, out: 64, kernel: 3, stride: 1, padding: 1 },
+      { type: 'relu' },
+      { type: 'maxpool2d', kernel: 2, stride: 2 },
+      { type: 'flatten' },
+      { type: 'linear', in: 3136, out: 128 },
+      { type: 'relu' },
+      { type: 'linear', in: 128, out: classes },
+    ],
+    loss: 'cross_entropy',
+  });
+}
+
 /** An MLP description: inputs → hidden… (activation after each) → classes. */
 export function mlpDescription(inputs: number, hidden: readonly number[], classes: number, activation: Activation = 'relu'): ModelDescription {
   const layers: Layer[] = [];
