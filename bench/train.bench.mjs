@@ -46,6 +46,9 @@ const { loadMnistPart } = await import(dist('data/mnist.js'));
 const { train } = await import(dist('train/trainer.js'));
 const { optimizerConfig } = await import(dist('train/optimizer.js'));
 
+// The single-thread CPU-time measurement of (d) runs riverbed in a child (RIVERBED_THREADS is read
+// when the addon loads): it prints one JSON line and exits.
+const CHILD = process.env.TRAIN_BENCH_CHILD;
 const ROUNDS = Number(process.env.TRAIN_BENCH_ROUNDS ?? 2);
 const REPEATS = Number(process.env.TRAIN_BENCH_REPEATS ?? 3);
 const WARMUP = 1;
@@ -120,11 +123,11 @@ const results = {
   epochsTimedPerRound: REPEATS,
   problems: {},
 };
-console.log(`Training benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; MNIST train ${samples} images; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'}`);
+if (!CHILD) console.log(`Training benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; MNIST train ${samples} images; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'}`);
 
 // ---- (c) GEMM peak ---------------------------------------------------------------------------------
 results.gemm = {};
-for (const threads of [1, 2]) {
+for (const threads of CHILD ? [] : [1, 2]) {
   const r = spawnSync('python3', [join(root, 'bench/peers/gemm_numpy.py'), '--repeats', '10'], { encoding: 'utf8', env: peerEnv({ OPENBLAS_NUM_THREADS: String(threads) }) });
   if (r.status !== 0) {
     console.log(`(c) numpy GEMM peer failed (${threads} thread(s)): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
@@ -132,35 +135,41 @@ for (const threads of [1, 2]) {
   }
   const g = JSON.parse(r.stdout);
   results.gemm[threads] = g;
-  console.log(`(c) GEMM peak, numpy ${g.numpy} sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s (OpenBLAS kernel ${g.openblas.core ?? '?'})`);
+  console.log(
+    `(c) GEMM peak, numpy ${g.numpy} sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s (${g.gflops_cpu.toFixed(0)} per CPU second; OpenBLAS kernel ${g.openblas.core ?? '?'})`,
+  );
 }
 const peak = results.gemm[2]?.gflops;
 const pct = (gflops) => (peak ? ` = ${((100 * gflops) / peak).toFixed(0)} % of the 2-thread GEMM peak` : '');
 
 // ---- (b) PyTorch -----------------------------------------------------------------------------------
 const TORCH_PY = '/usr/bin/python3';
-const torchProbe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
+const torchProbe = CHILD ? { status: 1 } : existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
 const torchOk = torchProbe.status === 0;
-if (!torchOk) {
+if (!torchOk && !CHILD) {
   console.log(
     `(b) PyTorch peer SKIPPED: Debian's python3-torch is not importable by ${TORCH_PY} (${(torchProbe.stderr || '').trim().split('\n').pop()}).\n` +
       '    Install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread',
   );
 }
+// set_num_threads(1) first: on a busy machine OpenMP's spinning makes (2) far slower, and its run
+// is given up past 3× the time (1) took (then it is not PyTorch at its best).
 const TORCH_CONFIGS = [
-  { threads: 2, openblas: 2 },
   { threads: 1, openblas: 2 },
+  { threads: 2, openblas: 2 },
 ];
-function runTorch(p, cfg) {
+function runTorch(p, cfg, timeoutMs = 20 * 60_000) {
   const args = [
     join(root, 'bench/peers/train_torch.py'), '--dir', p.dir, '--data', dataDir, '--batch', String(p.batch),
     '--lr', String(LR), '--momentum', String(MOMENTUM), '--repeats', String(REPEATS), '--warmup', String(WARMUP), '--threads', String(cfg.threads),
   ];
   const env = peerEnv({ OPENBLAS_NUM_THREADS: String(cfg.openblas), MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296' });
   // On a busy machine OpenMP's spinning threads can make one epoch take minutes: bounded.
-  const r = spawnSync(TORCH_PY, args, { encoding: 'utf8', env, maxBuffer: 1 << 24, timeout: 20 * 60_000 });
-  if (r.status !== 0) return { failed: r.error?.code === 'ETIMEDOUT' ? 'timed out after 20 min' : (r.stderr || r.error?.message || '').trim().split('\n').pop() };
-  return JSON.parse(r.stdout);
+  const t0 = performance.now();
+  const r = spawnSync(TORCH_PY, args, { encoding: 'utf8', env, maxBuffer: 1 << 24, timeout: timeoutMs });
+  const wallMs = performance.now() - t0;
+  if (r.status !== 0) return { failed: r.error?.code === 'ETIMEDOUT' ? `gave up after ${fmt(timeoutMs)}` : (r.stderr || r.error?.message || '').trim().split('\n').pop(), wallMs };
+  return { ...JSON.parse(r.stdout), wallMs };
 }
 
 // ---- (a) riverbed ----------------------------------------------------------------------------------
@@ -176,7 +185,9 @@ const xt = native?.upload(x.data, x.shape);
 async function runRiverbed(p, fused) {
   const model = await Mlp.load(native, p.description, join(p.dir, 'weights.safetensors'));
   const ends = [];
+  const cpuEnds = [];
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const res = await train(model, { x: xt, labels }, {
     epochs: WARMUP + REPEATS,
     batchSize: p.batch,
@@ -186,11 +197,21 @@ async function runRiverbed(p, fused) {
     fused,
     onEpoch: () => {
       ends.push(performance.now());
+      const c = process.cpuUsage(c0);
+      cpuEnds.push((c.user + c.system) / 1000);
     },
   });
   model.dispose();
   const times = ends.map((t, i) => t - (i === 0 ? t0 : ends[i - 1]));
-  return { times: times.slice(WARMUP), epochLoss: res.epochLoss };
+  const cpu = cpuEnds.map((t, i) => t - (i === 0 ? 0 : cpuEnds[i - 1]));
+  return { times: times.slice(WARMUP), cpu: cpu.slice(WARMUP), epochLoss: res.epochLoss };
+}
+
+if (CHILD) {
+  const p = problems.find((q) => q.name === CHILD);
+  const r = await runRiverbed(p, true);
+  process.stdout.write(JSON.stringify(r) + '\n');
+  process.exit(0);
 }
 
 for (const p of problems) {
@@ -210,8 +231,10 @@ for (const p of problems) {
       }
     }
     if (torchOk) {
+      let firstWall = 0;
       TORCH_CONFIGS.forEach((cfg, k) => {
-        const t = runTorch(p, cfg);
+        const t = runTorch(p, cfg, k === 0 ? 20 * 60_000 : Math.max(60_000, 3 * firstWall));
+        if (k === 0) firstWall = t.wallMs;
         if (t.failed) console.log(`  (b) PyTorch peer failed (${JSON.stringify(cfg)}): ${t.failed}`);
         else {
           torchRuns[k].push(...t.all_ms);
@@ -250,6 +273,35 @@ for (const p of problems) {
     console.log(
       `  (a) riverbed native ${label}: ${fmt(e.min_ms)} per epoch (median ${fmt(e.median_ms)}, ${ms.length} epochs) → ${e.gflops.toFixed(0)} GFLOP/s${pct(e.gflops)}${vs}; epoch losses ${e.epochLoss.map((v) => v.toFixed(4)).join(', ')}`,
     );
+  }
+  // (d) One thread each, CPU time per epoch: the work itself, which a busy machine distorts far
+  // less than wall time (other processes delay a thread; they do not add to its CPU time).
+  if (native && process.env.TRAIN_BENCH_SINGLE !== '0') {
+    const rbCpu = [];
+    const torchCpu = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
+        encoding: 'utf8', env: { ...process.env, TRAIN_BENCH_CHILD: p.name, RIVERBED_THREADS: '1' }, maxBuffer: 1 << 24, timeout: 20 * 60_000,
+      });
+      if (c.status === 0) rbCpu.push(...JSON.parse(c.stdout.trim().split('\n').pop()).cpu);
+      else console.log(`  (d) riverbed single-thread run failed: ${(c.stderr || c.error?.message || '').trim().split('\n').pop()}`);
+      if (torchOk) {
+        const t = runTorch(p, { threads: 1, openblas: 1 });
+        if (t.failed) console.log(`  (d) PyTorch single-thread run failed: ${t.failed}`);
+        else torchCpu.push(...t.cpu_ms);
+      }
+    }
+    if (rbCpu.length) {
+      const d = { riverbedFusedCpuMs: Math.min(...rbCpu), torchCpuMs: torchCpu.length ? Math.min(...torchCpu) : null };
+      d.ratio = d.torchCpuMs ? d.torchCpuMs / d.riverbedFusedCpuMs : null;
+      res.singleThreadCpu = d;
+      const gf = flops / 1e6 / d.riverbedFusedCpuMs;
+      const g1 = results.gemm[1]?.gflops_cpu ?? results.gemm[1]?.gflops;
+      console.log(
+        `  (d) one thread each, CPU time per epoch (min): riverbed fused ${fmt(d.riverbedFusedCpuMs)} (${gf.toFixed(0)} GFLOP/s${g1 ? ` = ${((100 * gf) / g1).toFixed(0)} % of the 1-thread GEMM peak per CPU second` : ''})` +
+          (d.torchCpuMs ? `, PyTorch ${fmt(d.torchCpuMs)} → ${d.ratio.toFixed(2)}×` : ''),
+      );
+    }
   }
 }
 

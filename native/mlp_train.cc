@@ -144,7 +144,7 @@ void opt_ep(void* ctx, int i0, int j0, int rows, int cols, float* c, long ldc) {
   const int ahead = std::min(e.rows_total, i0 + (PREFETCH_TILES + 1) * rows);
   for (int r = i0 + PREFETCH_TILES * rows; r < ahead; r++) {
     const size_t off = (size_t)r * e.ld + j0;
-    for (int j = 0; j < cols + 15; j += 16) {
+    for (int j = 0; j < cols + 15 && j0 + j < e.ld; j += 16) {  // up to 3 lines: rows need not be aligned
       __builtin_prefetch(e.p + off + j, 1, 2);
       __builtin_prefetch(e.s0 + off + j, 1, 2);
       if (e.s1) __builtin_prefetch(e.s1 + off + j, 1, 2);
