@@ -88,6 +88,30 @@ Napi::Value ClasspStep(const Napi::CallbackInfo& info) {
   float* acc = a.f32(2, n);
   const double lr = a.num("lr"), eps = a.num("eps"), pw = a.num("power"), thr = a.num("threshold");
   if (!(pw > 0) || !(eps > 0)) a.range("power and eps must be > 0");
+  // p = 1 (the default) and 2 without pow(), which costs more than the rest of the step: the same
+  // bits, since pow(x, 1) = x, and pow(x, 2) of a float's double and pow(x, 0.5) are exact / correctly rounded.
+  if (pw == 1.0) {
+    chunked(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; i++) {
+        const double gi = g[i];
+        const double ai = (double)acc[i] + std::fabs(gi);
+        acc[i] = (float)ai;
+        if (gi * gi > thr) p[i] = (float)((double)p[i] - lr * gi / (eps + ai));
+      }
+    });
+    return info.Env().Undefined();
+  }
+  if (pw == 2.0) {
+    chunked(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; i++) {
+        const double gi = g[i];
+        const double ai = (double)acc[i] + gi * gi;
+        acc[i] = (float)ai;
+        if (gi * gi > thr) p[i] = (float)((double)p[i] - lr * gi / std::sqrt(eps + ai));
+      }
+    });
+    return info.Env().Undefined();
+  }
   chunked(n, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; i++) {
       const double gi = g[i];
@@ -99,6 +123,23 @@ Napi::Value ClasspStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 RIVERBED_EXPORT("classpStep", ClasspStep);
+
+// CLASSP's gate as a 0/1 mask, compared exactly as ClasspStep compares (g² in double > threshold).
+Napi::Value ClasspGate(const Napi::CallbackInfo& info) {
+  GenericArgs a(info, 2);
+  const size_t n = a.dim("n");
+  const float* g = a.f32(0, n);
+  float* m = a.f32(1, n);
+  const double thr = a.num("threshold");
+  chunked(n, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; i++) {
+      const double gi = g[i];
+      m[i] = gi * gi > thr ? 1.0f : 0.0f;
+    }
+  });
+  return info.Env().Undefined();
+}
+RIVERBED_EXPORT("classpGate", ClasspGate);
 
 // CLASSP's gate as a 0/1 mask, compared exactly as ClasspStep compares (g² in double > threshold).
 Napi::Value ClasspGate(const Napi::CallbackInfo& info) {

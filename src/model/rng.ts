@@ -80,6 +80,21 @@ export class Rng {
     return a;
   }
 
+  /** The generator's state (four unsigned 32-bit words): `Rng.fromState` continues the stream exactly. */
+  state(): [number, number, number, number] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
+  }
+
+  /** A generator continuing from `state()` (checkpoints); refuses words outside [0, 2³²) and the all-zero state. */
+  static fromState(s: readonly number[]): Rng {
+    if (s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= 0 && w < 4294967296) || s.every((w) => w === 0)) {
+      throw new RangeError(`an Rng state is four integers in [0, 2^32), not all zero; got [${s.join(', ')}]`);
+    }
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = [s[0]! | 0, s[1]! | 0, s[2]! | 0, s[3]! | 0];
+    return r;
+  }
+
   /** A random permutation of 0..n-1. */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);

@@ -47,12 +47,62 @@ export interface TrainOptions {
    * per epoch, off the event loop) — the default; false forces the composed kernel-by-kernel path.
    */
   fused?: boolean;
+  /** A regulariser's gradient added to every batch gradient before the step (EWC); implies the composed path. */
+  penalty?: GradientPenalty;
+  /** Call `onSave` after every `saveEvery` optimizer steps (global count), awaited before the next step. */
+  saveEvery?: number;
+  onSave?: (s: TrainSnapshot) => Promise<void>;
+  /** Continue from a snapshot taken by `onSave` (same model, data rows, options): see TrainSnapshot. */
+  resume?: TrainResume;
+  /** Stop after this many optimizer steps in all (a snapshot due at that step is saved first). */
+  stopAfter?: number;
+}
+
+/** Adds a regulariser's gradient to the loss gradients (one per parameter); returns the new ones and frees the old. */
+export interface GradientPenalty {
+  addGradient(grads: Tensor[]): Tensor[];
+}
+
+/**
+ * Where a run stands after a step: with the model's weights and the optimizer's state this is
+ * everything the rest of the run depends on, so resuming from it repeats the run bit for bit.
+ */
+export interface TrainResumeState {
+  /** Optimizer steps taken (the schedule's 0-based step of the next update). */
+  step: number;
+  /** The 1-based epoch in progress, and the steps of it already taken (= steps per epoch: only its end-of-epoch work is left). */
+  epoch: number;
+  position: number;
+  /** This epoch's order of the training rows (after its shuffle) and the shuffle stream's state after it. */
+  order: Int32Array;
+  rng: [number, number, number, number];
+  /** Sum of this epoch's per-sample losses so far, as the loop accumulates it. */
+  lossSum: number;
+  /** Mean losses of the finished epochs, and classp's moved fraction of every step so far. */
+  epochLoss: number[];
+  updateFraction: number[];
+}
+
+/** What `resume` takes: a snapshot's position and its optimizer state as `stateToHost` named it. */
+export interface TrainResume extends TrainResumeState {
+  optimizerState: ReadonlyMap<string, { data: Float32Array }>;
+  /** Named in errors about the state. */
+  file?: string;
+}
+
+export interface TrainSnapshot extends TrainResumeState {
+  /** The optimizer (its state tensors, `stateToHost`); the weights are the model's. */
+  optimizer: Optimizer;
 }
 
 export interface TrainResult {
   /** Mean mini-batch loss of every epoch (1-based epoch e at index e−1). */
   epochLoss: number[];
   steps: number;
+  /** classp: the fraction of coordinates each step moved (g² > threshold), in step order. */
+  updateFraction?: number[];
+  /** Set when `stopAfter` ended the run early: the step it stopped after. */
+  stoppedAt?: number;
 }
 
 export function stepsPerEpoch(samples: number, batchSize: number): number {
@@ -68,21 +118,45 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   if (n === 0) fail('E_ARG', 'no training samples');
   const perEpoch = stepsPerEpoch(n, o.batchSize);
   const total = perEpoch * o.epochs;
-  const rng = Rng.derive(o.seed, 'shuffle');
+  if (o.saveEvery !== undefined && (!Number.isInteger(o.saveEvery) || o.saveEvery < 1)) fail('E_ARG', `expected a positive integer, got ${o.saveEvery}`, { field: 'checkpoint-every' });
+  const r0 = o.resume;
+  if (r0) checkResume(r0, n, perEpoch, total, rows);
+  const rng = r0 ? Rng.fromState(r0.rng) : Rng.derive(o.seed, 'shuffle');
   const opt = new Optimizer(b, model, o.optimizer);
-  const epochLoss: number[] = [];
-  const order = Int32Array.from(rows);
+  const epochLoss: number[] = r0 ? [...r0.epochLoss] : [];
+  const updateFraction: number[] = r0 ? [...r0.updateFraction] : [];
+  const order = r0 ? Int32Array.from(r0.order) : Int32Array.from(rows);
   const yHost = new Int32Array(o.batchSize);
-  const fused = fusedEpoch(model, opt, data, o, order.length, total);
+  const fused = o.penalty ? undefined : fusedEpoch(model, opt, data, o, order.length, total);
+  const classp = o.optimizer.name === 'classp';
+  let stoppedAt: number | undefined;
+  // After a step: the snapshot due at this step, and whether stopAfter ends the run here.
+  const afterStep = async (epoch: number, position: number, lossSum: () => Promise<number>): Promise<boolean> => {
+    const t = opt.steps;
+    const stopNow = o.stopAfter !== undefined && t >= o.stopAfter;
+    if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || stopNow)) {
+      if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
+      await o.onSave({ step: t, epoch, position, order: Int32Array.from(order), rng: rng.state(), lossSum: await lossSum(), epochLoss: [...epochLoss], updateFraction: [...updateFraction], optimizer: opt });
+    }
+    if (stopNow) stoppedAt = t;
+    return stopNow;
+  };
   try {
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      rng.shuffle(order);
+    if (r0) opt.loadState(r0.optimizerState, model.params.map((p) => p.name), r0.step, r0.file);
+    for (let epoch = r0 ? r0.epoch : 1; epoch <= o.epochs && stoppedAt === undefined; epoch++) {
+      const resumed = r0 !== undefined && epoch === r0.epoch;
+      if (!resumed) rng.shuffle(order);
+      const start = resumed ? r0.position : 0;
       let sum: number;
-      if (fused) sum = await fused(epoch, order);
-      else {
-        let acc = b.zeros([1]);
+      if (fused) {
+        const got = await fused(epoch, order, start, resumed ? r0.lossSum : 0, afterStep);
+        if (got === undefined) break;
+        sum = got;
+      } else {
+        let acc = resumed ? b.upload(Float32Array.of(r0.lossSum), [1]) : b.zeros([1]);
         const batchReads: Promise<void>[] = [];
-        for (let s = 0; s < perEpoch; s++) {
+        let stop = false;
+        for (let s = start; s < perEpoch && !stop; s++) {
           const idx = order.subarray(s * o.batchSize, Math.min(n, (s + 1) * o.batchSize));
           const k = idx.length;
           const idxT = b.uploadInt(idx, [k]);
@@ -90,9 +164,10 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
           b.free(idxT);
           for (let r = 0; r < k; r++) yHost[r] = data.labels[idx[r]!]!;
           const yb = b.uploadInt(yHost.subarray(0, k), [k]);
-          const { loss, grads } = model.lossAndGradients(xb, yb);
+          const { loss, grads: g0 } = model.lossAndGradients(xb, yb);
           b.free(xb);
           b.free(yb);
+          const grads = o.penalty ? o.penalty.addGradient(g0) : g0;
           const t = opt.steps;
           opt.step(grads, learningRate(o.optimizer.lr, t, total, o.schedule));
           for (const g of grads) b.free(g);
@@ -112,21 +187,54 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
           b.free(acc);
           acc = acc2;
           o.onStep?.(opt.steps, total, epoch);
+          const accNow = acc;
+          stop = await afterStep(epoch, s + 1, async () => (await b.read(accNow))[0]!);
         }
         await Promise.all(batchReads);
         sum = (await b.read(acc))[0]!;
         b.free(acc);
+        if (stop) break; // the snapshot holds the rest (even an epoch's end-of-epoch work)
       }
+      if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
       const mean = sum / n;
       if (!Number.isFinite(mean)) fail('E_VALUE', `training diverged: mean loss of epoch ${epoch} is ${mean} (lower the learning rate)`);
       epochLoss.push(mean);
       await o.onEpoch?.(epoch, mean);
     }
+    if (classp && stoppedAt !== undefined) updateFraction.push(...(await opt.takeUpdateFractions()));
   } finally {
     opt.dispose();
   }
-  return { epochLoss, steps: opt.steps };
+  return { epochLoss, steps: opt.steps, ...(classp ? { updateFraction } : {}), ...(stoppedAt !== undefined ? { stoppedAt } : {}) };
 }
+
+/** A resume state that cannot belong to this run (other rows, batch size or epochs) is refused before any work. */
+function checkResume(r: TrainResume, n: number, perEpoch: number, total: number, rows: Int32Array): void {
+  const bad = (what: string) => fail('E_FORMAT', `cannot resume: ${what}`, { file: r.file });
+  if (!Number.isSafeInteger(r.step) || r.step < 1 || r.step > total) bad(`step ${r.step} is outside [1, ${total}] for this run`);
+  if (!Number.isSafeInteger(r.epoch) || !Number.isSafeInteger(r.position) || r.position < 1 || r.position > perEpoch || (r.epoch - 1) * perEpoch + r.position !== r.step) {
+    bad(`epoch ${r.epoch} position ${r.position} does not match step ${r.step} with ${perEpoch} steps per epoch`);
+  }
+  if (r.order.length !== n) bad(`the saved order has ${r.order.length} rows; this run trains ${n}`);
+  if (r.epochLoss.length !== r.epoch - 1) bad(`${r.epochLoss.length} finished epochs saved for epoch ${r.epoch}`);
+  if (!Number.isFinite(r.lossSum)) bad(`the epoch's loss sum is ${r.lossSum}`);
+  // The saved order must be a permutation of exactly this run's rows.
+  const want = Int32Array.from(rows).sort();
+  const got = Int32Array.from(r.order).sort();
+  for (let i = 0; i < n; i++) if (want[i] !== got[i]) bad(`the saved order is not a permutation of this run's ${n} training rows`);
+}
+
+/**
+ * Runs an epoch's steps from `start` (resolves to the epoch's loss sum, starting from `sum0`), or
+ * undefined when `afterStep` stopped the run. Calls end wherever a snapshot is due.
+ */
+type FusedEpoch = (
+  epoch: number,
+  order: Int32Array,
+  start: number,
+  sum0: number,
+  afterStep: (epoch: number, position: number, lossSum: () => Promise<number>) => Promise<boolean>,
+) => Promise<number | undefined>;
 
 /** With an onStep hook, a fused epoch is split into calls of at most this many steps. */
 export const FUSED_STEPS_PER_CALL = 16;
@@ -143,7 +251,7 @@ function fusedEpoch(
   o: TrainOptions,
   n: number,
   total: number,
-): ((epoch: number, order: Int32Array) => Promise<number>) | undefined {
+): FusedEpoch | undefined {
   const b = model.backend;
   const layers = model.description.layers;
   // The fused step knows linear layers and activations only: a CNN trains on the composed path.
@@ -172,11 +280,15 @@ function fusedEpoch(
   const bs = o.batchSize;
   const perEpoch = stepsPerEpoch(n, bs);
   const chunk = o.onStep ? Math.min(perEpoch, FUSED_STEPS_PER_CALL) : perEpoch;
-  return async (epoch, order) => {
+  // A call ends where a snapshot or the stop is due, so each is taken between two calls.
+  const due = (t: number) => Math.min(o.saveEvery ? (Math.floor(t / o.saveEvery) + 1) * o.saveEvery : Infinity, o.stopAfter ?? Infinity);
+  return async (epoch, order, start, sum0, afterStep) => {
     const loss = new Float32Array(n);
-    let sum = 0;
-    for (let s = 0; s < perEpoch; s += chunk) {
-      const steps = Math.min(chunk, perEpoch - s);
+    let sum = sum0;
+    let stopped = false;
+    let s = start;
+    while (s < perEpoch && !stopped) {
+      const steps = Math.min(chunk, perEpoch - s, Math.max(1, due(opt.steps) - opt.steps));
       const r0 = s * bs;
       const r1 = Math.min(n, (s + steps) * bs);
       const t0 = opt.steps;
@@ -195,10 +307,15 @@ function fusedEpoch(
       });
       opt.advance(steps);
       if (o.onStep) for (let j = 1; j <= steps; j++) o.onStep(t0 + j, total, epoch);
+      s += steps;
+      const sumNow = sum;
+      stopped = await afterStep(epoch, s, async () => sumNow);
     }
     if (o.onBatchLoss) {
-      for (let r0 = 0; r0 < n; r0 += bs) o.onBatchLoss(epoch, order.slice(r0, Math.min(n, r0 + bs)), loss.slice(r0, Math.min(n, r0 + bs)));
+      // Only the batches trained here (a resumed epoch's earlier ones were reported before its stop).
+      const end = Math.min(n, s * bs);
+      for (let r0 = start * bs; r0 < end; r0 += bs) o.onBatchLoss(epoch, order.slice(r0, Math.min(end, r0 + bs)), loss.slice(r0, Math.min(end, r0 + bs)));
     }
-    return sum;
+    return stopped ? undefined : sum;
   };
 }

@@ -1,0 +1,138 @@
+/**
+ * Exact resume through train(): snapshots taken every few steps (mid-epoch and at an epoch's last
+ * step), a run resumed from one of them — weights, optimizer state, schedule step, shuffle stream,
+ * data order and the epoch's partial loss sum restored — ends bit for bit where the uninterrupted
+ * run ends; `stopAfter` stops at a snapshot. Every backend; native and webgpu fused and composed.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../../src/backends/backend.js';
+import { mlpDescription } from '../../../src/model/description.js';
+import { Mlp } from '../../../src/model/mlp.js';
+import { Rng } from '../../../src/model/rng.js';
+import { type OptimizerName, optimizerConfig } from '../../../src/train/optimizer.js';
+import { type TrainOptions, type TrainResume, type TrainSnapshot, train } from '../../../src/train/trainer.js';
+import { backendsUnderTest, randomArray } from '../../helpers/backends.js';
+
+const backends = await backendsUnderTest();
+const N = 150;
+const D = 12;
+const labels = Int32Array.from({ length: N }, (_, i) => (i * 7) % 4);
+const inputs = randomArray(N * D, 5);
+for (let i = 0; i < N; i++) inputs[i * D + labels[i]!] += 1.5; // learnable
+const desc = mlpDescription(D, [10], 4);
+
+interface Saved {
+  resume: TrainResume;
+  weights: Map<string, Float32Array>;
+}
+
+async function snapshot(model: Mlp, s: TrainSnapshot): Promise<Saved> {
+  const state = await s.optimizer.stateToHost(model.params.map((p) => p.name));
+  const weights = new Map((await model.toHost()).map((t) => [t.name, t.data]));
+  const { optimizer: _o, ...pos } = s;
+  return { resume: { ...pos, order: Int32Array.from(pos.order), optimizerState: new Map(state.map((t) => [t.name, t])) }, weights };
+}
+
+async function runOnce(b: Backend, name: OptimizerName, fused: boolean, extra: Partial<TrainOptions> = {}, from?: Saved) {
+  const model = Mlp.init(b, desc, 3);
+  if (from) model.setWeights(from.weights);
+  const x = b.upload(inputs, [N, D]);
+  const saves: Saved[] = [];
+  const o: TrainOptions = {
+    epochs: 3,
+    batchSize: 32, // 5 steps per epoch, the last one of 22 rows
+    optimizer: optimizerConfig(name, name === 'classp' ? { threshold: 1e-4 } : {}),
+    schedule: { name: 'cosine', warmupSteps: 2 },
+    seed: 11,
+    fused,
+    saveEvery: 3,
+    onSave: async (s) => void saves.push(await snapshot(model, s)),
+    ...(from ? { resume: from.resume } : {}),
+    ...extra,
+  };
+  const r = await train(model, { x, labels }, o);
+  const weights = (await model.toHost()).map((t) => Array.from(t.data));
+  b.free(x);
+  model.dispose();
+  return { r, weights, saves };
+}
+
+for (const be of backends) {
+  describe.skipIf(!!be.skip)(`resume on ${be.name}`, () => {
+    for (const fused of be.name === 'js' ? [false] : [true, false]) {
+      for (const name of ['sgd', 'adam', 'classp'] as OptimizerName[]) {
+        it(`${name}${fused ? ' (fused when the backend has it)' : ' (composed)'}: resumed from steps 6, 12 (mid-epoch) and 15 (end of the last epoch) = straight, bit for bit`, async () => {
+          const b = await be.create();
+          try {
+            const straight = await runOnce(b, name, fused);
+            expect(straight.r.steps).toBe(15);
+            expect(straight.saves.map((s) => s.resume.step)).toEqual([3, 6, 9, 12, 15]);
+            // Epoch 1 = steps 1..5: step 6 is epoch 2's first step, step 15 the last step (only the end of epoch 3 left).
+            expect(straight.saves.map((s) => [s.resume.epoch, s.resume.position])).toEqual([[1, 3], [2, 1], [2, 4], [3, 2], [3, 5]]);
+            for (const k of [1, 3, 4]) {
+              const from = straight.saves[k]!;
+              const resumed = await runOnce(b, name, fused, {}, from);
+              expect(resumed.r.steps).toBe(15);
+              expect(resumed.weights, `weights after resuming at step ${from.resume.step}`).toEqual(straight.weights);
+              expect(resumed.r.epochLoss, `epoch losses after resuming at step ${from.resume.step}`).toEqual(straight.r.epochLoss);
+              expect(resumed.r.updateFraction).toEqual(straight.r.updateFraction);
+              // The resumed run's own snapshots are the straight run's later ones.
+              expect(resumed.saves.map((s) => s.resume.step)).toEqual(straight.saves.slice(k + 1).map((s) => s.resume.step));
+              if (k < 4) expect([...resumed.saves.at(-1)!.weights.values()].map((w) => Array.from(w))).toEqual(straight.weights);
+            }
+            if (name === 'classp') expect(straight.r.updateFraction).toHaveLength(15);
+          } finally {
+            b.dispose();
+          }
+        });
+      }
+      it(`stopAfter 7${fused ? ' (fused)' : ''}: a snapshot at the stop (even off the saveEvery grid), then resume = straight`, async () => {
+        const b = await be.create();
+        try {
+          const straight = await runOnce(b, 'sgd', fused, { saveEvery: undefined, onSave: undefined });
+          const stopped = await runOnce(b, 'sgd', fused, { stopAfter: 7 });
+          expect(stopped.r.stoppedAt).toBe(7);
+          expect(stopped.r.steps).toBe(7);
+          expect(stopped.r.epochLoss).toHaveLength(1); // epoch 2 was not finished
+          expect(stopped.saves.map((s) => s.resume.step)).toEqual([3, 6, 7]);
+          const resumed = await runOnce(b, 'sgd', fused, { saveEvery: undefined, onSave: undefined }, stopped.saves.at(-1)!);
+          expect(resumed.weights).toEqual(straight.weights);
+          // Snapshots do not change the run: the straight run above had none.
+          const withSaves = await runOnce(b, 'sgd', fused);
+          expect(withSaves.weights).toEqual(straight.weights);
+          expect(resumed.r.epochLoss.slice(0, 1)).toEqual(stopped.r.epochLoss);
+        } finally {
+          b.dispose();
+        }
+      });
+    }
+
+    it('a resume state that is not this run is refused before any step', async () => {
+      const b = await be.create();
+      try {
+        const straight = await runOnce(b, 'sgd', false);
+        const good = straight.saves[1]!;
+        const other = { ...good, resume: { ...good.resume, order: Int32Array.from({ length: N }, (_, i) => (i + 1) % (N + 1)) } };
+        await expect(runOnce(b, 'sgd', false, {}, other)).rejects.toThrow(/not a permutation of this run's 150 training rows/);
+        await expect(runOnce(b, 'sgd', false, { epochs: 1 }, good)).rejects.toThrow(/step 6 is outside \[1, 5\]/);
+        await expect(runOnce(b, 'sgd', false, { batchSize: 50 }, good)).rejects.toThrow(/does not match step 6 with 3 steps per epoch/);
+        await expect(runOnce(b, 'adam', false, {}, good)).rejects.toThrow(/missing adam state tensor/);
+      } finally {
+        b.dispose();
+      }
+    });
+  });
+}
+
+describe('Rng state', () => {
+  it('fromState(state()) continues the stream exactly; bad states are refused', () => {
+    const a = Rng.derive(42, 'shuffle');
+    for (let i = 0; i < 37; i++) a.nextU32();
+    const b = Rng.fromState(a.state());
+    for (let i = 0; i < 1000; i++) expect(b.nextU32()).toBe(a.nextU32());
+    expect(a.state().every((w) => w >= 0 && w < 2 ** 32)).toBe(true);
+    expect(() => Rng.fromState([0, 0, 0, 0])).toThrow(/not all zero/);
+    expect(() => Rng.fromState([1, 2, 3])).toThrow(/four integers/);
+    expect(() => Rng.fromState([1, 2, 3, 2 ** 32])).toThrow(/four integers/);
+  });
+});
