@@ -112,13 +112,20 @@ export { loadNpyDataset, splitDataset, type Dataset } from './data/dataset.js';
 
 // Model
 export {
+  describeModel,
+  exampleCnnDescription,
+  layerShapes,
   loadModelDescription,
   mlpDescription,
   parseModelDescription,
+  type Conv2dLayer,
+  type FlattenLayer,
   type Layer,
+  type LinearLayer,
   type ModelDescription,
+  type Pool2dLayer,
 } from './model/description.js';
-export { Mlp, parameterSpecs } from './model/mlp.js';
+export { Mlp, Sequential, parameterSpecs } from './model/mlp.js';
 
 // Training
 export { Optimizer, optimizerConfig, type OptimizerConfig, type OptimizerName } from './train/optimizer.js';

@@ -226,6 +226,8 @@ export function parseModelDescription(value: unknown, file = '<model>'): ModelDe
   // and where it comes from, for the messages.
   let cur: number[] | undefined = input;
   let from = '"input"';
+  // Where the channels come from: "input" or the last conv2d's out (pooling and activations keep them).
+  let channelsFrom = '"input"';
   let lastLinear = -1;
   v.layers.forEach((raw, i) => {
     const f = (name: string) => at(`layers[${i}]${name ? '.' + name : ''}`);
@@ -280,10 +282,11 @@ export function parseModelDescription(value: unknown, file = '<model>'): ModelDe
       const img = needImage();
       const conv: Conv2dLayer = { type: 'conv2d', in: positive('in'), out: positive('out'), kernel: pair('kernel', 1), stride: pair('stride', 1, [1, 1]), padding: pair('padding', 0, [0, 0]) };
       if (!bias()) conv.bias = false;
-      if (conv.in !== img[0]) fail('E_MODEL', `${what}expected ${img[0]} channels to match ${from}, got ${conv.in}`, f('in'));
+      if (conv.in !== img[0]) fail('E_MODEL', `${what}expected ${img[0]} channels to match ${channelsFrom}, got ${conv.in}`, f('in'));
       const [oh, ow] = windowed(img, conv.kernel, conv.stride, conv.padding);
       cur = [conv.out, oh, ow];
       from = `layers[${i}] (conv2d)`;
+      channelsFrom = `layers[${i}].out`;
       layers.push(conv);
     } else if (l.type === 'maxpool2d' || l.type === 'avgpool2d') {
       const img = needImage();

@@ -30,23 +30,15 @@ import {
 import { Rng } from './rng.js';
 
 /** A convolution's strides and padding as the kernels take them (Backend.conv2d). */
-export type Conv2dGeometry = Parameters<NonNullable<Backend['conv2d']>>[3];
+export type Conv2dGeometry = Parameters<Backend['conv2d']>[3];
 /** A pooling window as the kernels take it (Backend.maxPool2d). */
-export type Pool2dGeometry = Parameters<NonNullable<Backend['maxPool2d']>>[1];
+export type Pool2dGeometry = Parameters<Backend['maxPool2d']>[1];
 
 export function convGeometry(l: Conv2dLayer): Conv2dGeometry {
   return { strideH: l.stride[0], strideW: l.stride[1], padH: l.padding[0], padW: l.padding[1] };
 }
 export function poolGeometry(l: Pool2dLayer): Pool2dGeometry {
   return { kernelH: l.kernel[0], kernelW: l.kernel[1], strideH: l.stride[0], strideW: l.stride[1], padH: l.padding[0], padW: l.padding[1] };
-}
-
-type ConvOp = 'conv2d' | 'conv2dInputGrad' | 'conv2dWeightGrad' | 'channelSum' | 'maxPool2d' | 'maxPool2dBackward' | 'gatherFlat' | 'avgPool2d' | 'avgPool2dBackward';
-/** The backend's convolution/pooling method, or E_BACKEND naming the backend and the op. */
-function convOp<K extends ConvOp>(b: Backend, op: K): NonNullable<Backend[K]> {
-  const f = b[op];
-  if (typeof f !== 'function') fail('E_BACKEND', `the ${b.name} backend has no ${op} kernel; convolutional models need it (try --backend js)`);
-  return (f as (...a: unknown[]) => unknown).bind(b) as NonNullable<Backend[K]>;
 }
 
 export interface Parameter {
@@ -235,7 +227,7 @@ export class Mlp {
         h = this.layerForward(i, h, argmax);
       }
     } catch (e) {
-      // A missing kernel (a backend without conv2d) must not leak what the earlier layers made.
+      // A layer that throws (a kernel refusing its arguments) must not leak what the earlier layers made.
       for (let i = 1; i < inputs.length; i++) this.backend.free(inputs[i]!);
       for (const a of argmax) if (a) this.backend.free(a);
       throw e;
@@ -258,16 +250,16 @@ export class Mlp {
       }
       case 'conv2d': {
         const [wi, bi] = this.paramOf[i]!;
-        return this.withImage(i, h, (img) => convOp(b, 'conv2d')(img, this.params[wi]!.tensor, bi === undefined ? undefined : this.params[bi]!.tensor, convGeometry(l)));
+        return this.withImage(i, h, (img) => b.conv2d(img, this.params[wi]!.tensor, bi === undefined ? undefined : this.params[bi]!.tensor, convGeometry(l)));
       }
       case 'maxpool2d':
         return this.withImage(i, h, (img) => {
-          const r = convOp(b, 'maxPool2d')(img, poolGeometry(l));
+          const r = b.maxPool2d(img, poolGeometry(l));
           argmax[i] = r.argmax;
           return r.y;
         });
       case 'avgpool2d':
-        return this.withImage(i, h, (img) => convOp(b, 'avgPool2d')(img, poolGeometry(l)));
+        return this.withImage(i, h, (img) => b.avgPool2d(img, poolGeometry(l)));
       case 'flatten':
         // Always a copy, even of a row: every layer input is a tensor of its own (freed once).
         return b.slice(h, 0, [h.shape[0]!, h.size / h.shape[0]!]);
@@ -306,11 +298,11 @@ export class Mlp {
       case 'linear':
         return b.matmul(g, weight ?? this.params[this.paramOf[i]![0]]!.tensor, false, false);
       case 'conv2d':
-        return convOp(b, 'conv2dInputGrad')(g, weight ?? this.params[this.paramOf[i]![0]]!.tensor, convGeometry(l), this.inputShapeOf(i, batch));
+        return b.conv2dInputGrad(g, weight ?? this.params[this.paramOf[i]![0]]!.tensor, convGeometry(l), this.inputShapeOf(i, batch));
       case 'maxpool2d':
-        return convOp(b, 'maxPool2dBackward')(g, cache.argmax[i]!, this.inputShapeOf(i, batch));
+        return b.maxPool2dBackward(g, cache.argmax[i]!, this.inputShapeOf(i, batch));
       case 'avgpool2d':
-        return convOp(b, 'avgPool2dBackward')(g, poolGeometry(l), this.inputShapeOf(i, batch));
+        return b.avgPool2dBackward(g, poolGeometry(l), this.inputShapeOf(i, batch));
       case 'flatten':
         return b.slice(g, 0, hin.shape);
       default:
@@ -329,12 +321,12 @@ export class Mlp {
       case 'linear':
         return b.matmul(r, this.params[this.paramOf[i]![0]]!.tensor, false, true);
       case 'conv2d':
-        return this.withImage(i, r, (img) => convOp(b, 'conv2d')(img, this.params[this.paramOf[i]![0]]!.tensor, undefined, convGeometry(l)));
+        return this.withImage(i, r, (img) => b.conv2d(img, this.params[this.paramOf[i]![0]]!.tensor, undefined, convGeometry(l)));
       case 'maxpool2d':
         // Max pooling is locally linear: each output copies the input element at its argmax.
-        return convOp(b, 'gatherFlat')(r, cache.argmax[i]!);
+        return b.gatherFlat(r, cache.argmax[i]!);
       case 'avgpool2d':
-        return this.withImage(i, r, (img) => convOp(b, 'avgPool2d')(img, poolGeometry(l)));
+        return this.withImage(i, r, (img) => b.avgPool2d(img, poolGeometry(l)));
       case 'flatten':
         return b.slice(r, 0, [r.shape[0]!, r.size / r.shape[0]!]);
       default:
@@ -346,7 +338,7 @@ export class Mlp {
   parameterTangent(i: number, h: Tensor, vW: Tensor, vB: Tensor | undefined): Tensor {
     const b = this.backend;
     const l = this.description.layers[i] as ParameterLayer;
-    if (l.type === 'conv2d') return this.withImage(i, h, (img) => convOp(b, 'conv2d')(img, vW, vB, convGeometry(l)));
+    if (l.type === 'conv2d') return this.withImage(i, h, (img) => b.conv2d(img, vW, vB, convGeometry(l)));
     const z = b.matmul(h, vW, false, true);
     if (!vB) return z;
     const y = b.addBias(z, vB);
@@ -358,12 +350,12 @@ export class Mlp {
   weightGrad(i: number, h: Tensor, g: Tensor): Tensor {
     const l = this.description.layers[i] as ParameterLayer;
     if (l.type === 'linear') return this.backend.matmul(g, h, true, false);
-    return this.withImage(i, h, (img) => convOp(this.backend, 'conv2dWeightGrad')(img, g, convGeometry(l), l.kernel));
+    return this.withImage(i, h, (img) => this.backend.conv2dWeightGrad(img, g, convGeometry(l), l.kernel));
   }
 
   /** ∂/∂bias of Σ gᵀ·layer_i(h): column sums (linear) or per-channel sums (conv2d) of g. */
   biasGrad(i: number, g: Tensor): Tensor {
-    return this.description.layers[i]!.type === 'conv2d' ? convOp(this.backend, 'channelSum')(g) : this.backend.sumRows(g);
+    return this.description.layers[i]!.type === 'conv2d' ? this.backend.channelSum(g) : this.backend.sumRows(g);
   }
 
   /** Per-sample cross-entropy loss [B] of x [B, in] against labels (i32 [B]). */

@@ -91,7 +91,8 @@ describe('convolutional model descriptions', () => {
       [cnn([conv(), { type: 'maxpool2d', kernel: 2 }, conv({ in: 4, kernel: [15, 13] }), ...tail]), /^m\.json: layers\[2\]\.kernel: \(conv2d\) output would be -1×1: input 13×13 from layers\[1\] \(maxpool2d\), kernel 15×13, padding 0×0, stride 1×1$/],
       [cnn([conv(), { type: 'maxpool2d', kernel: 2 }, { type: 'maxpool2d', kernel: 2 }, { type: 'maxpool2d', kernel: 2 }, { type: 'maxpool2d', kernel: 2 }, { type: 'maxpool2d', kernel: 2 }, ...tail]), /^m\.json: layers\[5\]\.kernel: \(maxpool2d\) output would be 0×0: input 1×1 from layers\[4\] \(maxpool2d\)/],
       // channels that do not chain
-      [cnn([conv(), conv({ in: 3 }), ...tail]), /^m\.json: layers\[1\]\.in: \(conv2d\) expected 4 channels to match layers\[0\] \(conv2d\), got 3$/],
+      [cnn([conv(), { type: 'relu' }, { type: 'avgpool2d', kernel: 2 }, conv({ in: 3 }), ...tail]), /^m\.json: layers\[3\]\.in: \(conv2d\) expected 4 channels to match layers\[0\]\.out, got 3$/],
+      [cnn([conv(), conv({ in: 3 }), ...tail]), /^m\.json: layers\[1\]\.in: \(conv2d\) expected 4 channels to match layers\[0\]\.out, got 3$/],
       [cnn([conv({ in: 3 }), ...tail]), /^m\.json: layers\[0\]\.in: \(conv2d\) expected 1 channels to match "input", got 3$/],
       // a flatten size that disagrees with the next linear layer
       [cnn([conv(), { type: 'flatten' }, { type: 'linear', in: 2000, out: 10 }]), /^m\.json: layers\[2\]\.in: expected 2704 to match the flattened \[4, 26, 26\] of layers\[1\], got 2000$/],
