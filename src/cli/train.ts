@@ -15,7 +15,8 @@ import { checkOutputPlan } from '../io/output-plan.js';
 import { type ModelDescription, describeModel, inputField, inputMismatch, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
-import { type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
+import { OPTIMIZER_STATE_NAMES, type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
+import { type OptimizerCliOptions, addOptimizerOptions, optimizerOverrides } from './optimizer-options.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { RECORD_FILES } from '../train/recorder.js';
@@ -24,7 +25,7 @@ import { disposeQuietly, intOption, numberOption, progressBar } from './options.
 import { requireTrainingFits } from './resources.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 
-interface TrainCliOptions extends ScheduleCliOptions {
+interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions {
   dataset?: string;
   inputs?: string;
   labels?: string;
@@ -69,8 +70,8 @@ export function registerTrain(program: Command): void {
     .option('--init <W.safetensors>', 'start from these weights instead of a seeded initialisation')
     .option('--epochs <n>', 'epochs', intOption('--epochs'), 10)
     .option('--batch-size <n>', 'mini-batch size', intOption('--batch-size'), 128)
-    .option('--optimizer <name>', 'sgd | adam | adamw', 'sgd')
-    .option('--lr <x>', 'base learning rate (default: sgd 0.05, adam/adamw 0.001)', numberOption('--lr', (n) => n > 0, 'a positive number'))
+    .option('--optimizer <name>', 'sgd | adam | adamw | adagrad | classp (docs/optimizers.md)', 'sgd')
+    .option('--lr <x>', 'base learning rate (default: sgd 0.05, adam/adamw 0.001, adagrad 0.01, classp 0.2)', numberOption('--lr', (n) => n > 0, 'a positive number'))
     .option('--momentum <x>', 'sgd momentum (default 0.9)', numberOption('--momentum', (n) => n >= 0 && n < 1, 'a number in [0, 1)'))
     .option('--nesterov', 'sgd: Nesterov momentum')
     .option('--weight-decay <x>', 'weight decay (default 0; adamw 0.01)', numberOption('--weight-decay', (n) => n >= 0, 'a number ≥ 0'))
@@ -90,6 +91,7 @@ export function registerTrain(program: Command): void {
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else printSummary(summary);
     });
+  addOptimizerOptions(train);
   addScheduleOptions(train); // the schedules' own parameters, listed last
 }
 
@@ -137,6 +139,8 @@ export interface TrainSummary {
   seed: number;
   samples: { train: number; val: number; test: number };
   epochLoss: number[];
+  /** classp: the fraction of coordinates a step moved (g² > threshold), over the run and per epoch. */
+  classp?: { movedFraction: { mean: number; perEpoch: number[] } };
   val?: { loss: number; accuracy: number };
   test?: { loss: number; accuracy: number };
   seconds: { load: number; train: number; record: number; total: number };
@@ -148,7 +152,7 @@ export interface TrainSummary {
 async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const t0 = performance.now();
   const optimizerName = parseOptimizer(o.optimizer);
-  const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
+  const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay, ...optimizerOverrides(o) });
   const schedule: ScheduleConfig = scheduleFromOptions(o.schedule, o.warmup, o);
   const backendChoice = parseBackendChoice(o.backend);
   checkOutputs(o);
@@ -160,7 +164,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   checkModel(desc, o.model ?? '<default model>', data.train, data.classes);
   // Sizes that cannot fit (--hidden 1e9, a stray label 1 048 575, --epochs 1e9 --record): refused with the estimate, before any work.
   requireTrainingFits({
-    model: desc, batchSize: o.batchSize, train: data.train.count, val: data.val?.count ?? 0, features, optimizerStates: optimizer.name === 'sgd' ? 1 : 2,
+    model: desc, batchSize: o.batchSize, train: data.train.count, val: data.val?.count ?? 0, features, optimizerStates: OPTIMIZER_STATE_NAMES[optimizer.name].length,
     checkpoints: o.record !== undefined ? o.epochs + (o.recordInit ? 1 : 0) : 0, modelFlag: o.model ? '--model' : '--hidden', describe: describeModel(desc),
     labels: fileDesc || o.labels === undefined ? undefined : { sets: data.val ? [data.train.labels, data.val.labels] : [data.train.labels], classes: data.classes, file: o.labels },
   });
@@ -206,6 +210,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       epochLoss: run.epochLoss,
       seconds: { load: (tLoad - t0) / 1000, train: run.trainSeconds, record: run.recordSeconds, total: 0 },
     };
+    if (run.updateFraction) summary.classp = { movedFraction: movedFractions(run.updateFraction, stepsPerEpoch(data.train.count, o.batchSize)) };
     if (val) {
       const m = await evaluateSamples(model, val.x, val.labels);
       summary.val = { loss: meanLoss(m), accuracy: accuracy(m) };
@@ -287,6 +292,14 @@ function checkOutputs(o: TrainCliOptions): void {
   });
 }
 
+/** classp's per-step moved fractions as the run's mean and each epoch's mean. */
+function movedFractions(f: readonly number[], perEpoch: number): { mean: number; perEpoch: number[] } {
+  const mean = (a: readonly number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : 0);
+  const epochs: number[] = [];
+  for (let i = 0; i < f.length; i += perEpoch) epochs.push(mean(f.slice(i, i + perEpoch)));
+  return { mean: mean(f), perEpoch: epochs };
+}
+
 function printSummary(s: TrainSummary): void {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const lines = [
@@ -296,6 +309,7 @@ function printSummary(s: TrainSummary): void {
     `training    ${s.epochs} epochs × ${s.schedule.totalSteps / s.epochs} steps, batch ${s.batchSize}, ${s.optimizer.name} lr ${s.optimizer.lr}, ${s.schedule.name} schedule`,
     `loss        ${s.epochLoss.map((l) => l.toFixed(4)).join(' → ')}`,
   ];
+  if (s.classp) lines.push(`classp      moved ${pct(s.classp.movedFraction.mean)} of the coordinates per step (per epoch: ${s.classp.movedFraction.perEpoch.map(pct).join(', ')})`);
   if (s.val) lines.push(`validation  accuracy ${pct(s.val.accuracy)}, loss ${s.val.loss.toFixed(4)}`);
   if (s.test) lines.push(`test        accuracy ${pct(s.test.accuracy)}, loss ${s.test.loss.toFixed(4)}`);
   lines.push(`time        load ${s.seconds.load.toFixed(1)} s, train ${s.seconds.train.toFixed(1)} s, record ${s.seconds.record.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s`);
