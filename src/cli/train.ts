@@ -23,6 +23,7 @@ import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
 import { requireTrainingFits } from './resources.js';
+import { type Snapshot, checkpointEpochs, checkpointFile, snapshot, writeCheckpoints } from './train-checkpoints.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 
 interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions {
@@ -47,6 +48,7 @@ interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions {
   record?: string;
   force?: boolean;
   recordInit?: boolean;
+  checkpoints?: number;
   onlineCld?: string;
   onlineCldSource: string;
   save?: string;
@@ -81,6 +83,7 @@ export function registerTrain(program: Command): void {
     .option('--record <DIR>', 'write per-sample trajectories (train_*.npy, val_*.npy, trajectory.json) into DIR')
     .option('--force', 'let --record overwrite an existing recorded run in DIR (never an input)')
     .option('--record-init', 'also record before the first update (checkpoint "init")')
+    .option('--checkpoints <N>', 'with --record: save the weights before training, every N epochs and after the last into DIR/checkpoints/ (for `riverbed landscape trajectory`)', intOption('--checkpoints'))
     .option('--online-cld <scores.npy>', 'accumulate CLD scores while training (running sums, O(N) memory, no trajectory files) and write them as float32 .npy')
     .option('--online-cld-source <src>', 'train losses for --online-cld: eval (an evaluation pass over the train set after each epoch, = offline CLD) | batch (the losses of the training mini-batches, no extra pass)', 'eval')
     .option('--save <W.safetensors>', 'write the trained weights (PyTorch names: 0.weight [out, in], 0.bias, …)')
@@ -155,6 +158,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay, ...optimizerOverrides(o) });
   const schedule: ScheduleConfig = scheduleFromOptions(o.schedule, o.warmup, o);
   const backendChoice = parseBackendChoice(o.backend);
+  if (o.checkpoints !== undefined && o.record === undefined) fail('E_ARG', 'checkpoints go into the run directory: give --record DIR too', { field: '--checkpoints' });
   checkOutputs(o);
   // Validate the model file before the (slow) data load and training.
   const fileDesc = o.model ? await loadModelDescription(o.model) : undefined;
@@ -183,12 +187,15 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('training');
     bar.start(total);
     let lastLoss = '';
+    const every = o.checkpoints;
+    const snaps: Snapshot[] = every ? [snapshot(model, 0)] : [];
     const run = await runTraining(model, train, val, cfg, {
       onStep: (step, _t, epoch) => {
         if (step % 10 === 0 || step === total) bar.update(step, { info: `epoch ${epoch}/${o.epochs}${lastLoss}` });
       },
-      onEpoch: (_e, loss) => {
+      onEpoch: (e, loss) => {
         lastLoss = ` loss ${loss.toFixed(4)}`;
+        if (every && (e % every === 0 || e === o.epochs)) snaps.push(snapshot(model, e));
       },
       ...online?.hooks,
     });
@@ -231,7 +238,9 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
         seed: o.seed,
         backend: backend.name,
         epochLoss: run.epochLoss,
+        ...(every ? { weightCheckpoints: { every, files: checkpointEpochs(o.epochs, every).map((epoch) => ({ epoch, file: checkpointFile(epoch) })) } } : {}),
       });
+      if (every) await writeCheckpoints(o.record, snaps, desc);
       summary.record = o.record;
     }
     if (online) {
@@ -288,7 +297,7 @@ function checkOutputs(o: TrainCliOptions): void {
       { flag: '--save', path: o.save },
       { flag: '--online-cld', path: o.onlineCld },
     ],
-    dirs: [{ flag: '--record', path: o.record, files: RECORD_FILES, guard: { what: 'a recorded run', force: o.force === true } }],
+    dirs: [{ flag: '--record', path: o.record, files: [...RECORD_FILES, ...(o.checkpoints ? checkpointEpochs(o.epochs, o.checkpoints).map(checkpointFile) : [])], guard: { what: 'a recorded run', force: o.force === true } }],
   });
 }
 
