@@ -23,6 +23,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   hessian: async () => (await import('./hessian.js')).registerHessian,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   schedule: async () => (await import('./schedule.js')).registerSchedule,
+  unlearn: async () => (await import('./unlearn.js')).registerUnlearn,
   landscape: async () => (await import('./landscape.js')).registerLandscape,
   bench: async () => (await import('./bench.js')).registerBench,
 };
