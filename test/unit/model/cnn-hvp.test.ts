@@ -129,3 +129,47 @@ describe('CNN curvature products by the R-operator', async () => {
     });
   }
 });
+
+describe('webgpu: a CNN frees every intermediate', () => {
+  it('no new GPU buffers once the pool is warm (training steps, forward, HVP and GGN with and without kept states)', async (ctx) => {
+    const [gpu] = await backendsUnderTest(['webgpu']);
+    if (gpu!.skip) ctx.skip();
+    const b = await gpu!.create();
+    try {
+      const stats = (b as unknown as { rt: { stats: { buffersCreated: number } } }).rt.stats;
+      const model = Mlp.init(b, d, 4);
+      const xs = b.upload(x, [B, D]);
+      const ys = b.uploadInt(y, [B]);
+      const { Optimizer, optimizerConfig } = await import('../../../src/train/optimizer.js');
+      const opt = new Optimizer(b, model, optimizerConfig('adam', { lr: 1e-3 }));
+      const P = model.parameterCount;
+      const once = async (): Promise<void> => {
+        const { loss, grads } = model.lossAndGradients(xs, ys);
+        opt.step(grads, 1e-3);
+        for (const g of grads) b.free(g);
+        b.free(loss);
+        const images = b.upload(x, [B, ...d.input!]);
+        b.free(model.forward(images));
+        b.free(images);
+        for (const kind of ['hessian', 'ggn'] as const) {
+          for (const cache of [true, false]) {
+            const op = new CurvatureProduct(model, [{ x: xs, labels: ys }], { kind, cache });
+            const v = b.upload(randomArray(P, 61), [P]);
+            b.free(op.apply(v));
+            b.free(op.apply(v));
+            b.free(v);
+            op.dispose();
+          }
+        }
+        await b.sync();
+      };
+      await once();
+      const warm = stats.buffersCreated;
+      await once();
+      expect(stats.buffersCreated - warm).toBe(0);
+      opt.dispose();
+    } finally {
+      b.dispose();
+    }
+  });
+});
