@@ -15,7 +15,7 @@ import { type LandscapeResult, LANDSCAPE_FORMAT, LANDSCAPE_VERSION, rows } from 
 import { pointsId, runPoints } from '../landscape/run.js';
 import { readModelWeights } from '../landscape/sources.js';
 import { VERSION } from '../version.js';
-import { type DataCliOptions, addDataOptions, checkData, dataInputs, loadData, loadDescription, openModel, pointsBar, resultFiles, writeResult } from './landscape-inputs.js';
+import { type DataCliOptions, type LandscapeData, addDataOptions, checkData, dataInputs, loadData, loadDescription, openModel, pointsBar, resultFiles, writeResult } from './landscape-inputs.js';
 import { landscapePictures } from './landscape-plot.js';
 import { intOption, numberOption } from './options.js';
 
@@ -32,6 +32,9 @@ interface ConnectCliOptions extends DataCliOptions {
   curveBatch: number;
   seed: number;
   saveBend?: string;
+  trainInputs?: string;
+  trainLabels?: string;
+  trainSamples: number;
 }
 
 const common = (cmd: Command): Command =>
@@ -63,10 +66,26 @@ export function registerLandscapeCurve(landscape: Command): void {
     .option('--curve-batch <B>', 'mini-batch size of the bend', intOption('--curve-batch'), 128)
     .option('--seed <n>', 'seed of the shuffles and of t', intOption('--seed', 0), 0)
     .option('--save-bend <θ.safetensors>', 'write the trained bend θ')
+    .option('--train-inputs <X.npy>', 'samples the bend is trained on (default: mnist\'s training split with --dataset mnist, else the evaluation samples)')
+    .option('--train-labels <Y.npy>', 'their labels')
+    .option('--train-samples <n>', 'use the first n training samples', intOption('--train-samples'), 10000)
     .action(async (a: string, b: string, o: ConnectCliOptions) => {
       const r = await connectCommand('curve', a, b, { ...o, range: '0:1' });
       if (o.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
     });
+}
+
+/** The samples the bend is trained on: --train-inputs, mnist's training split, or the evaluation samples. */
+async function curveTrainingData(o: ConnectCliOptions, evalData: LandscapeData): Promise<LandscapeData> {
+  if ((o.trainInputs === undefined) !== (o.trainLabels === undefined)) fail('E_ARG', 'give --train-inputs and --train-labels together', { field: o.trainInputs ? '--train-labels' : '--train-inputs' });
+  if (o.trainInputs !== undefined) return loadData({ ...o, inputs: o.trainInputs, labels: o.trainLabels, dataset: undefined, samples: o.trainSamples });
+  if (o.dataset === 'mnist') {
+    const { loadMnistPart } = await import('../data/mnist.js');
+    const t = await loadMnistPart('train');
+    const n = Math.min(o.trainSamples, t.count);
+    return { name: `mnist/train[:${n}]`, inputs: t.inputs.subarray(0, n * t.features), labels: t.labels.subarray(0, n), count: n, features: t.features, shape: t.shape };
+  }
+  return evalData;
 }
 
 export async function connectCommand(kind: 'interpolation' | 'curve', a: string, b: string, o: ConnectCliOptions): Promise<LandscapeResult> {
@@ -76,7 +95,7 @@ export async function connectCommand(kind: 'interpolation' | 'curve', a: string,
   if (n < 2) fail('E_ARG', 'a line needs at least 2 points (its endpoints)', { field: '--grid' });
   const [[lo, hi]] = parseRange(o.range, 1);
   checkOutputPlan({
-    inputs: [{ flag: 'A', path: a }, { flag: 'B', path: b }, { flag: '--model', path: o.model }, ...dataInputs(o)],
+    inputs: [{ flag: 'A', path: a }, { flag: 'B', path: b }, { flag: '--model', path: o.model }, ...dataInputs(o), { flag: '--train-inputs', path: o.trainInputs }, { flag: '--train-labels', path: o.trainLabels }],
     files: resultFiles(o.out, o.plot, [{ flag: '--save-bend', path: o.saveBend }]),
   });
   const description = await loadDescription(o.model, a);
@@ -115,7 +134,9 @@ export async function connectCommand(kind: 'interpolation' | 'curve', a: string,
     let series;
     if (kind === 'curve') {
       bar.stop();
-      const tr = await trainBezier(model, w1, w2, data, { epochs: o.epochs, batchSize: o.curveBatch, lr: o.lr, momentum: o.momentum, seed: o.seed });
+      const trainData = await curveTrainingData(o, data);
+      checkData(description, trainData, o.trainInputs ?? trainData.name);
+      const tr = await trainBezier(model, w1, w2, trainData, { epochs: o.epochs, batchSize: o.curveBatch, lr: o.lr, momentum: o.momentum, seed: o.seed });
       bar.start(2 * n);
       bar.update(n);
       const fam = bezierFamily(w1, tr.theta, w2);
@@ -127,7 +148,7 @@ export async function connectCommand(kind: 'interpolation' | 'curve', a: string,
       result.loss = rows(cr.loss, n);
       result.accuracy = rows(cr.accuracy, n);
       result.barrier = cb ? { loss: cb.value, at: cb.at, endpoints: cb.endpoints, accuracyDrop: accuracyBarrier(alpha, cr.accuracy) } : null;
-      result.training = { epochs: o.epochs, lr: o.lr, momentum: o.momentum, batchSize: o.curveBatch, seed: o.seed, steps: tr.steps, epochLoss: tr.epochLoss, init: 'midpoint of the line' };
+      result.training = { data: trainData.name, samples: trainData.count, epochs: o.epochs, lr: o.lr, momentum: o.momentum, batchSize: o.curveBatch, seed: o.seed, steps: tr.steps, epochLoss: tr.epochLoss, init: 'midpoint of the line' };
       if (o.saveBend) {
         extraFiles = [{ path: o.saveBend, data: encodeSafetensors(model.params.map((p) => ({ name: p.name, shape: [...p.shape], data: tr.theta.get(p.name)! })), { format: 'pt', 'riverbed.model': JSON.stringify(description), 'riverbed.bend': 'Bézier bend θ' }) }];
       }

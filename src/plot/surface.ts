@@ -209,6 +209,9 @@ export function curvesSpec(p: CurvesPlot): object {
   const losses = pts.map((r) => r.loss).filter((v) => Number.isFinite(v));
   const log = p.log ?? (losses.every((v) => v > 0) && Math.max(...losses) / Math.min(...losses) > 20);
   const hasAcc = p.series.some((s) => s.accuracy);
+  const accs = pts.map((r) => r.acc).filter((v): v is number => v !== null && Number.isFinite(v));
+  // The accuracy axis from a round value below the lowest accuracy to 100 %: flat lines stay readable.
+  const accLo = accs.length ? Math.max(0, Math.floor(Math.min(...accs) / 10) * 10 - 10) : 0;
   const names = p.series.map((s) => s.name);
   return {
     $schema: 'https://vega.github.io/schema/vega/v5.json',
@@ -227,7 +230,7 @@ export function curvesSpec(p: CurvesPlot): object {
     scales: [
       { name: 'x', type: 'linear', domain: { data: 'pts', field: 'x' }, range: 'width', zero: false, nice: false },
       { name: 'loss', type: log ? 'log' : 'linear', domain: { data: 'pts', field: 'loss' }, range: 'height', zero: false, nice: true },
-      { name: 'acc', type: 'linear', domain: [0, 100], range: 'height' },
+      { name: 'acc', type: 'linear', domain: [accLo, 100], range: 'height', zero: false },
       { name: 'color', type: 'ordinal', domain: names, range: PALETTE },
     ],
     axes: [
@@ -235,7 +238,7 @@ export function curvesSpec(p: CurvesPlot): object {
       { orient: 'left', scale: 'loss', title: 'loss (cross-entropy, solid)', grid: true, gridColor: '#eee', format: log ? '~g' : undefined },
       ...(hasAcc ? [{ orient: 'right', scale: 'acc', title: 'accuracy % (dashed)', tickCount: 6 }] : []),
     ],
-    legends: names.length > 1 ? [{ stroke: 'color', orient: 'top-right', symbolType: 'stroke', fillColor: 'white', padding: 6, strokeColor: '#ccc' }] : [],
+    legends: names.length > 1 ? [{ stroke: 'color', orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolStrokeWidth: 2.5, labelLimit: 240 }] : [],
     marks: [
       {
         type: 'rule',
