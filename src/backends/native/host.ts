@@ -61,7 +61,7 @@ export function nativeSumIfAvailable(data: Float32Array): number | undefined {
  */
 export function nativeTopPerClassIfAvailable(scores: Float32Array, labels: Int32Array, numClasses: number, k: readonly number[]): Int32Array | undefined {
   const l = nativeAddon();
-  if (!l.ok) return undefined;
+  if (!l.ok || numClasses < 1) return undefined; // no classes: nothing to select, the TypeScript says so
   const n = scores.length;
   const kc = new Int32Array(numClasses); // k_c past N selects all of the class either way: fits int32
   let capacity = 0; // Σ min(k_c, n_c) ≤ min(Σ k_c, N); the addon says how many it wrote
