@@ -141,22 +141,5 @@ Napi::Value ClasspGate(const Napi::CallbackInfo& info) {
 }
 RIVERBED_EXPORT("classpGate", ClasspGate);
 
-// CLASSP's gate as a 0/1 mask, compared exactly as ClasspStep compares (g² in double > threshold).
-Napi::Value ClasspGate(const Napi::CallbackInfo& info) {
-  GenericArgs a(info, 2);
-  const size_t n = a.dim("n");
-  const float* g = a.f32(0, n);
-  float* m = a.f32(1, n);
-  const double thr = a.num("threshold");
-  chunked(n, [&](size_t b, size_t e) {
-    for (size_t i = b; i < e; i++) {
-      const double gi = g[i];
-      m[i] = gi * gi > thr ? 1.0f : 0.0f;
-    }
-  });
-  return info.Env().Undefined();
-}
-RIVERBED_EXPORT("classpGate", ClasspGate);
-
 }  // namespace
 }  // namespace riverbed
