@@ -17,6 +17,9 @@ import { Mlp } from '../model/mlp.js';
 import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { OPTIMIZER_STATE_NAMES, type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type OptimizerCliOptions, addOptimizerOptions, optimizerOverrides } from './optimizer-options.js';
+import { type ResumeCliOptions, type ResumePlan, addResumeOptions, resumeInputs, resumePlan, runDirPlan } from './train-resume.js';
+import { type CheckpointRun, CheckpointWriter, dataDigest, loadResume } from '../train/checkpoint.js';
+import type { PlanDir } from '../io/output-plan.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { RECORD_FILES } from '../train/recorder.js';
@@ -26,7 +29,7 @@ import { requireTrainingFits } from './resources.js';
 import { type Snapshot, checkpointEpochs, checkpointFile, snapshot, writeCheckpoints } from './train-checkpoints.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 
-interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions {
+interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions, ResumeCliOptions {
   dataset?: string;
   inputs?: string;
   labels?: string;
@@ -94,6 +97,7 @@ export function registerTrain(program: Command): void {
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else printSummary(summary);
     });
+  addResumeOptions(train);
   addOptimizerOptions(train);
   addScheduleOptions(train); // the schedules' own parameters, listed last
 }
@@ -150,6 +154,8 @@ export interface TrainSummary {
   record?: string;
   onlineCld?: { path: string; source: 'eval' | 'batch'; checkpoints: number };
   save?: string;
+  /** --run / --resume: the run directory, the step interval, the checkpoints this command wrote, where it resumed and stopped. */
+  checkpoints?: { run: string; every: number; written: string[]; resumedFrom?: string; stoppedAt?: number };
 }
 
 async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
@@ -159,7 +165,8 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const schedule: ScheduleConfig = scheduleFromOptions(o.schedule, o.warmup, o);
   const backendChoice = parseBackendChoice(o.backend);
   if (o.checkpoints !== undefined && o.record === undefined) fail('E_ARG', 'checkpoints go into the run directory: give --record DIR too', { field: '--checkpoints' });
-  checkOutputs(o);
+  const rp = resumePlan(o);
+  checkOutputs(o, rp);
   // Validate the model file before the (slow) data load and training.
   const fileDesc = o.model ? await loadModelDescription(o.model) : undefined;
   const data = await loadData(o);
@@ -174,18 +181,32 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   });
   // What depends on the number of steps (phases that must fit, decay points), before any work.
   compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
+  // A resume from another model, optimizer, schedule or data is refused here; then the run directory's files join the output rule.
+  const runInfo: CheckpointRun = {
+    dataset: { name: data.datasetName, train: data.train.count, features, digest: dataDigest(data.train.indices, data.train.labels) },
+    model: desc, optimizer, schedule: { ...schedule, totalSteps: stepsPerEpoch(data.train.count, o.batchSize) * o.epochs }, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
+    ...(o.record !== undefined ? { record: { init: !!o.recordInit } } : {}),
+  };
+  const rd = runDirPlan(rp, runInfo, runInfo.schedule.totalSteps, stepsPerEpoch(data.train.count, o.batchSize), o.force === true);
+  if (rd) checkOutputs(o, rp, rd.dir);
   const tLoad = performance.now();
 
   const { backend, reason } = await selectBackend(backendChoice);
   try {
-    const model = o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
+    const from = rp.from ? await loadResume(rp.from.dir, rp.from.runDir, rp.from.state) : undefined;
+    const model = from ? await Mlp.load(backend, desc, from.weightsFile) : o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
     const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit };
+    const writer = rd ? new CheckpointWriter(rp.runDir!, runInfo, rd.every, rp.from && rp.from.runDir === rp.runDir ? rp.from.state.recorded : 0) : undefined;
+    if (rd) cfg.saveEvery = rd.every;
+    if (rp.stopAfter !== undefined) cfg.stopAfter = rp.stopAfter;
+    if (from) cfg.resume = { train: from.resume, rows: from.rows };
     const online = o.onlineCld !== undefined ? onlineCldHooks(o, data, cfg) : undefined;
     const train = toDevice(backend, data.train);
     const val = data.val ? toDevice(backend, data.val) : undefined;
     const total = stepsPerEpoch(data.train.count, o.batchSize) * o.epochs;
     const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('training');
     bar.start(total);
+    if (from) bar.update(from.resume.step, { info: `resumed at step ${from.resume.step}` });
     let lastLoss = '';
     const every = o.checkpoints;
     const snaps: Snapshot[] = every ? [snapshot(model, 0)] : [];
@@ -197,6 +218,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
         lastLoss = ` loss ${loss.toFixed(4)}`;
         if (every && (e % every === 0 || e === o.epochs)) snaps.push(snapshot(model, e));
       },
+      ...(writer ? { onSave: async (s, recorder) => void (await writer.write(model, s, recorder)) } : {}),
       ...online?.hooks,
     });
     bar.stop();
@@ -218,6 +240,11 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       seconds: { load: (tLoad - t0) / 1000, train: run.trainSeconds, record: run.recordSeconds, total: 0 },
     };
     if (run.updateFraction) summary.classp = { movedFraction: movedFractions(run.updateFraction, stepsPerEpoch(data.train.count, o.batchSize)) };
+    // A stopped run is unfinished: only its checkpoints are written (no --save, --record, --checkpoints).
+    const stopped = run.stoppedAt !== undefined;
+    if (writer) {
+      summary.checkpoints = { run: rp.runDir!, every: rd!.every, written: writer.written, ...(rp.from ? { resumedFrom: rp.from.dir } : {}), ...(stopped ? { stoppedAt: run.stoppedAt } : {}) };
+    }
     if (val) {
       const m = await evaluateSamples(model, val.x, val.labels);
       summary.val = { loss: meanLoss(m), accuracy: accuracy(m) };
@@ -228,7 +255,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       backend.free(test.x);
       summary.test = { loss: meanLoss(m), accuracy: accuracy(m) };
     }
-    if (o.record !== undefined) {
+    if (o.record !== undefined && !stopped) {
       run.recorder!.write(o.record, {
         dataset: data.datasetName,
         model: desc,
@@ -247,7 +274,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       writeFileAtomic(o.onlineCld!, encodeNpy(online.cld.scores(), [data.train.count]));
       summary.onlineCld = { path: o.onlineCld!, source: online.source, checkpoints: online.cld.checkpoints };
     }
-    if (o.save !== undefined) {
+    if (o.save !== undefined && !stopped) {
       await model.save(o.save, { 'riverbed.dataset': data.datasetName, 'riverbed.seed': String(o.seed) });
       summary.save = o.save;
     }
@@ -285,19 +312,23 @@ function onlineCldHooks(o: TrainCliOptions, data: Loaded, cfg: RunConfig): { cld
 }
 
 /** The output rule (src/io/output-plan.ts) before any work: no output is an input, a special file, unwritable, or an existing run without --force. */
-function checkOutputs(o: TrainCliOptions): void {
+function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir): void {
   checkOutputPlan({
     inputs: [
       { flag: '--model', path: o.model },
       { flag: '--inputs', path: o.inputs },
       { flag: '--labels', path: o.labels },
       { flag: '--init', path: o.init },
+      ...resumeInputs(rp),
     ],
     files: [
       { flag: '--save', path: o.save },
       { flag: '--online-cld', path: o.onlineCld },
     ],
-    dirs: [{ flag: '--record', path: o.record, files: [...RECORD_FILES, ...(o.checkpoints ? checkpointEpochs(o.epochs, o.checkpoints).map(checkpointFile) : [])], guard: { what: 'a recorded run', force: o.force === true } }],
+    dirs: [
+      { flag: '--record', path: o.record, files: [...RECORD_FILES, ...(o.checkpoints ? checkpointEpochs(o.epochs, o.checkpoints).map(checkpointFile) : [])], guard: { what: 'a recorded run', force: o.force === true } },
+      ...(runDir ? [runDir] : []),
+    ],
   });
 }
 
@@ -325,5 +356,10 @@ function printSummary(s: TrainSummary): void {
   if (s.record) lines.push(`trajectory  ${s.record}/trajectory.json`);
   if (s.onlineCld) lines.push(`online CLD  ${s.onlineCld.path} (${s.onlineCld.source} losses, ${s.onlineCld.checkpoints} checkpoints)`);
   if (s.save) lines.push(`weights     ${s.save}`);
+  if (s.checkpoints) {
+    const c = s.checkpoints;
+    lines.push(`checkpoints ${c.written.length} written into ${c.run}/checkpoints (every ${c.every} steps)${c.resumedFrom ? `, resumed from ${c.resumedFrom}` : ''}`);
+    if (c.stoppedAt !== undefined) lines.push(`stopped     after step ${c.stoppedAt} of ${s.schedule.totalSteps}: only checkpoints were written; go on with --resume ${c.run}`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }

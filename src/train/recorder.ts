@@ -67,6 +67,12 @@ export class TrajectoryRecorder {
     return this.valSplit.labels.length;
   }
 
+  /** Row k as recorded (checkpoints save and restore the rows). */
+  row(k: number): { checkpoint: Checkpoint; train: SampleMetrics; val: SampleMetrics } {
+    if (!(k >= 0 && k < this.checkpoints.length)) fail('E_INTERNAL', `recorder has ${this.checkpoints.length} rows, not row ${k}`);
+    return { checkpoint: this.checkpoints[k]!, train: this.train[k]!, val: this.val[k]! };
+  }
+
   record(checkpoint: Checkpoint, train: SampleMetrics, val: SampleMetrics): void {
     if (train.loss.length !== this.trainSamples) fail('E_SHAPE', `recorded ${train.loss.length} train samples, expected ${this.trainSamples}`);
     if (val.loss.length !== this.valSamples) fail('E_SHAPE', `recorded ${val.loss.length} val samples, expected ${this.valSamples}`);

@@ -9,7 +9,7 @@ import { evaluateSamples, type SampleMetrics } from './evaluate.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { TrajectoryRecorder } from './recorder.js';
 import type { ScheduleConfig } from './schedule.js';
-import { type TrainResult, train } from './trainer.js';
+import { type TrainResult, type TrainResume, type TrainSnapshot, train } from './trainer.js';
 
 /** A dataset whose inputs are on the device. */
 export interface DeviceData {
@@ -41,6 +41,11 @@ export interface RunConfig {
   evaluate?: { train: boolean; val: boolean };
   /** Rows per forward pass when recording/evaluating (default 2048). */
   evalBatchSize?: number;
+  /** Snapshots every this many steps (hooks.onSave), a stop after this step, a resume (TrainOptions). */
+  saveEvery?: number;
+  stopAfter?: number;
+  /** Continue a run: the trainer's state and the recorder's rows up to it (no "init" row is taken again). */
+  resume?: { train: TrainResume; rows: { checkpoint: 'init' | number; train: SampleMetrics; val: SampleMetrics }[] };
 }
 
 export interface RunHooks {
@@ -48,6 +53,8 @@ export interface RunHooks {
   onEpoch?: (epoch: number, trainLoss: number, val?: SampleMetrics) => void;
   /** Metrics at every checkpoint ("init" with recordInit, then each epoch), when recording or `cfg.evaluate` asks for them. */
   onCheckpoint?: (checkpoint: 'init' | number, train: SampleMetrics | undefined, val: SampleMetrics | undefined) => void;
+  /** A snapshot is due (cfg.saveEvery, cfg.stopAfter): save it, with the recorder's rows so far. */
+  onSave?: (s: TrainSnapshot, recorder: TrajectoryRecorder | undefined) => Promise<void>;
   /** Per-sample losses of each training mini-batch (see TrainOptions.onBatchLoss); `rows` index `data`. */
   onBatchLoss?: (epoch: number, rows: Int32Array, loss: Float32Array) => void;
 }
@@ -100,7 +107,8 @@ export async function runTraining(
     recordMs += performance.now() - t0;
     return va;
   };
-  if (cfg.recordInit) await checkpoint('init');
+  for (const r of cfg.resume?.rows ?? []) recorder?.record(r.checkpoint, r.train, r.val);
+  if (cfg.recordInit && !cfg.resume) await checkpoint('init');
   const initMs = recordMs;
   const t0 = performance.now();
   const result = await train(
@@ -114,6 +122,10 @@ export async function runTraining(
       seed: cfg.seed,
       onStep: hooks.onStep,
       onBatchLoss: hooks.onBatchLoss,
+      saveEvery: cfg.saveEvery,
+      stopAfter: cfg.stopAfter,
+      resume: cfg.resume?.train,
+      onSave: hooks.onSave ? (s) => hooks.onSave!(s, recorder) : undefined,
       onEpoch: async (epoch, loss) => {
         const va = await checkpoint(epoch);
         hooks.onEpoch?.(epoch, loss, va);

@@ -32,8 +32,8 @@ function batchGradient(W: Float32Array, bias: Float32Array, rows: number[]): Flo
     const s = e.reduce((a, b) => a + b, 0);
     for (let c = 0; c < C; c++) {
       const d = e[c]! / s - (labels[r] === c ? 1 : 0);
-      for (let k = 0; k < D; k++) g[c * D + k] += (d * x[r * D + k]!) / rows.length;
-      g[C * D + c] += d / rows.length;
+      for (let k = 0; k < D; k++) g[c * D + k] = g[c * D + k]! + (d * x[r * D + k]!) / rows.length;
+      g[C * D + c] = g[C * D + c]! + d / rows.length;
     }
   }
   return g;
@@ -50,7 +50,7 @@ for (const be of backends) {
         const [W, bias] = (await model.toHost()).map((t) => t.data);
         const want = new Float64Array(C * D + C);
         const batches = [[0, 8], [8, 16], [16, 23]].map(([a, z]) => Array.from({ length: z! - a! }, (_, i) => a! + i));
-        for (const rows of batches) batchGradient(W!, bias!, rows).forEach((g, i) => (want[i] += (g * g) / 3));
+        for (const rows of batches) batchGradient(W!, bias!, rows).forEach((g, i) => (want[i] = want[i]! + (g * g) / 3));
         expectClose(await b.read(F[0]!), want.subarray(0, C * D), { rtol: 1e-4, atol: 1e-8 }, 'F(W)');
         expectClose(await b.read(F[1]!), want.subarray(C * D), { rtol: 1e-4, atol: 1e-8 }, 'F(b)');
         // A subset of rows (TrainSet.rows) is what the Fisher is taken over.
@@ -90,8 +90,8 @@ for (const be of backends) {
           const fd = Array.from(at[p]!, (_, i) => {
             const plus = at.map((t) => Float64Array.from(t));
             const minus = at.map((t) => Float64Array.from(t));
-            plus[p]![i] += h;
-            minus[p]![i] -= h;
+            plus[p]![i] = plus[p]![i]! + h;
+            minus[p]![i] = minus[p]![i]! - h;
             return (omega(plus) - omega(minus)) / (2 * h);
           });
           expect(fd.some((v) => Math.abs(v) > 1e-3), `parameter ${p} has a non-trivial penalty gradient`).toBe(true);

@@ -18,7 +18,7 @@ const N = 150;
 const D = 12;
 const labels = Int32Array.from({ length: N }, (_, i) => (i * 7) % 4);
 const inputs = randomArray(N * D, 5);
-for (let i = 0; i < N; i++) inputs[i * D + labels[i]!] += 1.5; // learnable
+for (let i = 0; i < N; i++) inputs[i * D + labels[i]!] = inputs[i * D + labels[i]!]! + 1.5; // learnable
 const desc = mlpDescription(D, [10], 4);
 
 interface Saved {

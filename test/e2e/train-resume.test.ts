@@ -1,0 +1,166 @@
+/**
+ * `riverbed train --run DIR --checkpoint-every N --stop-after N` then `--resume DIR`: the resumed
+ * run's weights (--save), recorded trajectory (--record, with --record-init) and summary equal an
+ * uninterrupted run's bit for bit — on js and native, and on webgpu (required with CI=true);
+ * `--optimizer adagrad|classp` with their flags; a resume from another model, optimizer or data,
+ * and the other misuses: one stderr line, exit 2, nothing written or changed.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeNpy } from '../../src/io/npy.js';
+import { Rng } from '../../src/model/rng.js';
+import { backendsUnderTest } from '../helpers/backends.js';
+
+const CLI = resolve('dist/cli/main.js');
+const backends = await backendsUnderTest();
+
+function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectCleanFailure(r: { code: number; stdout: string; stderr: string }, code: string, ...parts: string[]): void {
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toContain(`[${code}]`);
+  for (const p of parts) expect(lines[0]).toContain(p);
+}
+
+/** Every file under dir with its bytes' hash, size and inode (what "nothing changed" means). */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const n of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, n.name);
+      if (n.isDirectory()) walk(p);
+      else out[relative(dir, p)] = `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${statSync(p).ino}`;
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+let dir: string;
+let base: string[];
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
+  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-resume-'));
+  const n = 230;
+  const r = new Rng(4);
+  const x = new Float32Array(n * 6);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 6; j++) x[i * 6 + j] = (j === y[i] ? 2 : 0) + r.uniform(-1, 1);
+  }
+  writeNpy(join(dir, 'x.npy'), x, [n, 6]);
+  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  // 207 training rows in batches of 20: 11 steps per epoch, the last of 7 rows; 3 epochs = 33 steps.
+  base = ['train', '--inputs', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--hidden', '8', '--epochs', '3', '--batch-size', '20', '--seed', '3', '--json'];
+});
+
+function straightAndResumed(backend: string, tag: string, extra: string[], stops: number[], every: string) {
+  const out = (k: string) => join(dir, `${tag}-${k}`);
+  const s = riverbed(...base, ...extra, '--backend', backend, '--save', out('straight.safetensors'), '--record', out('straight-rec'), '--record-init');
+  expect(s.code, s.stderr).toBe(0);
+  // Stopped twice (mid-epoch), resumed each time, then to the end.
+  const run = out('run');
+  let r = riverbed(...base, ...extra, '--backend', backend, '--run', run, '--checkpoint-every', every, '--stop-after', String(stops[0]), '--record', out('rec'), '--record-init', '--save', out('resumed.safetensors'));
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).checkpoints.stoppedAt).toBe(stops[0]);
+  expect(existsSync(out('resumed.safetensors'))).toBe(false); // a stopped run writes checkpoints only
+  expect(existsSync(out('rec'))).toBe(false);
+  for (const stop of [...stops.slice(1), undefined]) {
+    r = riverbed(...base, ...extra, '--backend', backend, '--resume', run, ...(stop ? ['--stop-after', String(stop)] : []), '--record', out('rec'), '--record-init', '--save', out('resumed.safetensors'));
+    expect(r.code, r.stderr).toBe(0);
+  }
+  const a = JSON.parse(s.stdout);
+  const b = JSON.parse(r.stdout);
+  expect(readFileSync(out('resumed.safetensors')).equals(readFileSync(out('straight.safetensors'))), 'weights bit for bit').toBe(true);
+  expect(b.epochLoss).toEqual(a.epochLoss);
+  expect(b.val).toEqual(a.val);
+  expect(b.classp).toEqual(a.classp);
+  const t1 = tree(out('straight-rec'));
+  const t2 = tree(out('rec'));
+  expect(Object.keys(t2).sort()).toEqual(Object.keys(t1).sort());
+  for (const f of Object.keys(t1)) expect(t2[f]!.split(' ')[0], `record ${f}`).toBe(t1[f]!.split(' ')[0]);
+  return { run, a, b };
+}
+
+for (const be of backends) {
+  describe.skipIf(!!be.skip)(`train --run/--resume on ${be.name}`, () => {
+    it('sgd (fused where the backend has it): stopped at steps 7 and 16, resumed = straight, weights and trajectory bit for bit', () => {
+      const { run } = straightAndResumed(be.name, `sgd-${be.name}`, [], [7, 16], '5');
+      const steps = readdirSync(join(run, 'checkpoints')).sort();
+      // every 5 and the stops: 5, 7 | 10, 15, 16 | 20, 25, 30
+      expect(steps).toEqual([5, 7, 10, 15, 16, 20, 25, 30].map((t) => `step-${String(t).padStart(8, '0')}`));
+      expect(readdirSync(join(run, 'checkpoints', 'step-00000016')).sort()).toEqual(['optimizer.safetensors', 'order.npy', 'state.json', 'weights.safetensors']);
+      // A checkpoint's weights are an ordinary weights file (--init reads it).
+      const init = riverbed(...base, '--backend', be.name, '--epochs', '1', '--init', join(run, 'checkpoints', 'step-00000020', 'weights.safetensors'));
+      expect(init.code, init.stderr).toBe(0);
+    });
+    if (be.name !== 'webgpu') {
+      it('classp and adagrad (composed path): resumed = straight; classp reports its moved fraction', () => {
+        const { b } = straightAndResumed(be.name, `classp-${be.name}`, ['--optimizer', 'classp', '--classp-threshold', '1e-4', '--classp-power', '2'], [12], '4');
+        expect(b.optimizer).toMatchObject({ name: 'classp', lr: 0.2, eps: 1e-5, power: 2, threshold: 1e-4 });
+        expect(b.classp.movedFraction.perEpoch).toHaveLength(3);
+        expect(b.classp.movedFraction.mean).toBeGreaterThan(0);
+        expect(b.classp.movedFraction.mean).toBeLessThan(1);
+        straightAndResumed(be.name, `adagrad-${be.name}`, ['--optimizer', 'adagrad', '--lr-decay', '0.01', '--schedule', 'wsd'], [22], '11');
+      });
+    }
+  });
+}
+
+describe('train --resume: misuse', () => {
+  it('another model, optimizer, data or schedule, and bad flags: one line, exit 2, nothing written or changed', () => {
+    const run = join(dir, 'mis-run');
+    const r = riverbed(...base, '--backend', 'js', '--optimizer', 'adam', '--run', run, '--stop-after', '12');
+    expect(r.code, r.stderr).toBe(0);
+    const before = tree(dir);
+    const resume = [...base, '--backend', 'js', '--resume', run];
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--hidden', '9'), 'E_ARG', 'state.json', 'another model', '6-8(relu)-3', '6-9(relu)-3');
+    expectCleanFailure(riverbed(...resume), 'E_ARG', 'state.json', 'another optimizer', 'adam', 'sgd');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--lr', '0.002'), 'E_ARG', 'another optimizer setting (lr)');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--schedule', 'linear'), 'E_ARG', 'another schedule');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--seed', '4'), 'E_ARG', 'another seed');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--val-fraction', '0.2'), 'E_ARG', 'other training data');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--record', join(dir, 'mis-rec')), 'E_ARG', 'another recording');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--stop-after', '12'), 'E_ARG', '--stop-after', 'step 12');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--stop-after', '99'), 'E_ARG', '--stop-after', '33 steps');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--resume', join(dir, 'x.npy')), 'E_FILE', 'no checkpoints');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--resume', join(dir, 'nowhere')), 'E_FILE', 'no checkpoints');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--checkpoint-every', '3'), 'E_ARG', '--checkpoint-every', '--run DIR');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--stop-after', '3'), 'E_ARG', '--stop-after');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--run', run, '--checkpoint-every', '0'), 'E_ARG', '--checkpoint-every');
+    // The run directory holds checkpoints of the steps a new run would write: --force, never silently.
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'adam', '--run', run), 'E_FILE', 'checkpoints of a run at later steps', '--force');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--online-cld', join(dir, 'cld.npy')), 'E_ARG', 'online CLD');
+    expectCleanFailure(riverbed(...resume, '--optimizer', 'adam', '--save', join(run, 'checkpoints', 'step-00000012', 'weights.safetensors')), 'E_ARG', 'never overwrites an input');
+    // A damaged checkpoint.
+    expect(tree(dir)).toEqual(before);
+    const bad = join(dir, 'bad-run', 'checkpoints', 'step-00000004');
+    riverbed(...base, '--backend', 'js', '--run', join(dir, 'bad-run'), '--checkpoint-every', '4', '--stop-after', '4');
+    writeFileSync(join(bad, 'state.json'), '{"format": "riverbed.model"}');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--resume', join(dir, 'bad-run')), 'E_FORMAT', 'state.json', 'not a riverbed checkpoint');
+    writeFileSync(join(bad, 'state.json'), '{"format": ');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--resume', bad), 'E_FORMAT', 'state.json');
+  });
+
+  it('optimizer flags: values checked, an option the optimizer does not read is refused', () => {
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'classp', '--classp-threshold', '-1'), 'E_ARG', '--classp-threshold');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'classp', '--classp-power', 'NaN'), 'E_ARG', '--classp-power');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'sgd', '--classp-threshold', '0.1'), 'E_ARG', 'only classp takes');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'classp', '--lr-decay', '0.1'), 'E_ARG', 'only adagrad');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'classp', '--weight-decay', '0.1'), 'E_ARG', 'classp has no weight decay');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--optimizer', 'adagrad', '--lr', '-1'), 'E_ARG', '--lr');
+    const r = riverbed(...base, '--backend', 'js', '--optimizer', 'adagrad');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).optimizer).toMatchObject({ name: 'adagrad', lr: 0.01, eps: 1e-10, lrDecay: 0 });
+  });
+});
