@@ -233,7 +233,7 @@ for (const p of problems) {
     if (torchOk) {
       let firstWall = 0;
       TORCH_CONFIGS.forEach((cfg, k) => {
-        const t = runTorch(p, cfg, k === 0 ? 20 * 60_000 : Math.max(60_000, 3 * firstWall));
+        const t = runTorch(p, cfg, k === 0 ? 20 * 60_000 : Math.round(Math.max(60_000, 3 * firstWall)));
         if (k === 0) firstWall = t.wallMs;
         if (t.failed) console.log(`  (b) PyTorch peer failed (${JSON.stringify(cfg)}): ${t.failed}`);
         else {
@@ -249,7 +249,7 @@ for (const p of problems) {
   TORCH_CONFIGS.forEach((cfg, k) => {
     const ms = torchRuns[k];
     if (!ms.length) return;
-    const e = { config: `torch.set_num_threads(${cfg.threads}), OPENBLAS_NUM_THREADS=${cfg.openblas}`, min_ms: Math.min(...ms), median_ms: median(ms), epochs: ms.length };
+    const e = { config: `torch.set_num_threads(${cfg.threads}), OPENBLAS_NUM_THREADS=${cfg.openblas}`, threads: cfg.threads, min_ms: Math.min(...ms), median_ms: median(ms), epochs: ms.length };
     res.torch[`threads${cfg.threads}`] = e;
     const gf = flops / 1e6 / e.min_ms;
     console.log(`  (b) PyTorch ${res.torch.version} CPU, ${e.config}: ${fmt(e.min_ms)} per epoch (median ${fmt(e.median_ms)}, ${ms.length} epochs) → ${gf.toFixed(0)} GFLOP/s${pct(gf)}`);
@@ -258,7 +258,8 @@ for (const p of problems) {
   if (torchBest) {
     res.torch.best = torchBest;
     const b = res.torch.blas;
-    console.log(`      BLAS: ${b?.reference_blas ? 'REFERENCE (not a fair peer!)' : `OpenBLAS core ${b?.openblas_core}`}; epoch losses ${losses['torch 2']?.map((v) => v.toFixed(4)).join(', ')}`);
+    const tl = losses[`torch ${torchBest.threads}`];
+    console.log(`      BLAS: ${b?.reference_blas ? 'REFERENCE (not a fair peer!)' : `OpenBLAS core ${b?.openblas_core}`}; epoch losses ${tl?.map((v) => v.toFixed(4)).join(', ')}`);
   }
   for (const mode of ['fused', 'composed']) {
     const ms = rb[mode];

@@ -46,6 +46,8 @@ export interface RunConfig {
   stopAfter?: number;
   /** Continue a run: the trainer's state and the recorder's rows up to it (no "init" row is taken again). */
   resume?: { train: TrainResume; rows: { checkpoint: 'init' | number; train: SampleMetrics; val: SampleMetrics }[] };
+  /** The backend's fused training step when it has one (default); false: the composed kernels (TrainOptions.fused). */
+  fused?: boolean;
 }
 
 export interface RunHooks {
@@ -120,6 +122,7 @@ export async function runTraining(
       optimizer: cfg.optimizer,
       schedule: cfg.schedule,
       seed: cfg.seed,
+      fused: cfg.fused,
       onStep: hooks.onStep,
       onBatchLoss: hooks.onBatchLoss,
       saveEvery: cfg.saveEvery,
