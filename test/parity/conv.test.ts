@@ -210,6 +210,7 @@ const CONV_CASES: ConvCase[] = [
   { name: 'stride past the kernel (3 > 2): inputs no window reads', x: [2, 2, 8, 7], w: [3, 2, 2], g: geom(3, 3, 0, 1), bias: true },
   { name: 'rows wider than 32 and 5 outputs, 2→5 3×3 pad 1 on 5×37', x: [2, 2, 5, 37], w: [5, 3, 3], g: geom(1, 1, 1, 1), bias: true },
   { name: '1×1 stride 1 pad 0 (im2col is the input), 6→3 on 5×7, no bias', x: [2, 6, 5, 7], w: [3, 1, 1], g: geom(1, 1, 0, 0), bias: false },
+  { name: 'stride 1 with the width kept but not the height: 9→3, [5,3] pad 1 on 6×5', x: [2, 9, 6, 5], w: [3, 5, 3], g: geom(1, 1, 1, 1), bias: true },
   { name: 'batch 65 537 (past one dispatch), 1→2, 2×2 on 3×4', x: [65_537, 1, 3, 4], w: [2, 2, 2], g: geom(1, 2, 0, 1), bias: true },
 ];
 // Small enough for finite differences of every input, weight and bias.
