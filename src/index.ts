@@ -153,6 +153,35 @@ export { runTraining, toDevice, type RunConfig, type RunResult } from './train/r
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';
 export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.js';
 
+// Unlearning (docs/unlearning.md)
+export { parseForgetSpec, resolveForget, forgetInput, type ForgetSpec, type ForgetSplit, type TrainingRows } from './unlearn/forget.js';
+export {
+  unlearn,
+  unlearnConfig,
+  checkUnlearnConfig,
+  parseUnlearnMethod,
+  UNLEARN_METHODS,
+  METHOD_DEFAULTS,
+  type UnlearnConfig,
+  type UnlearnData,
+  type UnlearnHooks,
+  type UnlearnMethod,
+  type UnlearnReport,
+} from './unlearn/methods.js';
+export { GuStepper, RetainBasis, GU_DEFAULTS, type GuConfig, type GuGeometry, type GuScope, type GuStats } from './unlearn/gu.js';
+export {
+  predictLogits,
+  sampleStats,
+  rocAuc,
+  lossMiaAuc,
+  fitLogistic,
+  miaEfficacy,
+  meanKl,
+  type MiaEfficacy,
+  type SampleStats,
+} from './unlearn/metrics.js';
+export { measure, evaluateUnlearning, type EvalSets, type HarnessData, type HarnessOptions, type HarnessResult, type ModelMetrics } from './unlearn/evaluate.js';
+
 // Plots (Vega → SVG → PNG)
 export { lineChartSpec, renderSvg, svgToPng, writePlot, type LinePlot, type Series } from './plot/index.js';
 
