@@ -40,6 +40,8 @@ const G = Number(process.env.LANDSCAPE_BENCH_GRID ?? 51);
 const S = Number(process.env.LANDSCAPE_BENCH_SAMPLES ?? 2000);
 const ONE_ROWS = Number(process.env.LANDSCAPE_BENCH_ONE_ROWS ?? 2);
 const PEER_ROWS = Number(process.env.LANDSCAPE_BENCH_PEER_ROWS ?? 0);
+const PER_DISPATCH = process.env.LANDSCAPE_BENCH_PER_DISPATCH ? Number(process.env.LANDSCAPE_BENCH_PER_DISPATCH) : undefined;
+const SKIP_PEER = process.env.LANDSCAPE_BENCH_SKIP_PEER === '1';
 const sizes = [784, 512, 512, 10];
 const desc = mlpDescription(784, [512, 512], 10, 'relu');
 const grid = { x: { min: -1, max: 1, points: G }, y: { min: -1, max: 1, points: G } };
@@ -74,7 +76,7 @@ async function batched(be, label) {
   const m = be === native ? model : Mlp.fromHost(be, desc, base);
   const data = uploadData(be, X, Y, S, 784, S);
   const t = performance.now();
-  const r = await runPoints({ model: m, family: { base, dirs }, data, coefs, id: 'bench' });
+  const r = await runPoints({ model: m, family: { base, dirs }, data, coefs, id: 'bench', evaluate: { points: PER_DISPATCH } });
   const ms = performance.now() - t;
   freeData(be, data);
   const perPoint = ms / P;
@@ -112,7 +114,8 @@ const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx
 const env = { ...process.env, OPENBLAS_NUM_THREADS: '2', MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296', ...(coretype ? { OPENBLAS_CORETYPE: coretype } : {}) };
 delete env.OPENBLAS_L2_SIZE;
 const probe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
-if (probe.status !== 0) {
+if (SKIP_PEER) console.log('(c) PyTorch peer skipped (LANDSCAPE_BENCH_SKIP_PEER=1)');
+else if (probe.status !== 0) {
   console.log(`(c) PyTorch peer SKIPPED: python3-torch is not importable by ${TORCH_PY}; install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread`);
 } else {
   const out = join(dir, 'loss_torch.npy');

@@ -1,4 +1,5 @@
 // Landscape ops (src/backends/ops.ts pointCombine, batchedMatmul): many grid points per dispatch.
+//   (both apply the activation OP to their outputs when act = 1)
 //   combine: out[q, r] = Σ_t coef[q, t]·basis[t, r] over elements [first, first + count) of out;
 //            the terms t0 .. t0 + nt − 1 of this dispatch, added to out when accumulate = 1 (a basis
 //            too large for one binding is bound one term at a time).
@@ -8,6 +9,7 @@
 //            65 535-iteration cap); later chunks accumulate, the first adds the bias.
 // *Base is the first element of each bound range (tiling past the storage-binding cap).
 //!include common
+//!include activation
 
 struct Params {
   count: u32,
@@ -34,7 +36,9 @@ struct Params {
   cBase: u32,
   biasBase: u32,
   hasBias: u32,
+  act: u32,
 }
+// act = 1: apply the activation OP (an override constant) to every output; 0: none.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> coef: array<f32>;
@@ -58,6 +62,8 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let term = p.t0 + t;
     acc += coef[q * p.j + term - p.coefBase] * basis[term * p.s + r - p.basisBase];
   }
+  // The activation only after the last term (a basis bound term by term accumulates first).
+  if (p.act != 0u && p.t0 + p.nt == p.j) { acc = act(acc); }
   out[i - p.outBase] = acc;
 }
 
@@ -103,6 +109,8 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid:
       } else if (p.hasBias != 0u) {
         v += bias[q * p.N + j - p.biasBase];
       }
+      // The activation after the last K chunk (earlier chunks leave partial sums).
+      if (p.act != 0u && p.k0 + p.kb >= p.K) { v = act(v); }
       c[at] = v;
     }
   }

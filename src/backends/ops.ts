@@ -215,15 +215,20 @@ export interface GenericOpMethods {
   guAdamStep(param: Tensor, dir: Tensor, v: Tensor, metric: Tensor, h: GuAdamHyper): void;
 }
 
+/** An optional activation as the landscape kernels take it: 0 none, 1 + its code (relu 1 … gelu 4). */
+function actPlan(op: string, a: Activation | undefined): number {
+  return a === undefined ? 0 : 1 + ACTIVATION_CODE[activationKind(a, op)];
+}
+
 /** The Backend methods of the landscape ops (issue 10: many grid points per dispatch). */
 export interface LandscapeOpMethods {
   /**
-   * out [P, …S] = Σ_j coef[p, j]·basis[j, …S] (float32 products, summed in j order from 0): the
-   * weights, biases or first-layer outputs of P grid points from J basis tensors at once.
+   * out [P, …S] = f(Σ_j coef[p, j]·basis[j, …S]) (summed in j order from 0, f an optional
+   * activation): the weights, biases or first-layer activations of P grid points from J basis tensors.
    */
-  pointCombine(coef: Tensor, basis: Tensor): Tensor;
-  /** y [P,M,N] with y_p = a_p [M,K] · b_p [N,K]ᵀ + bias_p [N] (bias [P,N] optional): P linear layers in one call. */
-  batchedMatmul(a: Tensor, b: Tensor, bias?: Tensor): Tensor;
+  pointCombine(coef: Tensor, basis: Tensor, activation?: Activation): Tensor;
+  /** y [P,M,N] with y_p = f(a_p [M,K] · b_p [N,K]ᵀ + bias_p [N]) (bias [P,N] and f optional): P linear layers in one call. */
+  batchedMatmul(a: Tensor, b: Tensor, bias?: Tensor, activation?: Activation): Tensor;
 }
 
 // ---- convolution and pooling (issue 12): NCHW, float32, row-major ---------------------------------
@@ -868,27 +873,27 @@ export const OPS = {
     wgsl: [{ family: 'pool', entries: ['avg_backward'] }],
   }),
   // ---- many grid points per dispatch (src/landscape/evaluate.ts) ----
-  pointCombine: spec<{ coef: Tensor; basis: Tensor }, { p: number; j: number; s: number }>({
-    summary: 'out [P, …S] = Σ_j coef[p, j]·basis[j, …S]: each point\'s affine combination of J basis tensors (weights, or first-layer outputs)',
-    params: ['coef', 'basis'],
+  pointCombine: spec<{ coef: Tensor; basis: Tensor; activation: Activation | undefined }, { p: number; j: number; s: number; act: number }>({
+    summary: 'out [P, …S] = f(Σ_j coef[p, j]·basis[j, …S]): each point\'s affine combination of J basis tensors (weights, or first-layer outputs), f an optional activation',
+    params: ['coef', 'basis', 'activation'],
     tensors: { coef: { dtype: 'f32', rank: 2 }, basis: { dtype: 'f32' } },
-    check({ coef, basis }) {
+    check({ coef, basis, activation }) {
       const op = 'pointCombine';
       const [p, j] = dims2(coef);
       if (j < 1) fail('E_SHAPE', `${op}: coef [${coef.shape.join(', ')}] has no basis columns`);
       if (basis.shape.length < 2 || basis.shape[0] !== j) fail('E_SHAPE', `${op}: basis [${basis.shape.join(', ')}] must be [${j}, …] (one slice per column of coef)`);
       const s = basis.size / j;
       outElems(op, [p, s], 'the output');
-      return { p, j, s };
+      return { p, j, s, act: actPlan(op, activation) };
     },
     native: ['pointCombine'],
     wgsl: [{ family: 'landscape', entries: ['combine'] }],
   }),
-  batchedMatmul: spec<{ a: Tensor; b: Tensor; bias: Tensor | undefined }, { p: number; m: number; n: number; k: number; hasBias: boolean }>({
-    summary: 'y [P,M,N]: y_p = a_p [M,K] · b_p [N,K]ᵀ (+ bias_p [N]) for every p — one linear layer with other weights per point',
-    params: ['a', 'b', 'bias'],
+  batchedMatmul: spec<{ a: Tensor; b: Tensor; bias: Tensor | undefined; activation: Activation | undefined }, { p: number; m: number; n: number; k: number; hasBias: boolean; act: number }>({
+    summary: 'y [P,M,N]: y_p = f(a_p [M,K] · b_p [N,K]ᵀ (+ bias_p [N])) for every p — one linear layer (and its activation f) with other weights per point',
+    params: ['a', 'b', 'bias', 'activation'],
     tensors: { a: { dtype: 'f32', rank: 3 }, b: { dtype: 'f32', rank: 3 }, bias: { dtype: 'f32', rank: 2, optional: true } },
-    check({ a, b, bias }) {
+    check({ a, b, bias, activation }) {
       const op = 'batchedMatmul';
       const [p, m, k] = a.shape as [number, number, number];
       const [pb, n, kb] = b.shape as [number, number, number];
@@ -897,7 +902,7 @@ export const OPS = {
       if (bias !== undefined && (bias.shape[0] !== p || bias.shape[1] !== n)) fail('E_SHAPE', `${op}: bias is [${bias.shape.join(', ')}], expected [${p}, ${n}]`);
       for (const [t, what] of [[a, 'a'], [b, 'b']] as const) if (t.size > I32_LIMIT) fail('E_SHAPE', `${op}: ${what} [${t.shape.join(', ')}] has more than 2^31 − 1 elements`);
       outElems(op, [p, m, n], 'the output');
-      return { p, m, n, k, hasBias: bias !== undefined };
+      return { p, m, n, k, hasBias: bias !== undefined, act: actPlan(op, activation) };
     },
     native: ['batchedMatmul'],
     wgsl: [{ family: 'landscape', entries: ['bmm'] }],

@@ -267,15 +267,23 @@ export class BatchedEvaluator {
         const { labels } = this.data.batches[bi]!;
         const B = labels.length;
         const basis = this.firstBasis(bi);
-        let h = b.pointCombine(coef, basis); // [P, B, out]
+        // An activation right after a linear layer runs inside its op (one pass over the block fewer).
+        const fused = (i: number) => {
+          const next = this.layers[i + 1];
+          return next && isActivation(next) ? next.type : undefined;
+        };
+        let act = fused(this.first);
+        let h = b.pointCombine(coef, basis, act); // [P, B, out]
         if (!this.cacheFirst) b.free(basis);
         try {
-          for (let i = this.first + 1; i < this.layers.length; i++) {
+          for (let i = this.first + (act ? 2 : 1); i < this.layers.length; i++) {
             const l = this.layers[i]!;
             let next: Tensor | undefined;
             if (l.type === 'linear') {
               const pw = pointW.get(i)!;
-              next = b.batchedMatmul(h, pw.w, pw.bias);
+              act = fused(i);
+              next = b.batchedMatmul(h, pw.w, pw.bias, act);
+              if (act) i++;
             } else if (isActivation(l)) {
               next = b.activation(l.type, h);
             }

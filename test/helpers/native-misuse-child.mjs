@@ -173,13 +173,15 @@ const CASES = {
   guAdamStep: genericCase({ n: 9, lr: 0.1, beta2: 0.9, eps: 1e-8 }, () => [f32(9), f32(9, 2), f32(9, 3), f32(9, 4)]),
   // pointCombine(plan {p, j, s}, coef [p·j], basis [j·s], out [p·s]); batchedMatmul(plan {p, m, n, k, hasBias}, a, b, bias, out)
   pointCombine: (() => {
-    const c = planCase({ p: 3, j: 2, s: 5 }, () => [f32(6), f32(10, 2), new Float32Array(15)], ['f32', 'f32', 'f32'], [
+    const c = planCase({ p: 3, j: 2, s: 5, act: 2 }, () => [f32(6), f32(10, 2), new Float32Array(15)], ['f32', 'f32', 'f32'], [
+      ['act 5', { act: 5 }], ['act 1.5', { act: 1.5 }],
       ['j 0', { j: 0 }], ['s one short', { s: 4 }], ['p × s past 2^53', { p: 2 ** 31 - 1, s: 2 ** 31 - 1, j: 2 ** 31 - 1 }], ['p past 2^31', { p: 2 ** 31 }],
       ['s 1.5', { s: 1.5 }], ['p 0 with arrays for 3', { p: 0 }],
     ]);
     return { ...c, extra: () => c.extra().filter((x) => !x.name.startsWith('plan.n =')) }; // its plan has no n
   })(),
-  batchedMatmul: planCase({ p: 2, m: 3, n: 4, k: 5, hasBias: 1 }, () => [f32(30), f32(40, 2), f32(8, 3), new Float32Array(24)], ['f32', 'f32', 'f32', 'f32'], [
+  batchedMatmul: planCase({ p: 2, m: 3, n: 4, k: 5, hasBias: 1, act: 4 }, () => [f32(30), f32(40, 2), f32(8, 3), new Float32Array(24)], ['f32', 'f32', 'f32', 'f32'], [
+    ['act 5', { act: 5 }], ['act 0.5', { act: 0.5 }],
     ['hasBias 0 with a bias', { hasBias: 0 }], ['hasBias 2', { hasBias: 2 }], ['m and k swapped', { m: 5, k: 3 }],
     ['sizes whose product passes 2^53', { p: 2 ** 31 - 1, m: 2 ** 31 - 1, k: 2 ** 31 - 1 }], ['n past 2^31', { n: 2 ** 31 }],
   ]),

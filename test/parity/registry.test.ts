@@ -105,8 +105,8 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   avgPool2d: (be) => [f(be, [2, 3, 5, 5], 60), POOL_GEOM],
   avgPool2dBackward: (be) => [f(be, [2, 3, 3, 3], 61), POOL_GEOM, [2, 3, 5, 5]],
   // Landscape (issue 10): 4 points of 3 basis slices [2, 5]; 3 points of a 5×4 layer with 6 outputs.
-  pointCombine: (be) => [f(be, [4, 3], 69), f(be, [3, 2, 5], 70)],
-  batchedMatmul: (be) => [f(be, [3, 5, 4], 71), f(be, [3, 6, 4], 72), f(be, [3, 6], 73)],
+  pointCombine: (be) => [f(be, [4, 3], 69), f(be, [3, 2, 5], 70), 'tanh'],
+  batchedMatmul: (be) => [f(be, [3, 5, 4], 71), f(be, [3, 6, 4], 72), f(be, [3, 6], 73), 'gelu'],
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;

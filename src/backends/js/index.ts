@@ -238,8 +238,8 @@ export class JsBackend extends KernelBackend implements Backend {
       return new JsTensor('f32', grad.shape, M);
     },
 
-    pointCombine: ({ coef, basis }, { p, j, s }) => new JsTensor('f32', [p, ...basis.shape.slice(1)], pointCombineReference(f32(coef), f32(basis), p, j, s)),
-    batchedMatmul: ({ a, b, bias }, { p, m, n, k }) => new JsTensor('f32', [p, m, n], batchedMatmulReference(f32(a), f32(b), bias ? f32(bias) : undefined, p, m, n, k)),
+    pointCombine: ({ coef, basis, activation }, { p, j, s }) => new JsTensor('f32', [p, ...basis.shape.slice(1)], pointCombineReference(f32(coef), f32(basis), p, j, s, activation)),
+    batchedMatmul: ({ a, b, bias, activation }, { p, m, n, k }) => new JsTensor('f32', [p, m, n], batchedMatmulReference(f32(a), f32(b), bias ? f32(bias) : undefined, p, m, n, k, activation)),
     guProject: ({ g, basis, metric, first, count }, { k }) =>
       new JsTensor('f32', g.shape, Float32Array.from(guProjectReference(f32(g), f32(basis), k, metric ? f32(metric) : undefined, first, count))),
 

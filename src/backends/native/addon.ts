@@ -64,8 +64,8 @@ export interface NativeAddon {
     labels: Int32Array, classZ: Float64Array, numClasses: number, out: Float32Array,
   ): Promise<number>;
   /** Landscape ops (native/landscape.cc): out = Σ_j coef[p, j]·basis[j] per point; y_p = a_p·b_pᵀ (+ bias_p), bias empty when hasBias is 0. */
-  pointCombine(plan: { p: number; j: number; s: number }, coef: Float32Array, basis: Float32Array, out: Float32Array): void;
-  batchedMatmul(plan: { p: number; m: number; n: number; k: number; hasBias: number }, a: Float32Array, b: Float32Array, bias: Float32Array, out: Float32Array): void;
+  pointCombine(plan: { p: number; j: number; s: number; act: number }, coef: Float32Array, basis: Float32Array, out: Float32Array): void;
+  batchedMatmul(plan: { p: number; m: number; n: number; k: number; hasBias: number; act: number }, a: Float32Array, b: Float32Array, bias: Float32Array, out: Float32Array): void;
   /** GU's projection (native/gu_project.cc): out = g − U·a for the active basis rows; metric is empty for H = I. */
   guProject(plan: { p: number; k: number; first: number; count: number; weighted: number }, g: Float32Array, basis: Float32Array, metric: Float32Array, out: Float32Array): void;
   /** Convolution (native/conv.cc): plan {n,c,h,w,o,kh,kw,oh,ow,strideH,strideW,padH,padW[,hasBias]}; bias empty when hasBias is 0. */

@@ -217,9 +217,9 @@ export class NativeBackend extends KernelBackend implements Backend {
       this.#addon.pointCombine(plan, f32(coef), f32(basis), out);
       return tensor([plan.p, ...basis.shape.slice(1)], out);
     },
-    batchedMatmul: ({ a, b, bias }, { p, m, n, k, hasBias }) => {
+    batchedMatmul: ({ a, b, bias }, { p, m, n, k, hasBias, act }) => {
       const out = this.#out(p * m * n);
-      this.#addon.batchedMatmul({ p, m, n, k, hasBias: hasBias ? 1 : 0 }, f32(a), f32(b), bias ? f32(bias) : EMPTY_F32, out);
+      this.#addon.batchedMatmul({ p, m, n, k, hasBias: hasBias ? 1 : 0, act }, f32(a), f32(b), bias ? f32(bias) : EMPTY_F32, out);
       return tensor([p, m, n], out);
     },
     guProject: ({ g, basis, metric }, plan) => {

@@ -18,10 +18,10 @@ import type { Ctx } from './ctx.js';
 const FAMILY = 'landscape';
 /** The two entries share one Params struct; every field must be written, so each starts from zeros. */
 const ZERO: Record<string, number> = Object.fromEntries(
-  ['count', 'first', 's', 'j', 't0', 'nt', 'accumulate', 'coefBase', 'basisBase', 'outBase', 'M', 'N', 'K', 'k0', 'kb', 'p0', 'm0', 'mb', 'mTiles', 'aBase', 'bBase', 'cBase', 'biasBase', 'hasBias'].map((k) => [k, 0]),
+  ['count', 'first', 's', 'j', 't0', 'nt', 'accumulate', 'coefBase', 'basisBase', 'outBase', 'M', 'N', 'K', 'k0', 'kb', 'p0', 'm0', 'mb', 'mTiles', 'aBase', 'bBase', 'cBase', 'biasBase', 'hasBias', 'act'].map((k) => [k, 0]),
 );
 
-export function pointCombine(ctx: Ctx, coef: Tensor, basis: Tensor, plan: { p: number; j: number; s: number }): Tensor {
+export function pointCombine(ctx: Ctx, coef: Tensor, basis: Tensor, plan: { p: number; j: number; s: number; act: number }): Tensor {
   const rt = ctx.rt;
   const { p: P, j: J, s: S } = plan;
   const out = ctx.alloc([P, ...basis.shape.slice(1)]);
@@ -36,8 +36,8 @@ export function pointCombine(ctx: Ctx, coef: Tensor, basis: Tensor, plan: { p: n
     rt.dispatch(
       FAMILY,
       'combine',
-      {},
-      { ...ZERO, count: n, first, s: S, j: J, t0, nt, accumulate, coefBase: cv.base, basisBase: bv.base, outBase: ov.base },
+      { OP: Math.max(0, plan.act - 1) },
+      { ...ZERO, count: n, first, s: S, j: J, t0, nt, accumulate, coefBase: cv.base, basisBase: bv.base, outBase: ov.base, act: plan.act > 0 ? 1 : 0 },
       { coef: cv.binding, basis: bv.binding, out: ov.binding },
       Math.ceil(n / 256),
     );
@@ -57,7 +57,7 @@ export function pointCombine(ctx: Ctx, coef: Tensor, basis: Tensor, plan: { p: n
   return out;
 }
 
-export function batchedMatmul(ctx: Ctx, a: Tensor, b: Tensor, bias: Tensor | undefined, plan: { p: number; m: number; n: number; k: number }): Tensor {
+export function batchedMatmul(ctx: Ctx, a: Tensor, b: Tensor, bias: Tensor | undefined, plan: { p: number; m: number; n: number; k: number; act: number }): Tensor {
   const rt = ctx.rt;
   const { p: P, m: M, n: N, k: K } = plan;
   const out = ctx.alloc([P, M, N]);
@@ -65,7 +65,7 @@ export function batchedMatmul(ctx: Ctx, a: Tensor, b: Tensor, bias: Tensor | und
   const A = asGpu(a).buffer;
   const B = asGpu(b).buffer;
   const Bias = bias ? asGpu(bias).buffer : undefined;
-  if (K === 0 && !Bias) {
+  if (K === 0 && !Bias && plan.act === 0) {
     rt.clear(out.buffer, 0, P * M * N * 4);
     return out;
   }
@@ -90,10 +90,10 @@ export function batchedMatmul(ctx: Ctx, a: Tensor, b: Tensor, bias: Tensor | und
       rt.dispatch(
         FAMILY,
         'bmm',
-        {},
+        { OP: Math.max(0, plan.act - 1) },
         {
           ...ZERO, M, N, K, k0, kb: K === 0 ? 0 : Math.min(kb, K - k0), p0, m0, mb: mc, mTiles,
-          aBase: av.base, bBase: bv.base, cBase: cv.base, biasBase: biasV.base, hasBias: Bias ? 1 : 0, accumulate: k0 > 0 ? 1 : 0,
+          aBase: av.base, bBase: bv.base, cBase: cv.base, biasBase: biasV.base, hasBias: Bias ? 1 : 0, accumulate: k0 > 0 ? 1 : 0, act: plan.act > 0 ? 1 : 0,
         },
         { a: av.binding, b: bv.binding, bias: biasV.binding, c: cv.binding },
         [xTiles, pc * mTiles],
