@@ -16,8 +16,13 @@
 // fewer blocks than threads the blocks run in turn and each GEMM uses the pool. The weight gradient
 // sums its per-task partials in task order, so its bits depend on the thread count only.
 //
-// The forward pass of a stride-1 convolution with a small C·KH·KW (a network's first layers) is a
-// direct convolution instead, on AVX-512: faster there, slower above (measured, see below).
+// A direct convolution (AVX-512, stride 1: a zero-padded sample copy, 4 output channels × 32
+// columns of accumulators per (c, ky, kx)) was measured against this and dropped. Against the first
+// per-sample GEMM version it won where C·KH·KW is small (1→32 3×3 on 28×28, batch 128: 2.3 vs 3.5
+// ms) and lost above (32→64 on 14×14: 75 vs 45 ms); against the blocked, transposed GEMM above it
+// ties within the noise of this shared machine (single-thread CPU ms, direct / GEMM, best of two
+// runs of 15: K = 9: 2.0 / 1.9; 3→32 on 32×32, K = 27: 3.7 / 4.7; 1→16 5×5, K = 25: 1.3 / 1.4;
+// 8→32, K = 72: 7.1 / 6.7). One path that also serves both gradients is kept.
 //
 // Every export checks its plan (sizes, output sizes by PyTorch's formula) and every array's exact
 // length (GenericArgs) before any work: a wrong direct call throws instead of reading out of bounds.
@@ -95,7 +100,6 @@ ConvShape conv_shape(const GenericArgs& a, bool with_bias) {
   below_i32(a, (double)s.o * s.c * s.kh * s.kw, "the weight");
   below_i32(a, (double)s.n * s.o * s.oh * s.ow, "y");
   below_i32(a, (double)s.ckk() * s.plane(), "an im2col matrix");
-  below_i32(a, (double)s.c * (hp + 1) * (wp + 32), "a padded sample");
   return s;
 }
 
@@ -331,7 +335,7 @@ void transpose_out(const ConvShape& s, const float* c, const float* bias, float*
   transpose_out_generic(s, c, bias, yn);
 }
 
-void forward_gemm(const ConvShape& s, const float* x, const float* wt, const float* bias, float* y) {
+void forward(const ConvShape& s, const float* x, const float* wt, const float* bias, float* y) {
   const size_t P = s.plane(), K = s.ckk();
   const int nb = block_samples(s);
   const size_t colf = s.pointwise() ? 0 : K * nb * P;
@@ -345,78 +349,6 @@ void forward_gemm(const ConvShape& s, const float* x, const float* wt, const flo
     sgemm((int)(cnt * P), s.o, (int)K, col, true, wt, true, c);
     for (int j = 0; j < cnt; j++) transpose_out(s, c + (size_t)j * P * s.o, bias, y + (size_t)(n0 + j) * s.o * P);
   });
-}
-
-// ---- direct convolution, for small C·KH·KW ------------------------------------------------------
-//
-// Stride 1, AVX-512: a zero-padded copy of the sample, then for 4 output channels × 32 output
-// columns at a time, 8 accumulators fed by 2 loads and 4 broadcasts per (c, ky, kx), all taps
-// summed in registers before one store. With a small im2col K = C·KH·KW the GEMM's micro-kernel
-// runs only K steps per 12×32 block of C it writes, and im2col writes KH·KW copies of the input:
-// measured (batch 128, 2 threads, best of 15, on this shared 2-core AVX-512 machine) direct/GEMM
-// forward: 1→32 3×3 pad 1 on 28×28 (K = 9) 2.3 / 3.5 ms; 3→32 on 32×32 (K = 27) 3.8 / 10.2 ms;
-// 8→32 on 28×28 (K = 72) 7.4 / 20.5 ms; 1→16 5×5 (K = 25) 1.4 / 3.3 ms — but 32→64 3×3 pad 1 on
-// 14×14 (K = 288) 75 / 45 ms (14 columns fill half of the 32 this kernel computes, and the GEMM's
-// 12×32 block reuses each load more). So: direct up to K = RB_CONV_DIRECT_MAX_K, GEMM above it
-// (build with -DRB_CONV_DIRECT_MAX_K=0 to time the GEMM path alone).
-#ifndef RB_CONV_DIRECT_MAX_K
-#define RB_CONV_DIRECT_MAX_K 72
-#endif
-#if RB_X86
-RB_TARGET_AVX512 void forward_direct_sample(const ConvShape& s, const float* x, const float* wt, const float* bias,
-                                            float* y, float* xp) {
-  const int hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw + 32;  // 32 columns of slack for the last vector
-  std::memset(xp, 0, sizeof(float) * (size_t)s.c * hp * wp);
-  for (int ci = 0; ci < s.c; ci++)
-    for (int iy = 0; iy < s.h; iy++)
-      std::memcpy(xp + ((size_t)ci * hp + iy + s.ph) * wp + s.pw, x + ((size_t)ci * s.h + iy) * s.w, sizeof(float) * s.w);
-  const size_t P = s.plane();
-  for (int o0 = 0; o0 < s.o; o0 += 4) {
-    const int oc = std::min(4, s.o - o0);
-    for (int oy = 0; oy < s.oh; oy++) {
-      for (int ox0 = 0; ox0 < s.ow; ox0 += 32) {
-        const int cols = std::min(32, s.ow - ox0);
-        __m512 acc[4][2];
-        for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = _mm512_setzero_ps();
-        for (int ci = 0; ci < s.c; ci++) {
-          for (int ky = 0; ky < s.kh; ky++) {
-            const float* xr = xp + ((size_t)ci * hp + oy + ky) * wp + ox0;
-            const float* wr = wt + (((size_t)o0 * s.c + ci) * s.kh + ky) * s.kw;
-            for (int kx = 0; kx < s.kw; kx++) {
-              const __m512 x0 = _mm512_loadu_ps(xr + kx), x1 = _mm512_loadu_ps(xr + kx + 16);
-              for (int q = 0; q < oc; q++) {
-                const __m512 wv = _mm512_set1_ps(wr[(size_t)q * s.c * s.kh * s.kw + kx]);
-                acc[q][0] = _mm512_fmadd_ps(wv, x0, acc[q][0]);
-                acc[q][1] = _mm512_fmadd_ps(wv, x1, acc[q][1]);
-              }
-            }
-          }
-        }
-        const __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1u);
-        const __mmask16 m1 = cols <= 16 ? 0 : cols >= 32 ? 0xFFFF : (__mmask16)((1u << (cols - 16)) - 1u);
-        for (int q = 0; q < oc; q++) {
-          const __m512 b = _mm512_set1_ps(bias ? bias[o0 + q] : 0.f);
-          float* yr = y + (size_t)(o0 + q) * P + (size_t)oy * s.ow + ox0;
-          _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(acc[q][0], b));
-          _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(acc[q][1], b));
-        }
-      }
-    }
-  }
-}
-#endif
-
-void forward(const ConvShape& s, const float* x, const float* wt, const float* bias, float* y) {
-#if RB_X86
-  if (s.sh == 1 && s.sw == 1 && s.ckk() <= RB_CONV_DIRECT_MAX_K && cpu_isa() == Isa::avx512) {
-    const size_t xp = (size_t)s.c * (s.h + 2 * s.ph) * (s.w + 2 * s.pw + 32);
-    over_blocks(s.n, 1, xp, [&](int, int i, int, float* buf) {
-      forward_direct_sample(s, x + (size_t)i * s.x_sample(), wt, bias, y + (size_t)i * s.o * s.plane(), buf);
-    });
-    return;
-  }
-#endif
-  forward_gemm(s, x, wt, bias, y);
 }
 
 // gx_block: dcol [K, cnt·P] = Wᵀ · GY, then col2im of each sample's columns.
