@@ -240,6 +240,18 @@ export const CASES: FileSafetyCase[] = [
   { name: 'RIVERBED_ISA=avx3', env: { RIVERBED_ISA: 'avx3' }, argv: [...HVP, '--out', '$D/hv.npy'], names: 'RIVERBED_ISA', code: 'E_ARG' },
   { name: 'RIVERBED_NATIVE_POOL_MB=lots', env: { RIVERBED_NATIVE_POOL_MB: 'lots' }, argv: [...TRAIN, '--save', '$D/w2.safetensors'], names: 'RIVERBED_NATIVE_POOL_MB', code: 'E_ARG' },
   { name: 'coreset cld --max-memory 99999999999TB says too large', argv: [...CLD, '--max-memory', '99999999999TB', '--out', '$D/sel.json'], names: '--max-memory: size "99999999999TB" is too large: at most', code: 'E_ARG' },
+
+  // (h) landscapes (issue 10)
+  { name: 'landscape slice --out is the --weights file', argv: ['landscape', 'slice', ...PROBLEM, '--grid', '3x3', '--backend', 'js', '--out', '$D/weights.safetensors'], names: '$D/weights.safetensors', code: 'E_ARG' },
+  { name: 'landscape slice --plot BASE.png is the --inputs file', setup: (d) => cpSync(join(d, 'x.npy'), join(d, 'x.png')), argv: ['landscape', 'slice', ...MODEL, '--weights', '$D/weights.safetensors', '--inputs', '$D/x.png', '--labels', '$D/y.npy', '--grid', '3x3', '--backend', 'js', '--out', '$D/l.json', '--plot', '$D/x'], names: '$D/x.png', code: 'E_ARG' },
+  { name: 'landscape slice --save-dirs is the --weights file', argv: ['landscape', 'slice', ...PROBLEM, '--grid', '3', '--backend', 'js', '--out', '$D/l.json', '--save-dirs', '$D/weights.safetensors'], names: '$D/weights.safetensors', code: 'E_ARG' },
+  { name: 'landscape slice --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: ['landscape', 'slice', ...PROBLEM, '--grid', '3x3', '--backend', 'js', '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'landscape slice --grid 1e5x1e5 is refused with its cost', argv: ['landscape', 'slice', ...PROBLEM, '--grid', '100000x100000', '--backend', 'js', '--out', '$D/l.json'], names: '--grid: the grid has 10,000,000,000 points', code: 'E_ARG' },
+  { name: 'landscape slice --dirs FILE holding NaN', setup: poisonWeights('2.bias', 0, NaN), argv: ['landscape', 'slice', ...MODEL, '--weights', '$D/weights.safetensors', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--dirs', '$D/weights.safetensors', '--grid', '3', '--backend', 'js', '--out', '$D/l.json'], names: '$D/weights.safetensors', code: 'E_VALUE' },
+  { name: 'landscape interpolate --out is model B', argv: ['landscape', 'interpolate', '$D/weights.safetensors', '$D/w2.safetensors', ...MODEL, '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--backend', 'js', '--out', '$D/w2.safetensors'], setup: (d) => cpSync(join(d, 'weights.safetensors'), join(d, 'w2.safetensors')), names: '$D/w2.safetensors', code: 'E_ARG' },
+  { name: 'landscape merge --out is a part', argv: ['landscape', 'merge', '$D/part1.json', '--out', '$D/part1.json'], names: '$D/part1.json', code: 'E_ARG' },
+  { name: 'landscape trajectory of a run without weight checkpoints', argv: ['landscape', 'trajectory', '$D/run', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--backend', 'js', '--out', '$D/t.json'], names: 'weightCheckpoints', code: 'E_ARG' },
+  { name: 'train --checkpoints without --record', argv: [...TRAIN, '--checkpoints', '1', '--save', '$D/w2.safetensors'], names: '--checkpoints: checkpoints go into the run directory', code: 'E_ARG' },
 ];
 
 // --- the runner ---------------------------------------------------------------------------------
