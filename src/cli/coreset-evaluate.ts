@@ -15,7 +15,7 @@ import { evaluationPlot, formatEvaluation, describeArchitecture } from '../cores
 import { type Dataset, loadNpyDataset, numClasses, splitDataset } from '../data/dataset.js';
 import { fail } from '../errors.js';
 import { type PendingFile, writeFilesAtomic } from '../io/atomic.js';
-import { type ModelDescription, inputField, inputMismatch, isMlpDescription, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { type ModelDescription, inputField, inputMismatch, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
@@ -265,7 +265,7 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   if (o.out !== undefined) {
     const files: PendingFile[] = [{ path: join(o.out, 'evaluation.json'), data: Buffer.from(JSON.stringify(full, null, 2) + '\n', 'utf8') }];
     const plots: [string, ReturnType<typeof evaluationPlot>][] = [
-      ['evaluation', evaluationPlot(result, result.source, `${data.name}: coreset test accuracy (${describeArchitecture(result.source)}${isMlpDescription(model) ? ' MLP' : ''}, ${seeds.length} seeds, mean ± std)`)],
+      ['evaluation', evaluationPlot(result, result.source, `${data.name}: coreset test accuracy (${describeArchitecture(result.source)}, ${seeds.length} seeds, mean ± std)`)],
     ];
     if (result.transfer) {
       plots.push(['transfer', evaluationPlot(result, result.transfer, `${data.name}: ${describeArchitecture(result.source)} selects, ${describeArchitecture(result.transfer)} retrains`)]);

@@ -3,10 +3,11 @@ import type { LinePlot } from '../../plot/index.js';
 import type { ArchitectureResult, EvaluationResult } from '../evaluate.js';
 import { fmtFraction } from '../evaluate.js';
 import { pm } from './stats.js';
-import { describeModel } from '../../model/description.js';
+import { describeModel, isMlpDescription } from '../../model/description.js';
 
+/** The architecture in one line, "784-128(relu)-10 MLP" or the CNN's layers (no "MLP"). */
 function describe(a: ArchitectureResult): string {
-  return describeModel(a.model);
+  return describeModel(a.model) + (isMlpDescription(a.model) ? ' MLP' : '');
 }
 
 /** One table: rows = methods, columns = fractions, cells = test accuracy mean ± std (%). */
@@ -57,13 +58,13 @@ export function formatEvaluation(r: EvaluationResult): string {
     `riverbed coreset evaluate: ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.val} val / ${r.dataset.test} test), ${r.seeds.length} seed${r.seeds.length > 1 ? 's' : ''}, backend ${r.backend}`,
     `  budget: ${r.budgetRule}`,
     '',
-    formatTable(r, r.source, `test accuracy (%), ${describe(r.source)} MLP selects and retrains (+/− = mean above/below random)`),
+    formatTable(r, r.source, `test accuracy (%), ${describe(r.source)} selects and retrains (+/− = mean above/below random)`),
     formatVsRandom(r, r.source),
   ];
   if (r.transfer) {
     blocks.push(
       '',
-      formatTable(r, r.transfer, `transfer: ${describe(r.source)} trajectories select, ${describe(r.transfer)} MLP retrains — test accuracy (%)`),
+      formatTable(r, r.transfer, `transfer: ${describe(r.source)} trajectories select, ${describe(r.transfer)} retrains — test accuracy (%)`),
       formatVsRandom(r, r.transfer),
     );
   }

@@ -21,6 +21,7 @@ import {
   parseModelDescription,
 } from '../../../src/model/description.js';
 import { Mlp, Sequential, parameterSpecs } from '../../../src/model/mlp.js';
+import { describeArchitecture } from '../../../src/coreset/evaluate/report.js';
 import { randomArray, randomInts } from '../../helpers/backends.js';
 import { fdGradient, hostLogits, hostMeanLoss, hostParameterCount } from '../../helpers/host-cnn.js';
 
@@ -135,6 +136,9 @@ describe('convolutional model descriptions', () => {
     const flat = parseModelDescription(cnn([{ type: 'flatten' }, { type: 'linear', in: 784, out: 10 }]));
     expect(isMlpDescription(flat)).toBe(false);
     expect(describeModel(flat)).toBe('1x28x28-flatten-10');
+    // reports call an MLP an MLP, and nothing else
+    expect(describeArchitecture({ model: mlp } as never)).toBe('784-10 MLP');
+    expect(describeArchitecture({ model: flat } as never)).toBe('1x28x28-flatten-10');
     expect(inputSize(flat)).toBe(784);
   });
 });
