@@ -182,6 +182,26 @@ export {
 } from './unlearn/metrics.js';
 export { measure, evaluateUnlearning, type EvalSets, type HarnessData, type HarnessOptions, type HarnessResult, type ModelMetrics } from './unlearn/evaluate.js';
 
+// Loss landscapes (issue 10): directions, many grid points per dispatch, mode connectivity, trajectories
+export {
+  gaussianDirection,
+  normalizeDirection,
+  orthogonalize,
+  checkWeights,
+  NORMALIZATIONS,
+  type BiasMode,
+  type Normalization,
+  type Weights,
+} from './landscape/directions.js';
+export { BatchedEvaluator, evaluatePoints, evaluateOneByOne, uploadData, freeData, type DeviceBatches, type Family, type PointResults, type EvaluateOptions as LandscapeEvaluateOptions } from './landscape/evaluate.js';
+export { axisValues, gridCoefs, shardPoints, type Axis, type GridSpec } from './landscape/grid.js';
+export { pointsId, runPoints, type RunPointsInput, type RunPointsResult } from './landscape/run.js';
+export { makeDirections, parseDirs, hessianEigenvectors, type DirectionSource, type DirectionInfo } from './landscape/sources.js';
+export { barrier, bezierCoefs, bezierFamily, lineCoefs, linspace, trainBezier } from './landscape/connect.js';
+export { trajectoryPca, projectPath } from './landscape/trajectory.js';
+export { mergeParts, makePart, decodePart, encodePart, type LandscapeResult, type LandscapePart } from './landscape/result.js';
+export { surfaceSpec, curvesSpec, renderVegaSvg, type SurfacePlot, type CurvesPlot } from './plot/surface.js';
+
 // Plots (Vega → SVG → PNG)
 export { lineChartSpec, renderSvg, svgToPng, writePlot, type LinePlot, type Series } from './plot/index.js';
 
