@@ -63,3 +63,37 @@ for (const bt of backends) {
     }
   });
 }
+
+describe('convolutional models: one point at a time through the model', () => {
+  it('the origin is the model\'s own loss, α = 1 is the loss at w + d, and the weights are restored', async () => {
+    const { JsBackend } = await import('../../../src/backends/js/index.js');
+    const { evaluatePoints, pointWeights } = await import('../../../src/landscape/evaluate.js');
+    const be = new JsBackend();
+    const desc = {
+      format: 'riverbed.model' as const, version: 1 as const, input: [1, 5, 5], loss: 'cross_entropy' as const,
+      layers: [
+        { type: 'conv2d' as const, in: 1, out: 2, kernel: [3, 3] as [number, number], stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] },
+        { type: 'relu' as const }, { type: 'maxpool2d' as const, kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number] },
+        { type: 'flatten' as const }, { type: 'linear' as const, in: 8, out: 3 },
+      ],
+    };
+    const model = Mlp.init(be, desc, 1);
+    const base = new Map((await model.toHost()).map((t) => [t.name, t.data]));
+    const d = normalizeDirection(desc, gaussianDirection(desc, 2, 0), base, 'filter', 'zero');
+    const N = 9;
+    const X = randomArray(N * 25, 3);
+    const Y = randomInts(N, 4, 3);
+    const data = uploadData(be, X, Y, N, 25, 4);
+    const r = await evaluatePoints(model, { base, dirs: [d] }, Float64Array.of(0, 1), data);
+    const after = new Map((await model.toHost()).map((t) => [t.name, t.data]));
+    for (const [k, v] of base) expect([...after.get(k)!]).toEqual([...v]);
+    const loss = async (w: Map<string, Float32Array>) => {
+      const m = Mlp.fromHost(be, desc, w);
+      const l = await be.read(m.perSampleLoss(be.upload(X, [N, 25]), be.uploadInt(Y, [N])));
+      return l.reduce((a, b) => a + b, 0) / N;
+    };
+    expect(r.loss[0]).toBeCloseTo(await loss(base), 6);
+    expect(r.loss[1]).toBeCloseTo(await loss(pointWeights({ base, dirs: [d] }, [1])), 6);
+    expect(r.loss[1]).not.toBeCloseTo(r.loss[0]!, 3);
+  });
+});
