@@ -69,7 +69,7 @@ export function trajectoryPca(checkpoints: Weights[]): Pca {
   const explained: number[] = [];
   for (const c of order.slice(0, 2)) {
     const lam = eig.values[c]!;
-    if (!(lam > 1e-30 * Math.max(1, total))) fail('E_VALUE', 'the checkpoints span fewer than 2 directions (identical checkpoints?)', { field: 'checkpoints' });
+    if (!(lam > 1e-9 * total)) fail('E_VALUE', 'the checkpoints span fewer than 2 directions (identical checkpoints?)', { field: 'checkpoints' });
     const u = Array.from({ length: T }, (_, i) => eig.vectors[i * T + c]!);
     const d: Weights = new Map();
     for (const n of names) {

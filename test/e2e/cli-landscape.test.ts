@@ -170,3 +170,27 @@ function writeModel(): void {
   const f = join(dir, 'm.json');
   if (!existsSync(f)) writeFileSync(f, JSON.stringify(desc));
 }
+
+describe('riverbed train --checkpoints, then landscape trajectory', () => {
+  it('saves epoch 0, every N-th and the last into DIR/checkpoints; the last equals --save; the trajectory projects them', async () => {
+    ok(run('train', '--inputs', 'x.npy', '--labels', 'y.npy', '--hidden', '5', '--epochs', '5', '--batch-size', '8', '--backend', 'js', '--record', 'run', '--checkpoints', '2', '--save', 'final.safetensors'));
+    const m = json('run/trajectory.json');
+    expect(m.weightCheckpoints.files.map((f: { epoch: number }) => f.epoch)).toEqual([0, 2, 4, 5]);
+    expect(readdirSync(join(dir, 'run', 'checkpoints')).sort()).toEqual(['epoch-0000.safetensors', 'epoch-0002.safetensors', 'epoch-0004.safetensors', 'epoch-0005.safetensors']);
+    const { readSafetensors } = await import('../../src/io/safetensors.js');
+    const last = await readSafetensors(join(dir, 'run', 'checkpoints', 'epoch-0005.safetensors'));
+    const saved = await readSafetensors(join(dir, 'final.safetensors'));
+    for (const [k, t] of saved.tensors) expect([...last.tensors.get(k)!.data]).toEqual([...t.data]);
+    const first = await readSafetensors(join(dir, 'run', 'checkpoints', 'epoch-0000.safetensors'));
+    expect([...first.tensors.get('0.weight')!.data]).not.toEqual([...last.tensors.get('0.weight')!.data]);
+    ok(run('landscape', 'trajectory', 'run', ...data, '--grid', '7x6', '--out', 'traj.json', '--plot', 'traj'));
+    const t = json('traj.json');
+    expect(t.kind).toBe('trajectory');
+    expect(t.path.epochs).toEqual([0, 2, 4, 5]);
+    expect(t.path.x.at(-1)).toBe(0);
+    expect(t.loss).toHaveLength(6);
+    expect(t.directions.explained[0]).toBeGreaterThan(t.directions.explained[1]);
+    ok(run('landscape', 'trajectory', 'run', ...data, '--grid', '5x5', '--valley', '--out', 'valley.json'));
+    expect(json('valley.json').directions.eigenvalue).toBeGreaterThan(0);
+  });
+});
