@@ -24,6 +24,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   schedule: async () => (await import('./schedule.js')).registerSchedule,
   unlearn: async () => (await import('./unlearn.js')).registerUnlearn,
+  audit: async () => (await import('./audit.js')).registerAudit,
   landscape: async () => (await import('./landscape.js')).registerLandscape,
   bench: async () => (await import('./bench.js')).registerBench,
 };

@@ -141,3 +141,37 @@ describe('riverbed unlearn evaluate', () => {
     expect(existsSync(at('ev2'))).toBe(false);
   });
 });
+
+describe('riverbed audit', () => {
+  it('reports the three states, the AUCs and per-sample scores, and writes the JSON with its manifest', () => {
+    const r = runCli(['audit', '--model', 'm.json', '--weights', 'w.safetensors', '--inputs', 'X.npy', '--labels', 'Y.npy', '--forget', 'class:2', '--k', '8', '--eps', '0.5,1', '--per-state', '20', '--backend', 'js', '--out', 'audit.json'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^  forgotten\s+20 /m);
+    expect(r.stdout).toMatch(/three states, one-vs-rest macro AUC \(5-fold CV\): single-point loss 0\.\d{3}, neighbourhood 0\.\d{3}/);
+    const j = JSON.parse(readFileSync(at('audit.json'), 'utf8'));
+    expect(j.groups.unseen.n).toBeGreaterThanOrEqual(5);
+    expect(j.forgottenScores).toHaveLength(20);
+    expect(j.manifest.parameters.eps).toEqual([0.5, 1]);
+    for (const k of ['retainedVsUnseen', 'forgottenVsUnseen']) expect(j.direct[k].loss).toBeGreaterThanOrEqual(0);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['radii that do not increase', ['--eps', '1,0.5'], /\[E_ARG\] --eps: radii must increase, got 1,0\.5/],
+    ['a negative radius', ['--eps', '-1'], /\[E_ARG\] --eps: expected positive radii, got "-1"/],
+    ['too few per state', ['--per-state', '3'], /\[E_ARG\] --per-state: /],
+    ['a reference outside the held-out set', ['--reference-samples', 'ref.npy'], /\[E_ARG\] ref\.npy: --reference-samples: position 500 \(entry 5\) is outside the validation set \[0, 30\)/],
+    ['--out = --weights', ['--out', 'w.safetensors'], /is the input --weights/],
+  ];
+  it.each(bad)('%s: one line, exit 2, nothing written', (_n, args, want) => {
+    writeNpy(at('ref.npy'), Int32Array.of(0, 1, 2, 3, 4, 500));
+    const before = hash(at('w.safetensors'));
+    const full = ['audit', '--model', 'm.json', '--weights', 'w.safetensors', '--inputs', 'X.npy', '--labels', 'Y.npy', '--forget', 'class:2', '--backend', 'js', ...args];
+    if (!args.includes('--out')) full.push('--out', 'never.json');
+    const r = runCli(full, dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(want);
+    expect(existsSync(at('never.json'))).toBe(false);
+    expect(hash(at('w.safetensors'))).toBe(before);
+  });
+});

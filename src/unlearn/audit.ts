@@ -1,0 +1,247 @@
+/**
+ * A REMIND-style audit of what was really forgotten: residual memorisation shows in the *input*
+ * loss landscape — around a sample the model was trained on, the loss stays lower and flatter under
+ * small input perturbations than around a sample it never saw. The paper's code is not public;
+ * every choice below is ours (docs/unlearning.md, "The audit"):
+ *
+ *   - K perturbation directions z_1 … z_K, uniform on the unit sphere of the input space (Gaussian,
+ *     normalised), drawn once from the seed and shared by every sample (common random numbers: the
+ *     samples are compared on the same neighbourhood);
+ *   - radii ε_1 … ε_E in input units (the standardised pixels of the bundled datasets): x + ε·z_j;
+ *   - one pass per batch of B samples on the device: the B·(E·K + 1) inputs (each sample unperturbed
+ *     and at every radius and direction) are gathered, perturbed and evaluated by one forward call;
+ *   - per sample: the loss ℓ(x); per radius the mean, standard deviation and maximum of the loss
+ *     increase ℓ(x + εz) − ℓ(x) over the K directions; the slope of the mean increase over ε (least
+ *     squares through the origin); the score = the mean loss over the whole neighbourhood
+ *     (ℓ(x) plus the mean increase averaged over the radii) — lower looks more like a member;
+ *   - telling three states apart — retained (trained on and kept), forgotten, never seen — with a
+ *     one-vs-rest logistic regression per state on standardised features (the loss enters as ℓ and ℓ²,
+ *     so a middle band of losses can be one state), scored by 5-fold
+ *     cross-validation, reported as per-state and macro ROC-AUC, once on the single-point loss alone
+ *     and once on all neighbourhood features, so the difference is what the neighbourhood adds.
+ *
+ * Not here: REMIND's sign-of-gradient perturbation needs input gradients, which the model engine
+ * does not expose through its public methods.
+ */
+import type { Backend, Tensor } from '../backends/backend.js';
+import { fail } from '../errors.js';
+import type { Mlp } from '../model/mlp.js';
+import { Rng } from '../model/rng.js';
+import { fitLogistic, rocAuc } from './metrics.js';
+
+export interface AuditOptions {
+  /** Directions per radius (default 32). */
+  k: number;
+  /** Radii in input units, ascending, positive (default 0.5, 1, 2, 4). */
+  eps: number[];
+  seed: number;
+  /** Samples per device pass (default 64). */
+  batch: number;
+}
+
+export const AUDIT_DEFAULTS: AuditOptions = { k: 32, eps: [0.5, 1, 2, 4], seed: 0, batch: 64 };
+
+export function checkAuditOptions(o: AuditOptions): void {
+  if (!Number.isInteger(o.k) || o.k < 1 || o.k > 4096) fail('E_ARG', `expected an integer in 1..4096, got ${o.k}`, { field: '--k' });
+  if (!Array.isArray(o.eps) || o.eps.length === 0 || o.eps.some((e) => !(Number.isFinite(e) && e > 0))) fail('E_ARG', `expected positive radii, got ${JSON.stringify(o.eps)}`, { field: '--eps' });
+  for (let i = 1; i < o.eps.length; i++) if (!(o.eps[i]! > o.eps[i - 1]!)) fail('E_ARG', `radii must increase, got ${o.eps.join(',')}`, { field: '--eps' });
+  if (!Number.isInteger(o.batch) || o.batch < 1) fail('E_ARG', `expected a positive integer, got ${o.batch}`, { field: '--batch' });
+}
+
+/** Per-sample neighbourhood statistics, one entry per queried row. */
+export interface Neighbourhood {
+  eps: number[];
+  k: number;
+  loss: Float64Array;
+  /** [n, E] row-major: mean, standard deviation and maximum of ℓ(x + εz) − ℓ(x) over the directions. */
+  meanIncrease: Float64Array;
+  stdIncrease: Float64Array;
+  maxIncrease: Float64Array;
+  slope: Float64Array;
+  score: Float64Array;
+}
+
+/** The K unit directions [K, D] (Gaussian, normalised) of a seed. */
+export function auditDirections(k: number, d: number, seed: number): Float32Array {
+  const rng = Rng.derive(seed, 'audit/directions');
+  const z = new Float32Array(k * d);
+  for (let j = 0; j < k; j++) {
+    let n2 = 0;
+    const row = new Float64Array(d);
+    for (let i = 0; i < d; i += 2) {
+      // Box–Muller: two normals per pair of uniforms
+      const u = 1 - rng.next();
+      const v = rng.next();
+      const r = Math.sqrt(-2 * Math.log(u));
+      row[i] = r * Math.cos(2 * Math.PI * v);
+      if (i + 1 < d) row[i + 1] = r * Math.sin(2 * Math.PI * v);
+    }
+    for (let i = 0; i < d; i++) n2 += row[i]! * row[i]!;
+    const s = 1 / Math.sqrt(n2);
+    for (let i = 0; i < d; i++) z[j * d + i] = row[i]! * s;
+  }
+  return z;
+}
+
+/**
+ * The neighbourhood statistics of rows `rows` of x [N, D] (labels per row of x): for each batch,
+ * one forward pass over every sample unperturbed and at every radius and direction.
+ */
+export async function auditNeighbourhood(model: Mlp, x: Tensor, labels: Int32Array, rows: Int32Array, options: Partial<AuditOptions> = {}): Promise<Neighbourhood> {
+  const o: AuditOptions = { ...AUDIT_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  checkAuditOptions(o);
+  const b: Backend = model.backend;
+  const D = x.shape[1]!;
+  const E = o.eps.length;
+  const K = o.k;
+  const M = E * K + 1; // copies per sample: the centre, then radius-major directions
+  // Offsets [M, D]: a zero row, then ε_e·z_j.
+  const z = auditDirections(K, D, o.seed);
+  const offsets = new Float32Array(M * D);
+  for (let e = 0; e < E; e++) for (let j = 0; j < K; j++) for (let i = 0; i < D; i++) offsets[(1 + e * K + j) * D + i] = o.eps[e]! * z[j * D + i]!;
+  const off = b.upload(offsets, [M, D]);
+  const n = rows.length;
+  const out: Neighbourhood = {
+    eps: [...o.eps],
+    k: K,
+    loss: new Float64Array(n),
+    meanIncrease: new Float64Array(n * E),
+    stdIncrease: new Float64Array(n * E),
+    maxIncrease: new Float64Array(n * E),
+    slope: new Float64Array(n),
+    score: new Float64Array(n),
+  };
+  try {
+    for (let s = 0; s < n; s += o.batch) {
+      const part = rows.subarray(s, Math.min(n, s + o.batch));
+      const B = part.length;
+      const rep = new Int32Array(B * M);
+      const dir = new Int32Array(B * M);
+      const lab = new Int32Array(B * M);
+      for (let r = 0; r < B; r++) {
+        for (let m = 0; m < M; m++) {
+          rep[r * M + m] = part[r]!;
+          dir[r * M + m] = m;
+          lab[r * M + m] = labels[part[r]!]!;
+        }
+      }
+      const repT = b.uploadInt(rep, [B * M]);
+      const dirT = b.uploadInt(dir, [B * M]);
+      const xs = b.gatherRows(x, repT);
+      const os = b.gatherRows(off, dirT);
+      b.free(repT);
+      b.free(dirT);
+      const xp = b.axpy(1, os, xs);
+      b.free(xs);
+      b.free(os);
+      const y = b.uploadInt(lab, [B * M]);
+      const lossT = model.perSampleLoss(xp, y);
+      b.free(xp);
+      b.free(y);
+      const loss = await b.read(lossT);
+      b.free(lossT);
+      for (let r = 0; r < B; r++) {
+        const i = s + r;
+        const l0 = loss[r * M]!;
+        out.loss[i] = l0;
+        let num = 0;
+        let den = 0;
+        let meanAll = 0;
+        for (let e = 0; e < E; e++) {
+          let sum = 0;
+          let sq = 0;
+          let mx = -Infinity;
+          for (let j = 0; j < K; j++) {
+            const d = loss[r * M + 1 + e * K + j]! - l0;
+            sum += d;
+            sq += d * d;
+            if (d > mx) mx = d;
+          }
+          const mean = sum / K;
+          out.meanIncrease[i * E + e] = mean;
+          out.stdIncrease[i * E + e] = Math.sqrt(Math.max(0, sq / K - mean * mean));
+          out.maxIncrease[i * E + e] = mx;
+          num += o.eps[e]! * mean;
+          den += o.eps[e]! * o.eps[e]!;
+          meanAll += mean / E;
+        }
+        out.slope[i] = num / den;
+        out.score[i] = l0 + meanAll;
+      }
+    }
+  } finally {
+    b.free(off);
+  }
+  return out;
+}
+
+/**
+ * Feature rows of a neighbourhood: the single-point loss (ℓ and ℓ², so that a one-vs-rest
+ * logistic regression can pick out a middle band of losses), or that and every statistic.
+ */
+export function auditFeatures(nb: Neighbourhood, which: 'point' | 'neighbourhood'): number[][] {
+  const E = nb.eps.length;
+  return Array.from({ length: nb.loss.length }, (_, i) => {
+    const l = nb.loss[i]!;
+    if (which === 'point') return [l, l * l];
+    const f = [l, l * l, nb.slope[i]!, nb.score[i]!];
+    for (let e = 0; e < E; e++) f.push(nb.meanIncrease[i * E + e]!, nb.stdIncrease[i * E + e]!, nb.maxIncrease[i * E + e]!);
+    return f;
+  });
+}
+
+export const AUDIT_STATES = ['retained', 'forgotten', 'unseen'] as const;
+export type AuditState = (typeof AUDIT_STATES)[number];
+
+export interface StateAuc {
+  /** Per state: ROC-AUC of its one-vs-rest classifier's cross-validated probability. */
+  perState: Record<AuditState, number>;
+  /** Mean of the three. */
+  macro: number;
+  /** Forgotten vs never seen alone (the question after unlearning), from the same probabilities. */
+  forgottenVsUnseen: number;
+}
+
+/**
+ * Cross-validated one-vs-rest AUCs of telling the three states apart from feature rows
+ * (`folds`-fold, samples assigned to folds by a seeded permutation).
+ */
+export function stateAuc(features: Record<AuditState, number[][]>, folds = 5, seed = 0): StateAuc {
+  const X: number[][] = [];
+  const y: number[] = [];
+  AUDIT_STATES.forEach((s, c) => {
+    for (const f of features[s]) {
+      X.push(f);
+      y.push(c);
+    }
+  });
+  const n = X.length;
+  if (AUDIT_STATES.some((s) => features[s].length < folds)) fail('E_ARG', `each state needs at least ${folds} samples`, { field: '--samples' });
+  const fold = new Int32Array(n);
+  const perm = Rng.derive(seed, 'audit/folds').permutation(n);
+  perm.forEach((row, i) => (fold[row] = i % folds));
+  const prob = AUDIT_STATES.map(() => new Float64Array(n));
+  for (let f = 0; f < folds; f++) {
+    const trainRows: number[] = [];
+    for (let i = 0; i < n; i++) if (fold[i] !== f) trainRows.push(i);
+    AUDIT_STATES.forEach((_, c) => {
+      const clf = fitLogistic(trainRows.map((i) => X[i]!), trainRows.map((i) => (y[i] === c ? 1 : 0)));
+      for (let i = 0; i < n; i++) if (fold[i] === f) prob[c]![i] = clf.predict(X[i]!);
+    });
+  }
+  const perState = {} as Record<AuditState, number>;
+  AUDIT_STATES.forEach((s, c) => {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    for (let i = 0; i < n; i++) (y[i] === c ? pos : neg).push(prob[c]![i]!);
+    perState[s] = rocAuc(pos, neg);
+  });
+  // forgotten vs unseen: the forgotten-vs-rest probability on those two groups only
+  const fg: number[] = [];
+  const un: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (y[i] === 1) fg.push(prob[1]![i]!);
+    if (y[i] === 2) un.push(prob[1]![i]!);
+  }
+  return { perState, macro: (perState.retained + perState.forgotten + perState.unseen) / 3, forgottenVsUnseen: rocAuc(fg, un) };
+}
