@@ -26,6 +26,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   unlearn: async () => (await import('./unlearn.js')).registerUnlearn,
   audit: async () => (await import('./audit.js')).registerAudit,
   landscape: async () => (await import('./landscape.js')).registerLandscape,
+  continual: async () => (await import('./continual.js')).registerContinual,
   bench: async () => (await import('./bench.js')).registerBench,
 };
 

@@ -2,15 +2,17 @@
  * Elastic weight consolidation (Kirkpatrick et al. 2017) as a baseline for continual learning.
  *
  * After a task, `consolidate` keeps the weights θ* and a diagonal Fisher F estimated from squared
- * batch gradients over one epoch of that task (batch-mean cross-entropy gradients at θ*, batches in
- * row order, F = mean over batches of g_b²). While later tasks train, the penalty
+ * batch gradients over one epoch of that task: batch-mean cross-entropy gradients g_b at θ*,
+ * batches in row order, F = Σ_b g_b² / N over the N samples — the normalisation of CLASSP's EWC
+ * script, so that its λ means the same here. While later tasks train, the penalty
  *
  *   Ω(θ) = λ/2 · Σ_tasks Σ_i F_i (θ_i − θ*_i)²,   ∇Ω = λ · Σ_tasks F ⊙ (θ − θ*)
  *
  * is added to every batch gradient (a `GradientPenalty` for train()). λ = 5000 as in CLASSP's EWC
- * script. That script differs (docs/optimizers.md): it sums g_b² while still training on the first
- * task (the weights move under it), divides by the number of samples rather than batches, and
- * adds λ·ΣF(θ − θ*)² without the ½.
+ * script. That script differs (docs/continual.md): it sums g_b² while still training on the first
+ * task (the weights move under it), and adds λ·ΣF(θ − θ*)² without the ½ (twice this pull).
+ * Dividing by the batch count instead would make F batch-size times larger; with λ = 5000 plain
+ * SGD at rate 0.05 then diverges (rate·λ·F > 2 on the stiffest weights).
  */
 import type { Backend, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
@@ -26,9 +28,10 @@ interface Anchor {
 }
 
 /**
- * The diagonal empirical Fisher of `model` on `data`: the mean over the epoch's batches (rows in
- * order, batches of `batchSize`, the last one smaller) of each batch-mean gradient squared.
- * Device tensors, one per parameter (the caller frees them).
+ * The diagonal empirical Fisher of `model` on `data` as CLASSP's EWC script estimates it: over one
+ * epoch (rows in order, batches of `batchSize`, the last one smaller), the sum of each batch-mean
+ * gradient squared, divided by the number of samples. Device tensors, one per parameter (the
+ * caller frees them).
  */
 export function diagonalFisher(model: Mlp, data: TrainSet, batchSize: number): Tensor[] {
   const b = model.backend;
@@ -65,7 +68,7 @@ export function diagonalFisher(model: Mlp, data: TrainSet, batchSize: number): T
     }
   }
   return acc!.map((a) => {
-    const m = b.scale(1 / batches, a);
+    const m = b.scale(1 / rows.length, a);
     b.free(a);
     return m;
   });

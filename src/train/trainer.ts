@@ -56,6 +56,12 @@ export interface TrainOptions {
   resume?: TrainResume;
   /** Stop after this many optimizer steps in all (a snapshot due at that step is saved first). */
   stopAfter?: number;
+  /**
+   * Train with this optimizer (built on this model, same config) and keep it: its state and step
+   * count carry over between calls, as continual learning's tasks need. The schedule, `onStep`,
+   * `stopAfter` and the result count this call's steps from 0. Not with snapshots or a resume.
+   */
+  optimizerInstance?: Optimizer;
 }
 
 /** Adds a regulariser's gradient to the loss gradients (one per parameter); returns the new ones and frees the old. */
@@ -122,17 +128,25 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const r0 = o.resume;
   if (r0) checkResume(r0, n, perEpoch, total, rows);
   const rng = r0 ? Rng.fromState(r0.rng) : Rng.derive(o.seed, 'shuffle');
-  const opt = new Optimizer(b, model, o.optimizer);
+  const carried = o.optimizerInstance;
+  if (carried) {
+    if (r0 || o.onSave) fail('E_ARG', 'a carried optimizer (optimizerInstance) cannot be combined with snapshots or a resume');
+    if (carried.params.length !== model.params.length || carried.params.some((t, i) => t !== model.params[i]!.tensor)) fail('E_ARG', "the carried optimizer updates another model's parameters");
+    if (JSON.stringify(carried.config) !== JSON.stringify(o.optimizer)) fail('E_ARG', `the carried optimizer is ${carried.config.name} with other settings than options.optimizer (${o.optimizer.name})`);
+  }
+  const opt = carried ?? new Optimizer(b, model, o.optimizer);
+  // A carried optimizer has taken steps before this call; the schedule and the hooks count from here.
+  const offset = carried ? carried.steps : 0;
   const epochLoss: number[] = r0 ? [...r0.epochLoss] : [];
   const updateFraction: number[] = r0 ? [...r0.updateFraction] : [];
   const order = r0 ? Int32Array.from(r0.order) : Int32Array.from(rows);
   const yHost = new Int32Array(o.batchSize);
-  const fused = o.penalty ? undefined : fusedEpoch(model, opt, data, o, order.length, total);
+  const fused = o.penalty ? undefined : fusedEpoch(model, opt, data, o, order.length, total, offset);
   const classp = o.optimizer.name === 'classp';
   let stoppedAt: number | undefined;
   // After a step: the snapshot due at this step, and whether stopAfter ends the run here.
   const afterStep = async (epoch: number, position: number, lossSum: () => Promise<number>): Promise<boolean> => {
-    const t = opt.steps;
+    const t = opt.steps - offset;
     const stopNow = o.stopAfter !== undefined && t >= o.stopAfter;
     if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || stopNow)) {
       if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
@@ -168,7 +182,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
           b.free(xb);
           b.free(yb);
           const grads = o.penalty ? o.penalty.addGradient(g0) : g0;
-          const t = opt.steps;
+          const t = opt.steps - offset;
           opt.step(grads, learningRate(o.optimizer.lr, t, total, o.schedule));
           for (const g of grads) b.free(g);
           const bs = b.sum(loss);
@@ -186,7 +200,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
           b.free(bs);
           b.free(acc);
           acc = acc2;
-          o.onStep?.(opt.steps, total, epoch);
+          o.onStep?.(opt.steps - offset, total, epoch);
           const accNow = acc;
           stop = await afterStep(epoch, s + 1, async () => (await b.read(accNow))[0]!);
         }
@@ -203,9 +217,9 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
     }
     if (classp && stoppedAt !== undefined) updateFraction.push(...(await opt.takeUpdateFractions()));
   } finally {
-    opt.dispose();
+    if (!carried) opt.dispose();
   }
-  return { epochLoss, steps: opt.steps, ...(classp ? { updateFraction } : {}), ...(stoppedAt !== undefined ? { stoppedAt } : {}) };
+  return { epochLoss, steps: opt.steps - offset, ...(classp ? { updateFraction } : {}), ...(stoppedAt !== undefined ? { stoppedAt } : {}) };
 }
 
 /** A resume state that cannot belong to this run (other rows, batch size or epochs) is refused before any work. */
@@ -251,6 +265,7 @@ function fusedEpoch(
   o: TrainOptions,
   n: number,
   total: number,
+  offset: number,
 ): FusedEpoch | undefined {
   const b = model.backend;
   const layers = model.description.layers;
@@ -288,11 +303,12 @@ function fusedEpoch(
     let stopped = false;
     let s = start;
     while (s < perEpoch && !stopped) {
-      const steps = Math.min(chunk, perEpoch - s, Math.max(1, due(opt.steps) - opt.steps));
+      const now = opt.steps - offset;
+      const steps = Math.min(chunk, perEpoch - s, Math.max(1, due(now) - now));
       const r0 = s * bs;
       const r1 = Math.min(n, (s + steps) * bs);
       const t0 = opt.steps;
-      const lr = Float64Array.from({ length: steps }, (_, j) => learningRate(c.lr, t0 + j, total, o.schedule));
+      const lr = Float64Array.from({ length: steps }, (_, j) => learningRate(c.lr, now + j, total, o.schedule));
       sum += await b.mlpTrainSteps!({
         layers: fl,
         x: data.x,
@@ -306,7 +322,7 @@ function fusedEpoch(
         state,
       });
       opt.advance(steps);
-      if (o.onStep) for (let j = 1; j <= steps; j++) o.onStep(t0 + j, total, epoch);
+      if (o.onStep) for (let j = 1; j <= steps; j++) o.onStep(now + j, total, epoch);
       s += steps;
       const sumNow = sum;
       stopped = await afterStep(epoch, s, async () => sumNow);

@@ -136,3 +136,44 @@ describe('Rng state', () => {
     expect(() => Rng.fromState([1, 2, 3, 2 ** 32])).toThrow(/four integers/);
   });
 });
+
+describe('a carried optimizer (optimizerInstance)', () => {
+  it('two train() calls with one AdaGrad = the same batches stepped by hand with one optimizer (state and step count carried), bit for bit', async () => {
+    const { JsBackend } = await import('../../../src/backends/js/index.js');
+    const { Optimizer } = await import('../../../src/train/optimizer.js');
+    const b = new JsBackend();
+    const cfg = optimizerConfig('adagrad', { lrDecay: 0.1 });
+    const x = b.upload(inputs, [N, D]);
+    const shifted = Int32Array.from(labels, (y) => (y + 1) % 4);
+    const sched = { name: 'constant' as const, warmupSteps: 0 };
+    // Through train().
+    const m1 = Mlp.init(b, desc, 3);
+    const opt1 = new Optimizer(b, m1, cfg);
+    for (const [y, seed] of [[labels, 1], [shifted, 2]] as const) {
+      const r = await train(m1, { x, labels: y }, { epochs: 1, batchSize: 40, optimizer: cfg, schedule: sched, seed, optimizerInstance: opt1 });
+      expect(r.steps).toBe(4); // this call's steps
+    }
+    expect(opt1.steps).toBe(8);
+    // By hand.
+    const m2 = Mlp.init(b, desc, 3);
+    const opt2 = new Optimizer(b, m2, cfg);
+    for (const [y, seed] of [[labels, 1], [shifted, 2]] as const) {
+      const order = Rng.derive(seed, 'shuffle').shuffle(Int32Array.from({ length: N }, (_, i) => i));
+      for (let s = 0; s < N; s += 40) {
+        const idx = order.subarray(s, Math.min(N, s + 40));
+        const xb = b.gatherRows(x, b.uploadInt(idx, [idx.length]));
+        const { loss, grads } = m2.lossAndGradients(xb, b.uploadInt(Int32Array.from(idx, (r) => y[r]!), [idx.length]));
+        b.free(loss);
+        opt2.step(grads, cfg.lr);
+      }
+    }
+    expect((await m1.toHost()).map((t) => Array.from(t.data))).toEqual((await m2.toHost()).map((t) => Array.from(t.data)));
+    const s1 = await opt1.stateToHost(m1.params.map((p) => p.name));
+    const s2 = await opt2.stateToHost(m2.params.map((p) => p.name));
+    expect(s1.map((t) => Array.from(t.data))).toEqual(s2.map((t) => Array.from(t.data)));
+    // Misuse: another model's optimizer, other settings, with snapshots.
+    await expect(train(Mlp.init(b, desc, 3), { x, labels }, { epochs: 1, batchSize: 40, optimizer: cfg, schedule: sched, seed: 1, optimizerInstance: opt1 })).rejects.toThrow(/another model/);
+    await expect(train(m1, { x, labels }, { epochs: 1, batchSize: 40, optimizer: optimizerConfig('adagrad'), schedule: sched, seed: 1, optimizerInstance: opt1 })).rejects.toThrow(/other settings/);
+    await expect(train(m1, { x, labels }, { epochs: 1, batchSize: 40, optimizer: cfg, schedule: sched, seed: 1, optimizerInstance: opt1, saveEvery: 1, onSave: async () => {} })).rejects.toThrow(/cannot be combined/);
+  });
+});
