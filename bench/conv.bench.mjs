@@ -286,6 +286,15 @@ for (const s of SHAPES) {
     res.ratioBest = { peer: any.key, riverbed: mine.label, total: any.total / mine.total };
     console.log(`  forward + backward, each at its best: riverbed (${mine.label}) ${fmt(mine.total)} vs PyTorch (${any.key}) ${fmt(any.total)} → ${res.ratioBest.total.toFixed(2)}×`);
   }
+  // (d) One thread each, CPU time: the work itself, which other processes on a busy machine
+  // distort far less than wall time (they delay a thread; they do not add to its CPU time).
+  const t1 = [2, 3].map((i) => ({ f: agg(torch[s.name][i], (t) => t.forward), b: agg(torch[s.name][i], (t) => t.backward) })).filter((t) => t.f && t.b);
+  if (fw1 && bw1 && t1.length) {
+    const tcpu = Math.min(...t1.map((t) => t.f.cpu_min_ms + t.b.cpu_min_ms));
+    const rcpu = fw1.cpu_min_ms + bw1.cpu_min_ms;
+    res.singleThreadCpu = { riverbed_ms: rcpu, torch_ms: tcpu, ratio: tcpu / rcpu };
+    console.log(`  (d) one thread each, CPU time of forward + backward: riverbed ${fmt(rcpu)} (${gf(f.forward + f.backward, rcpu).toFixed(0)} GFLOP/s), PyTorch ${fmt(tcpu)} → ${(tcpu / rcpu).toFixed(2)}×`);
+  }
   results.shapes[s.name] = res;
   console.log('');
 }

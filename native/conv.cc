@@ -382,7 +382,9 @@ void input_grad(const ConvShape& s, const float* gy, const float* wt, float* gx)
 void weight_grad(const ConvShape& s, const float* x, const float* gy, float* gw) {
   const size_t P = s.plane(), K = s.ckk(), W = (size_t)s.o * K;
   const bool tr = K < (size_t)s.o;
-  const int nb = block_samples(s);
+  // A sample's positions alone make a long enough GEMM K here: no gather of gy when P ≥ 512
+  // (1→32 3×3 on 28×28: 2.05 vs 2.2 ms single-thread).
+  const int nb = P >= 512 ? 1 : block_samples(s);
   const int threads = pool_threads();
   const int tasks = (s.n + nb - 1) / nb >= threads ? threads : 1;
   const int own = tr ? tasks : tasks - 1;  // partials not written to gw directly
