@@ -606,7 +606,7 @@ export const OPS = {
       return { p, k, first, count, weighted: metric !== undefined ? 1 : 0 };
     },
     native: ['guProject'],
-    wgsl: [{ family: 'gu_project', entries: ['gram_partial', 'gram_combine', 'solve', 'update'] }],
+    wgsl: [{ family: 'gu_project', entries: ['gram_partial', 'solve', 'update'] }, { family: 'reduce', entries: ['cols_combine'] }],
   }),
   guAdamStep: generic(spec<{ param: Tensor; dir: Tensor; v: Tensor; metric: Tensor; h: GuAdamHyper }, Elems>({
     summary: 'in-place GU Adam-geometry step: param −= lr·metric⊙dir; v = β2·v + (1 − β2)·dir²; metric = 1 / (√v + eps)',
