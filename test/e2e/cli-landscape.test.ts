@@ -73,6 +73,15 @@ describe('riverbed landscape slice', () => {
     ok(run('landscape', 'slice', '--weights', 'a.safetensors', ...data, '--grid', '5x4', '--range', '-1:1,-0.5:1', '--dirs', 'dx.safetensors,dy.safetensors', '--out', 's2.json'));
     const r2 = json('s2.json');
     r2.loss.flat().forEach((v: number, i: number) => expect(v).toBeCloseTo(r.loss.flat()[i], 6));
+    // A direction file at α = 1 is the loss of the model w + d (the file's values as they are).
+    ok(run('landscape', 'slice', '--weights', 'a.safetensors', ...data, '--grid', '3', '--dirs', 'dx.safetensors', '--out', 'file1d.json'));
+    const { readSafetensors } = await import('../../src/io/safetensors.js');
+    const w = (await readSafetensors(join(dir, 'a.safetensors'))).tensors;
+    const d = (await readSafetensors(join(dir, 'dx.safetensors'))).tensors;
+    const moved = new Map([...w].map(([k, t]) => [k, t.data.map((v, i) => v + d.get(k)!.data[i]!)]));
+    const m1 = Mlp.fromHost(be, desc, moved);
+    const l1 = await be.read(m1.perSampleLoss(be.upload(x.data as Float32Array, [N, 6]), be.uploadInt(Int32Array.from({ length: N }, (_, i) => i % 3), [N])));
+    expect(json('file1d.json').loss[0][2]).toBeCloseTo(l1.reduce((a, b) => a + b, 0) / N, 6);
   });
 
   it('a 1-D slice: ny = 1, a curve picture', () => {
