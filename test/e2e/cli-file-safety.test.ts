@@ -252,6 +252,12 @@ export const CASES: FileSafetyCase[] = [
   { name: 'landscape merge --out is a part', argv: ['landscape', 'merge', '$D/part1.json', '--out', '$D/part1.json'], names: '$D/part1.json', code: 'E_ARG' },
   { name: 'landscape trajectory of a run without weight checkpoints', argv: ['landscape', 'trajectory', '$D/run', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--backend', 'js', '--out', '$D/t.json'], names: 'weightCheckpoints', code: 'E_ARG' },
   { name: 'train --checkpoints without --record', argv: [...TRAIN, '--checkpoints', '1', '--save', '$D/w2.safetensors'], names: '--checkpoints: checkpoints go into the run directory', code: 'E_ARG' },
+  { name: 'train --run is a regular file', argv: [...TRAIN, '--run', '$D/x.npy'], names: '$D/x.npy', code: 'E_FILE' },
+  { name: 'train --run holds checkpoints of the steps it would write (no --force)', setup: (d) => { mkdirSync(join(d, 'r', 'checkpoints', 'step-00000008'), { recursive: true }); writeFileSync(join(d, 'r', 'checkpoints', 'step-00000008', 'weights.safetensors'), 'earlier'); }, argv: [...TRAIN, '--run', '$D/r'], names: '$D/r', code: 'E_FILE' },
+  { name: 'train --resume is a FIFO', setup: (d) => fifo(join(d, 'ck')), argv: [...TRAIN, '--resume', '$D/ck', '--save', '$D/w2.safetensors'], names: '$D/ck', code: 'E_FILE' },
+  { name: 'train --resume of a damaged checkpoint', setup: (d) => { mkdirSync(join(d, 'ck')); writeFileSync(join(d, 'ck', 'state.json'), '{"format": "riverbed.checkpoint", "version": 9}'); }, argv: [...TRAIN, '--resume', '$D/ck', '--save', '$D/w2.safetensors'], names: '$D/ck/state.json', code: 'E_FORMAT' },
+  { name: 'continual --out is a regular file', argv: ['continual', '--tasks', 'permuted-mnist:2', '--train-size', '50', '--seeds', '1', '--backend', 'js', '--out', '$D/x.npy'], names: '$D/x.npy', code: 'E_FILE' },
+  { name: 'continual --out holds an earlier result (no --force)', setup: (d) => { mkdirSync(join(d, 'cont')); writeFileSync(join(d, 'cont', 'continual.json'), '{}'); }, argv: ['continual', '--tasks', 'permuted-mnist:2', '--train-size', '50', '--seeds', '1', '--backend', 'js', '--out', '$D/cont'], names: '$D/cont', code: 'E_FILE' },
 ];
 
 // --- the runner ---------------------------------------------------------------------------------
