@@ -72,7 +72,9 @@ export function runDirPlan(p: ResumePlan, run: CheckpointRun, total: number, per
   const files = checkpointSteps(start, total, every, p.stopAfter).flatMap((t) => CHECKPOINT_FILES.map((f) => `${checkpointPath(t)}/${f}`));
   if (run.record) {
     const rows = (run.record.init ? 1 : 0) + run.epochs;
-    for (let k = p.from?.state.recorded ?? 0; k < rows; k++) files.push(recordRowPath(k));
+    // Rows already in this run directory stay; into another directory the resumed rows are written too.
+    const kept = p.from && p.runDir === p.from.runDir ? p.from.state.recorded : 0;
+    for (let k = kept; k < rows; k++) files.push(recordRowPath(k));
   }
   return { dir: { flag: p.runFlag, path: p.runDir, files, guard: { what: 'checkpoints of a run at later steps', force } }, every, start };
 }

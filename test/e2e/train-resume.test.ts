@@ -117,6 +117,26 @@ for (const be of backends) {
   });
 }
 
+describe('train --resume into another run directory', () => {
+  it('the resumed recorder rows are written there too; the trajectory equals the straight one', () => {
+    const a = join(dir, 'move-a');
+    const b = join(dir, 'move-b');
+    const common = [...base, '--backend', 'js', '--record-init'];
+    const s = riverbed(...common, '--record', join(dir, 'move-straight'));
+    expect(s.code, s.stderr).toBe(0);
+    expect(riverbed(...common, '--record', join(dir, 'move-rec'), '--run', a, '--stop-after', '14').code).toBe(0);
+    expect(readdirSync(join(a, 'record')).sort()).toEqual(['row-0000.safetensors', 'row-0001.safetensors']); // init, epoch 1
+    const r = riverbed(...common, '--record', join(dir, 'move-rec'), '--resume', a, '--run', b);
+    expect(r.code, r.stderr).toBe(0);
+    // init, epochs 1 and 2; epoch 3's row is recorded after the last checkpoint (step 33), into --record only
+    expect(readdirSync(join(b, 'record')).sort()).toEqual(['row-0000.safetensors', 'row-0001.safetensors', 'row-0002.safetensors']);
+    expect(readdirSync(join(b, 'checkpoints')).sort()).toEqual(['step-00000022', 'step-00000033']);
+    const t1 = tree(join(dir, 'move-straight'));
+    const t2 = tree(join(dir, 'move-rec'));
+    for (const f of Object.keys(t1)) expect(t2[f]!.split(' ')[0], f).toBe(t1[f]!.split(' ')[0]);
+  });
+});
+
 describe('train --resume: misuse', () => {
   it('another model, optimizer, data or schedule, and bad flags: one line, exit 2, nothing written or changed', () => {
     const run = join(dir, 'mis-run');
