@@ -30,6 +30,8 @@ struct Params {
   p0: u32,
   m0: u32,
   mb: u32,
+  n0: u32,
+  nb: u32,
   mTiles: u32,
   aBase: u32,
   bBase: u32,
@@ -78,11 +80,12 @@ fn b_at(q: u32, j: u32, k: u32) -> f32 {
 fn bmm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let q = p.p0 + wid.y / p.mTiles;
   let i0 = p.m0 + ((wid.y % p.mTiles) * 8u + lid.y) * 4u;
-  let j0 = (wid.x * 8u + lid.x) * 4u;
+  let j0 = p.n0 + (wid.x * 8u + lid.x) * 4u;
   let iEnd = p.m0 + p.mb;
-  if (i0 >= iEnd || j0 >= p.N) { return; }
+  let jEnd = p.n0 + p.nb;
+  if (i0 >= iEnd || j0 >= jEnd) { return; }
   let ir = vec4<u32>(i0, min(i0 + 1u, iEnd - 1u), min(i0 + 2u, iEnd - 1u), min(i0 + 3u, iEnd - 1u));
-  let jc = vec4<u32>(j0, min(j0 + 1u, p.N - 1u), min(j0 + 2u, p.N - 1u), min(j0 + 3u, p.N - 1u));
+  let jc = vec4<u32>(j0, min(j0 + 1u, jEnd - 1u), min(j0 + 2u, jEnd - 1u), min(j0 + 3u, jEnd - 1u));
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -101,7 +104,7 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid:
     if (i >= iEnd) { break; }
     for (var e = 0u; e < 4u; e++) {
       let j = j0 + e;
-      if (j >= p.N) { break; }
+      if (j >= jEnd) { break; }
       let at = (q * p.M + i) * p.N + j - p.cBase;
       var v = rows[r][e];
       if (p.accumulate != 0u) {
