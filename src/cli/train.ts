@@ -18,6 +18,8 @@ import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { OPTIMIZER_STATE_NAMES, type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type OptimizerCliOptions, addOptimizerOptions, optimizerOverrides } from './optimizer-options.js';
 import { type ResumeCliOptions, type ResumePlan, addResumeOptions, resumeInputs, resumePlan, runDirPlan } from './train-resume.js';
+import { collectProbe, makeProbes, probeBatch, probeFiles, probeSpecs, writeProbes } from './train-probes.js';
+import type { ProbeSpec } from '../curvature/train-probes.js';
 import { type CheckpointRun, CheckpointWriter, dataDigest, loadResume } from '../train/checkpoint.js';
 import type { PlanDir } from '../io/output-plan.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
@@ -54,6 +56,8 @@ interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions, Resum
   checkpoints?: number;
   onlineCld?: string;
   onlineCldSource: string;
+  probe?: string[];
+  probeSize: number;
   save?: string;
   init?: string;
   backend: string;
@@ -98,6 +102,9 @@ export function registerTrain(program: Command): void {
       else printSummary(summary);
     });
   addResumeOptions(train);
+  train
+    .option('--probe <NAME[:every=N]>', 'measure along the run on a fixed probe batch: loss | gradnorm | sharpness (λ_max by Lanczos); every N steps (default 50) and at step 0; repeat or comma-separate; written to the run directory (probes.json, probe-NAME.png)', collectProbe)
+    .option('--probe-size <n>', 'samples in the probe batch (drawn once from the training rows by the seed)', intOption('--probe-size', 1), 256);
   addOptimizerOptions(train);
   addScheduleOptions(train); // the schedules' own parameters, listed last
 }
@@ -156,6 +163,8 @@ export interface TrainSummary {
   save?: string;
   /** --run / --resume: the run directory, the step interval, the checkpoints this command wrote, where it resumed and stopped. */
   checkpoints?: { run: string; every: number; written: string[]; resumedFrom?: string; stoppedAt?: number };
+  /** --probe: where probes.json went and each probe's last values. */
+  probes?: { dir: string; last: Record<string, Record<string, number>> };
 }
 
 async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
@@ -166,7 +175,9 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const backendChoice = parseBackendChoice(o.backend);
   if (o.checkpoints !== undefined && o.record === undefined) fail('E_ARG', 'checkpoints go into the run directory: give --record DIR too', { field: '--checkpoints' });
   const rp = resumePlan(o);
-  checkOutputs(o, rp);
+  const probeDir = rp.runDir ?? o.record;
+  const probes = probeSpecs(o.probe, probeDir);
+  checkOutputs(o, rp, undefined, probes);
   // Validate the model file before the (slow) data load and training.
   const fileDesc = o.model ? await loadModelDescription(o.model) : undefined;
   const data = await loadData(o);
@@ -186,9 +197,10 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     dataset: { name: data.datasetName, train: data.train.count, features, digest: dataDigest(data.train.indices, data.train.labels) },
     model: desc, optimizer, schedule: { ...schedule, totalSteps: stepsPerEpoch(data.train.count, o.batchSize) * o.epochs }, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
     ...(o.record !== undefined ? { record: { init: !!o.recordInit } } : {}),
+    ...(probes ? { probes: { specs: probes.map((p) => ({ name: p.name, every: p.every })), size: Math.min(o.probeSize, data.train.count) } } : {}),
   };
   const rd = runDirPlan(rp, runInfo, runInfo.schedule.totalSteps, stepsPerEpoch(data.train.count, o.batchSize), o.force === true);
-  if (rd) checkOutputs(o, rp, rd.dir);
+  if (rd) checkOutputs(o, rp, rd.dir, probes);
   const tLoad = performance.now();
 
   const { backend, reason } = await selectBackend(backendChoice);
@@ -196,7 +208,14 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     const from = rp.from ? await loadResume(rp.from.dir, rp.from.runDir, rp.from.state) : undefined;
     const model = from ? await Mlp.load(backend, desc, from.weightsFile) : o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
     const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit };
-    const writer = rd ? new CheckpointWriter(rp.runDir!, runInfo, rd.every, rp.from && rp.from.runDir === rp.runDir ? rp.from.state.recorded : 0) : undefined;
+    const pb = probes ? probeBatch(backend, data.train, o.probeSize, o.seed) : undefined;
+    const watch = probes ? makeProbes(model, pb!, probes, o.seed) : undefined;
+    if (watch) {
+      if (from) watch.restore(from.probes as Parameters<typeof watch.restore>[0]);
+      else await watch.measure(0);
+      cfg.probeEvery = watch.intervals;
+    }
+    const writer = rd ? new CheckpointWriter(rp.runDir!, runInfo, rd.every, rp.from && rp.from.runDir === rp.runDir ? rp.from.state.recorded : 0, watch ? () => watch.records : undefined) : undefined;
     if (rd) cfg.saveEvery = rd.every;
     if (rp.stopAfter !== undefined) cfg.stopAfter = rp.stopAfter;
     if (from) cfg.resume = { train: from.resume, rows: from.rows };
@@ -219,6 +238,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
         if (every && (e % every === 0 || e === o.epochs)) snaps.push(snapshot(model, e));
       },
       ...(writer ? { onSave: async (s, recorder) => void (await writer.write(model, s, recorder)) } : {}),
+      ...(watch ? { onProbe: async (t) => void (await watch.measure(t)) } : {}),
       ...online?.hooks,
     });
     bar.stop();
@@ -274,6 +294,15 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       writeFileAtomic(o.onlineCld!, encodeNpy(online.cld.scores(), [data.train.count]));
       summary.onlineCld = { path: o.onlineCld!, source: online.source, checkpoints: online.cld.checkpoints };
     }
+    if (watch && !stopped) {
+      await writeProbes(probeDir!, watch, { dataset: data.datasetName, model: desc, probeRows: pb!.rows.length, steps: total, seed: o.seed, backend: backend.name });
+      summary.probes = { dir: probeDir!, last: Object.fromEntries(watch.specs.map((s) => [s.name, watch.records.filter((r) => r.probe === s.name).at(-1)!.values])) };
+    }
+    if (watch) {
+      watch.dispose();
+      backend.free(pb!.x);
+      backend.free(pb!.labels);
+    }
     if (o.save !== undefined && !stopped) {
       await model.save(o.save, { 'riverbed.dataset': data.datasetName, 'riverbed.seed': String(o.seed) });
       summary.save = o.save;
@@ -312,7 +341,8 @@ function onlineCldHooks(o: TrainCliOptions, data: Loaded, cfg: RunConfig): { cld
 }
 
 /** The output rule (src/io/output-plan.ts) before any work: no output is an input, a special file, unwritable, or an existing run without --force. */
-function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir): void {
+function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir, probes?: ProbeSpec[]): void {
+  const probeDir = rp.runDir ?? o.record;
   checkOutputPlan({
     inputs: [
       { flag: '--model', path: o.model },
@@ -328,6 +358,7 @@ function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir): voi
     dirs: [
       { flag: '--record', path: o.record, files: [...RECORD_FILES, ...(o.checkpoints ? checkpointEpochs(o.epochs, o.checkpoints).map(checkpointFile) : [])], guard: { what: 'a recorded run', force: o.force === true } },
       ...(runDir ? [runDir] : []),
+      ...(probes && probeDir !== undefined ? [{ flag: '--probe', path: probeDir, files: probeFiles(probes), guard: { what: 'probe results', force: o.force === true || rp.from !== undefined } }] : []),
     ],
   });
 }
@@ -356,6 +387,7 @@ function printSummary(s: TrainSummary): void {
   if (s.record) lines.push(`trajectory  ${s.record}/trajectory.json`);
   if (s.onlineCld) lines.push(`online CLD  ${s.onlineCld.path} (${s.onlineCld.source} losses, ${s.onlineCld.checkpoints} checkpoints)`);
   if (s.save) lines.push(`weights     ${s.save}`);
+  if (s.probes) lines.push(`probes      ${Object.entries(s.probes.last).map(([k, v]) => `${k} ${Object.entries(v).filter(([n]) => n !== 'matvecs' && n !== 'converged').map(([n, x]) => `${n} ${x.toPrecision(4)}`).join(' ')}`).join('; ')} (${s.probes.dir}/probes.json)`);
   if (s.checkpoints) {
     const c = s.checkpoints;
     lines.push(`checkpoints ${c.written.length} written into ${c.run}/checkpoints (every ${c.every} steps)${c.resumedFrom ? `, resumed from ${c.resumedFrom}` : ''}`);

@@ -47,6 +47,15 @@ export interface CheckpointRun {
   seed: number;
   /** With --record: whether an "init" row was recorded first. */
   record?: { init: boolean };
+  /** With --probe: the probes, their intervals and the probe batch size. */
+  probes?: { specs: { name: string; every: number }[]; size: number };
+}
+
+/** A probe measurement as checkpoints keep it (curvature/train-probes.ts ProbeRecord). */
+export interface ProbeRecordData {
+  probe: string;
+  step: number;
+  values: Record<string, number>;
 }
 
 export interface CheckpointState {
@@ -63,6 +72,8 @@ export interface CheckpointState {
   recorded: number;
   /** The run's checkpoint interval in steps (a resume keeps it unless told otherwise). */
   every: number;
+  /** With --probe: every measurement up to this step. */
+  probes?: ProbeRecordData[];
   run: CheckpointRun;
 }
 
@@ -108,6 +119,8 @@ export class CheckpointWriter {
     readonly every: number,
     /** Recorder rows already on disk (a resumed run's). */
     rowsOnDisk = 0,
+    /** The probe measurements so far, kept in every checkpoint. */
+    private readonly probeRecords?: () => readonly ProbeRecordData[],
   ) {
     this.rowsWritten = rowsOnDisk;
   }
@@ -142,6 +155,7 @@ export class CheckpointWriter {
       updateFraction: s.updateFraction,
       recorded: rows,
       every: this.every,
+      ...(this.probeRecords ? { probes: this.probeRecords().map((r) => ({ probe: r.probe, step: r.step, values: { ...r.values } })) } : {}),
       run: this.run,
     };
     try {
@@ -220,6 +234,10 @@ export function checkSameRun(s: CheckpointState, run: CheckpointRun, dir: string
   }
   if (j(s.run.schedule) !== j(run.schedule)) differ('another schedule', j(s.run.schedule), j(run.schedule));
   for (const k of ['epochs', 'batchSize', 'seed'] as const) if (s.run[k] !== run[k]) differ(`another ${k === 'batchSize' ? 'batch size' : k}`, String(s.run[k]), String(run[k]));
+  if (j(s.run.probes ?? null) !== j(run.probes ?? null)) {
+    const p = (x: CheckpointRun['probes']) => (x ? `${x.specs.map((q) => `${q.name}:every=${q.every}`).join(' ')} on ${x.size} samples` : 'no probes');
+    differ('other probes', p(s.run.probes), p(run.probes));
+  }
   if (j(s.run.record ?? null) !== j(run.record ?? null)) {
     const r = (x: CheckpointRun['record']) => (x ? `--record${x.init ? ' --record-init' : ''}` : 'no --record');
     differ('another recording', r(s.run.record), r(run.record));
@@ -231,7 +249,7 @@ export async function loadResume(
   dir: string,
   runDir: string,
   s: CheckpointState,
-): Promise<{ resume: TrainResume; weightsFile: string; rows: { checkpoint: Checkpoint; train: SampleMetrics; val: SampleMetrics }[] }> {
+): Promise<{ resume: TrainResume; weightsFile: string; rows: { checkpoint: Checkpoint; train: SampleMetrics; val: SampleMetrics }[]; probes: ProbeRecordData[] }> {
   const optFile = join(dir, 'optimizer.safetensors');
   const opt = await readSafetensors(optFile);
   const orderFile = join(dir, 'order.npy');
@@ -267,5 +285,6 @@ export async function loadResume(
     },
     weightsFile: join(dir, 'weights.safetensors'),
     rows,
+    probes: s.probes ?? [],
   };
 }

@@ -44,6 +44,8 @@ export interface RunConfig {
   /** Snapshots every this many steps (hooks.onSave), a stop after this step, a resume (TrainOptions). */
   saveEvery?: number;
   stopAfter?: number;
+  /** Probe steps (TrainOptions.probeEvery); hooks.onProbe measures. */
+  probeEvery?: readonly number[];
   /** Continue a run: the trainer's state and the recorder's rows up to it (no "init" row is taken again). */
   resume?: { train: TrainResume; rows: { checkpoint: 'init' | number; train: SampleMetrics; val: SampleMetrics }[] };
   /** The backend's fused training step when it has one (default); false: the composed kernels (TrainOptions.fused). */
@@ -55,6 +57,8 @@ export interface RunHooks {
   onEpoch?: (epoch: number, trainLoss: number, val?: SampleMetrics) => void;
   /** Metrics at every checkpoint ("init" with recordInit, then each epoch), when recording or `cfg.evaluate` asks for them. */
   onCheckpoint?: (checkpoint: 'init' | number, train: SampleMetrics | undefined, val: SampleMetrics | undefined) => void;
+  /** A probe is due after this step (cfg.probeEvery). */
+  onProbe?: (step: number, epoch: number) => Promise<void>;
   /** A snapshot is due (cfg.saveEvery, cfg.stopAfter): save it, with the recorder's rows so far. */
   onSave?: (s: TrainSnapshot, recorder: TrajectoryRecorder | undefined) => Promise<void>;
   /** Per-sample losses of each training mini-batch (see TrainOptions.onBatchLoss); `rows` index `data`. */
@@ -127,6 +131,8 @@ export async function runTraining(
       onBatchLoss: hooks.onBatchLoss,
       saveEvery: cfg.saveEvery,
       stopAfter: cfg.stopAfter,
+      probeEvery: cfg.probeEvery,
+      onProbe: hooks.onProbe,
       resume: cfg.resume?.train,
       onSave: hooks.onSave ? (s) => hooks.onSave!(s, recorder) : undefined,
       onEpoch: async (epoch, loss) => {

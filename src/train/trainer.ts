@@ -56,6 +56,9 @@ export interface TrainOptions {
   resume?: TrainResume;
   /** Stop after this many optimizer steps in all (a snapshot due at that step is saved first). */
   stopAfter?: number;
+  /** Call `onProbe` (awaited) after every step that is a multiple of one of these (probes, curvature/train-probes.ts); before a snapshot of that step. */
+  probeEvery?: readonly number[];
+  onProbe?: (step: number, epoch: number) => Promise<void>;
   /**
    * Train with this optimizer (built on this model, same config) and keep it: its state and step
    * count carry over between calls, as continual learning's tasks need. The schedule, `onStep`,
@@ -125,6 +128,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const perEpoch = stepsPerEpoch(n, o.batchSize);
   const total = perEpoch * o.epochs;
   if (o.saveEvery !== undefined && (!Number.isInteger(o.saveEvery) || o.saveEvery < 1)) fail('E_ARG', `expected a positive integer, got ${o.saveEvery}`, { field: 'checkpoint-every' });
+  for (const e of o.probeEvery ?? []) if (!Number.isInteger(e) || e < 1) fail('E_ARG', `expected a positive integer, got ${e}`, { field: 'probe every' });
   const r0 = o.resume;
   if (r0) checkResume(r0, n, perEpoch, total, rows);
   const rng = r0 ? Rng.fromState(r0.rng) : Rng.derive(o.seed, 'shuffle');
@@ -147,6 +151,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   // After a step: the snapshot due at this step, and whether stopAfter ends the run here.
   const afterStep = async (epoch: number, position: number, lossSum: () => Promise<number>): Promise<boolean> => {
     const t = opt.steps - offset;
+    if (o.onProbe && o.probeEvery?.some((e) => t % e === 0)) await o.onProbe(t, epoch);
     const stopNow = o.stopAfter !== undefined && t >= o.stopAfter;
     if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || stopNow)) {
       if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
@@ -296,7 +301,8 @@ function fusedEpoch(
   const perEpoch = stepsPerEpoch(n, bs);
   const chunk = o.onStep ? Math.min(perEpoch, FUSED_STEPS_PER_CALL) : perEpoch;
   // A call ends where a snapshot or the stop is due, so each is taken between two calls.
-  const due = (t: number) => Math.min(o.saveEvery ? (Math.floor(t / o.saveEvery) + 1) * o.saveEvery : Infinity, o.stopAfter ?? Infinity);
+  const next = (t: number, every: number | undefined) => (every ? (Math.floor(t / every) + 1) * every : Infinity);
+  const due = (t: number) => Math.min(next(t, o.saveEvery), o.stopAfter ?? Infinity, ...(o.onProbe ? (o.probeEvery ?? []).map((e) => next(t, e)) : []));
   return async (epoch, order, start, sum0, afterStep) => {
     const loss = new Float32Array(n);
     let sum = sum0;

@@ -137,6 +137,37 @@ describe('train --resume into another run directory', () => {
   });
 });
 
+describe('train --probe', () => {
+  it('probes along the run into the run directory; stopped and resumed = straight; a resume with other probes is refused', () => {
+    const probe = ['--probe', 'sharpness:every=5', '--probe', 'gradnorm:every=3,loss:every=11', '--probe-size', '64'];
+    const s = riverbed(...base, '--backend', 'js', ...probe, '--record', join(dir, 'probe-straight'));
+    expect(s.code, s.stderr).toBe(0);
+    const straight = JSON.parse(readFileSync(join(dir, 'probe-straight', 'probes.json'), 'utf8'));
+    expect(straight).toMatchObject({ format: 'riverbed.probes', version: 1, probeRows: 64, steps: 33 });
+    const steps = (name: string) => straight.records.filter((r: { probe: string }) => r.probe === name).map((r: { step: number }) => r.step);
+    expect(steps('sharpness')).toEqual([0, 5, 10, 15, 20, 25, 30]);
+    expect(steps('loss')).toEqual([0, 11, 22, 33]);
+    for (const r of straight.records) for (const v of Object.values(r.values)) expect(Number.isFinite(v)).toBe(true);
+    for (const f of ['probe-sharpness.png', 'probe-gradnorm.svg', 'probe-loss.png']) expect(existsSync(join(dir, 'probe-straight', f)), f).toBe(true);
+    expect(JSON.parse(s.stdout).probes.last.sharpness.lambdaMax).toBeGreaterThan(0);
+    const run = join(dir, 'probe-run');
+    expect(riverbed(...base, '--backend', 'js', ...probe, '--run', run, '--stop-after', '13').code).toBe(0);
+    expect(existsSync(join(run, 'probes.json'))).toBe(false); // a stopped run: checkpoints only
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'sharpness:every=5', '--resume', run), 'E_ARG', 'other probes');
+    const r = riverbed(...base, '--backend', 'js', ...probe, '--resume', run);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(run, 'probes.json'), 'utf8')).records).toEqual(straight.records);
+  });
+
+  it('bad --probe: one line, nothing written', () => {
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'sharpness'), 'E_ARG', '--probe', '--run DIR or --record DIR');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'rankme', '--run', join(dir, 'never')), 'E_ARG', '--probe', 'rankme');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'loss,loss:every=2', '--run', join(dir, 'never')), 'E_ARG', 'twice');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'loss:every=0', '--run', join(dir, 'never')), 'E_ARG', 'positive integer');
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+});
+
 describe('train --resume: misuse', () => {
   it('another model, optimizer, data or schedule, and bad flags: one line, exit 2, nothing written or changed', () => {
     const run = join(dir, 'mis-run');
