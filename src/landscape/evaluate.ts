@@ -4,8 +4,8 @@
  * b(t)(w₂ − w₁)), over a data set — MANY POINTS PER DISPATCH.
  *
  * The usual way (Li et al.'s `loss-landscape`, the `loss-landscapes` package) loads each point's
- * weights into the model and runs a forward pass over the data, one point at a time. Here, for a
- * model of linear layers and activations:
+ * weights into the model and runs a forward pass over the data, one point at a time. Here (an MLP
+ * to fix ideas; convolutions below):
  *
  *  1. First layer, by linearity (exact in real arithmetic; float32 rounds differently): the
  *     pre-activations of every point are X(W₀ + Σ c_k D_k)ᵀ + b(c) = Σ_j c_j (X W_jᵀ + b_j) with
@@ -20,14 +20,16 @@
  *     accuracy (first maximum wins) are summed on the host.
  *
  * For 784-512-512-10 the first layer is 60 % of a forward pass's multiply-adds, so (1) alone cuts
- * the work per point by 2.5×; (2) keeps the GEMMs large. Other models (convolutions, pooling) take
- * the one-point-at-a-time path through the model's own forward (`evaluateOneByOne`), which is also
- * the reference the batched path is tested against.
+ * the work per point by 2.5×; (2) keeps the GEMMs large. Convolutional models take the same path:
+ * a first conv layer is linear in its weights as well; pooling, flatten and activations run once
+ * over the chunk's [P·B, …] block; a conv layer after the first runs point by point inside the
+ * chunk (no batched convolution). `evaluateOneByOne` — the model's own forward per point — is the
+ * reference the batched path is tested against, and the benchmark's baseline.
  */
 import type { Backend, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { type ModelDescription, isActivation } from '../model/description.js';
-import { type Mlp, parameterSpecs } from '../model/mlp.js';
+import { type ModelDescription, type ParameterLayer, hasParameters, isActivation, isPool, weightShape } from '../model/description.js';
+import { type Mlp, convGeometry, parameterSpecs, poolGeometry } from '../model/mlp.js';
 import type { Weights } from './directions.js';
 
 /** Samples on the device: inputs [count, features] in batches, labels on the host. */
@@ -84,9 +86,12 @@ export function scoreLogits(logits: Float32Array, labels: Int32Array, C: number,
   return { loss, correct };
 }
 
-/** Whether the batched path serves this model: linear layers, activations and flatten (a no-op on rows). */
+/**
+ * Whether the batched path serves this model: any sequential model of linear, conv2d, pooling,
+ * flatten and activation layers whose last layer with parameters is linear (the logits).
+ */
 export function batchable(d: ModelDescription): boolean {
-  const ok = d.layers.every((l) => l.type === 'linear' || l.type === 'flatten' || isActivation(l));
+  const ok = d.layers.every((l) => l.type === 'linear' || l.type === 'conv2d' || l.type === 'flatten' || isPool(l) || isActivation(l));
   const last = [...d.layers].reverse().find((l) => l.type !== 'flatten');
   return ok && last?.type === 'linear';
 }
@@ -137,19 +142,25 @@ export async function evaluateOneByOne(model: Mlp, family: Family, coefs: Float6
   return { loss, accuracy };
 }
 
-/** The batched evaluator of one model and family (device basis tensors made once, reused per chunk). */
+/**
+ * The batched evaluator of one model and family (device basis tensors made once, reused per chunk).
+ * Convolutions after the first layer with parameters run point by point inside a chunk (there is
+ * no batched convolution); everything else runs once over the chunk's [P, B, …] block.
+ */
 export class BatchedEvaluator {
   private readonly b: Backend;
   private readonly layers: ModelDescription['layers'];
-  /** Per linear layer (module index): basis weights [J, out, in] and biases [J, out]. */
-  private readonly basis = new Map<number, { w: Tensor; bias?: Tensor; out: number; in: number }>();
+  /** Per layer with parameters (module index): basis weights [J, …weight shape] and biases [J, out]. */
+  private readonly basis = new Map<number, { w: Tensor; bias?: Tensor; wShape: number[] }>();
   private readonly first: number;
-  /** Basis activations of the first linear layer per batch, [J, B, out] (when cached). */
+  /** Basis outputs of the first layer with parameters per batch, [J, B, …] (when cached). */
   private firstCache: (Tensor | undefined)[] = [];
   private readonly cacheFirst: boolean;
   readonly pointsPerDispatch: number;
   private readonly J: number;
   private readonly C: number;
+  /** Per-sample size of every layer's input (the last entry: the logits). */
+  private readonly sizes: number[];
 
   constructor(
     readonly model: Mlp,
@@ -158,27 +169,28 @@ export class BatchedEvaluator {
     options: EvaluateOptions = {},
   ) {
     const d = model.description;
-    if (!batchable(d)) fail('E_INTERNAL', 'BatchedEvaluator needs a model of linear layers and activations');
+    if (!batchable(d)) fail('E_INTERNAL', 'BatchedEvaluator needs a sequential model whose last layer with parameters is linear');
     this.b = model.backend;
     this.layers = d.layers;
     this.J = family.dirs.length + 1;
     this.C = model.shapes.at(-1)![0]!;
-    this.first = d.layers.findIndex((l) => l.type === 'linear');
+    this.sizes = model.shapes.map((s) => s.reduce((x, y) => x * y, 1));
+    this.first = d.layers.findIndex(hasParameters);
     const budget = options.memoryBytes ?? 512 * 2 ** 20;
     const maxB = Math.max(...data.batches.map((x) => x.x.shape[0]!));
-    const widths = d.layers.filter((l) => l.type === 'linear').map((l) => (l as { out: number }).out);
-    const maxW = Math.max(...widths);
+    const maxAct = Math.max(...this.sizes.slice(this.first + 1));
+    const firstOut = this.sizes[this.first + 1]!;
     const perPointWeights = parameterSpecs(d).filter((s) => s.layer !== this.first).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
     // Two live activation blocks of the widest layer, the logits and the point's later-layer weights.
-    const perPoint = 4 * (2 * maxB * maxW + maxB * this.C + perPointWeights);
-    const firstBytes = 4 * this.J * data.count * (widths[0] ?? 0);
+    const perPoint = 4 * (2 * maxB * maxAct + maxB * this.C + perPointWeights);
+    const firstBytes = 4 * this.J * data.count * firstOut;
     this.cacheFirst = firstBytes <= budget / 2;
-    const room = Math.max(budget - (this.cacheFirst ? firstBytes : 4 * this.J * maxB * (widths[0] ?? 0)), perPoint);
+    const room = Math.max(budget - (this.cacheFirst ? firstBytes : 4 * this.J * maxB * firstOut), perPoint);
     this.pointsPerDispatch = Math.max(1, Math.min(options.points ?? 64, Math.floor(room / perPoint)));
     const specs = parameterSpecs(d);
     for (let i = 0; i < d.layers.length; i++) {
       const l = d.layers[i]!;
-      if (l.type !== 'linear') continue;
+      if (!hasParameters(l)) continue;
       const ws = specs.find((s) => s.layer === i && s.kind === 'weight')!;
       const bs = specs.find((s) => s.layer === i && s.kind === 'bias');
       const stack = (name: string, n: number): Float32Array => {
@@ -187,18 +199,18 @@ export class BatchedEvaluator {
         family.dirs.forEach((dir, k) => out.set(dir.get(name)!, (k + 1) * n));
         return out;
       };
-      const nW = l.out * l.in;
+      const wShape = weightShape(l as ParameterLayer);
+      const nW = wShape.reduce((x, y) => x * y, 1);
       this.basis.set(i, {
-        w: this.b.upload(stack(ws.name, nW), [this.J, l.out, l.in]),
+        w: this.b.upload(stack(ws.name, nW), [this.J, ...wShape]),
         bias: bs ? this.b.upload(stack(bs.name, l.out), [this.J, l.out]) : undefined,
-        out: l.out,
-        in: l.in,
+        wShape,
       });
     }
     this.firstCache = new Array(data.batches.length).fill(undefined);
   }
 
-  /** [J, B, out] = X·W_jᵀ + b_j for every basis tensor j of the first linear layer. */
+  /** [J, B, …] = layer_first(X; W_j, b_j) for every basis tensor j of the first layer with parameters. */
   private firstBasis(batch: number): Tensor {
     const hit = this.firstCache[batch];
     if (hit) return hit;
@@ -206,23 +218,62 @@ export class BatchedEvaluator {
     const { x } = this.data.batches[batch]!;
     const B = x.shape[0]!;
     const L = this.basis.get(this.first)!;
-    const out = b.zeros([this.J, B, L.out]);
-    for (let j = 0; j < this.J; j++) {
-      const w = b.slice(L.w, j * L.out * L.in, [L.out, L.in]);
-      let z = b.matmul(x, w, false, true);
-      b.free(w);
-      if (L.bias) {
-        const bj = b.slice(L.bias, j * L.out, [L.out]);
-        const y = b.addBias(z, bj);
-        b.free(bj);
+    const l = this.layers[this.first]! as ParameterLayer;
+    const outSize = this.sizes[this.first + 1]!;
+    const nW = L.wShape.reduce((p, q) => p * q, 1);
+    const out = b.zeros([this.J, B, ...this.model.shapes[this.first + 1]!]);
+    // The layers before the first with parameters (flatten, activations, pooling) run once.
+    let h = x;
+    for (let i = 0; i < this.first; i++) h = this.replace(h, this.plain(i, h, B), x);
+    const img = l.type === 'conv2d' ? b.slice(h, 0, [B, ...this.model.shapes[this.first]!]) : h;
+    try {
+      for (let j = 0; j < this.J; j++) {
+        const w = b.slice(L.w, j * nW, L.wShape);
+        const bj = L.bias ? b.slice(L.bias, j * l.out, [l.out]) : undefined;
+        let z: Tensor;
+        if (l.type === 'conv2d') z = b.conv2d(img, w, bj, convGeometry(l));
+        else {
+          z = b.matmul(img, w, false, true);
+          if (bj) z = this.replace(z, b.addBias(z, bj));
+        }
+        b.free(w);
+        if (bj) b.free(bj);
+        b.copyInto(out, j * B * outSize, z);
         b.free(z);
-        z = y;
       }
-      b.copyInto(out, j * B * L.out, z);
-      b.free(z);
+    } finally {
+      if (img !== h) b.free(img);
+      if (h !== x) b.free(h);
     }
     if (this.cacheFirst) this.firstCache[batch] = out;
     return out;
+  }
+
+  /** `next`, freeing `prev` unless it is `keep` (the caller's input). */
+  private replace(prev: Tensor, next: Tensor, keep?: Tensor): Tensor {
+    if (prev !== keep && prev !== next) this.b.free(prev);
+    return next;
+  }
+
+  /** A layer without parameters on a block of rows [R, …] (R = B or P·B): a new tensor. */
+  private plain(i: number, h: Tensor, rows: number): Tensor {
+    const b = this.b;
+    const l = this.layers[i]!;
+    const shape = this.model.shapes[i]!;
+    if (l.type === 'flatten') return b.slice(h, 0, [rows, this.sizes[i]!]);
+    if (isActivation(l)) return b.activation(l.type, h);
+    if (isPool(l)) {
+      const img = h.shape.length === 4 && h.shape[0] === rows ? h : b.slice(h, 0, [rows, ...shape]);
+      try {
+        if (l.type === 'avgpool2d') return b.avgPool2d(img, poolGeometry(l));
+        const r = b.maxPool2d(img, poolGeometry(l));
+        b.free(r.argmax);
+        return r.y;
+      } finally {
+        if (img !== h) b.free(img);
+      }
+    }
+    return fail('E_INTERNAL', `layer ${i} (${l.type}) has parameters`);
   }
 
   /** Loss and accuracy of the points coefs [P, K] (row-major), in chunks of pointsPerDispatch. */
@@ -267,29 +318,28 @@ export class BatchedEvaluator {
         const { labels } = this.data.batches[bi]!;
         const B = labels.length;
         const basis = this.firstBasis(bi);
-        // An activation right after a linear layer runs inside its op (one pass over the block fewer).
+        // An activation right after a layer with parameters runs inside its op (one pass fewer).
         const fused = (i: number) => {
           const next = this.layers[i + 1];
           return next && isActivation(next) ? next.type : undefined;
         };
         let act = fused(this.first);
-        let h = b.pointCombine(coef, basis, act); // [P, B, out]
+        let h = b.pointCombine(coef, basis, act); // [P, B, …]
         if (!this.cacheFirst) b.free(basis);
         try {
           for (let i = this.first + (act ? 2 : 1); i < this.layers.length; i++) {
             const l = this.layers[i]!;
-            let next: Tensor | undefined;
             if (l.type === 'linear') {
               const pw = pointW.get(i)!;
               act = fused(i);
-              next = b.batchedMatmul(h, pw.w, pw.bias, act);
+              const x = h.shape.length === 3 && h.shape[2] === l.in ? h : b.slice(h, 0, [P, B, l.in]);
+              if (x !== h) h = this.replace(h, x);
+              h = this.replace(h, b.batchedMatmul(h, pw.w, pw.bias, act));
               if (act) i++;
-            } else if (isActivation(l)) {
-              next = b.activation(l.type, h);
-            }
-            if (next) {
-              b.free(h);
-              h = next;
+            } else if (l.type === 'conv2d') {
+              h = this.replace(h, this.convPoints(i, h, pointW.get(i)!, P, B));
+            } else if (l.type !== 'flatten') {
+              h = this.replace(h, this.plain(i, h, P * B));
             }
           }
           const logits = await b.read(h);
@@ -307,6 +357,27 @@ export class BatchedEvaluator {
     } finally {
       for (const t of tensors) b.free(t);
     }
+  }
+
+  /** A convolution with each point's own weights: point by point over the chunk's block. */
+  private convPoints(i: number, h: Tensor, pw: { w: Tensor; bias?: Tensor }, P: number, B: number): Tensor {
+    const b = this.b;
+    const l = this.layers[i] as Extract<ParameterLayer, { type: 'conv2d' }>;
+    const inShape = this.model.shapes[i]!;
+    const inSize = this.sizes[i]!;
+    const outSize = this.sizes[i + 1]!;
+    const wShape = this.basis.get(i)!.wShape;
+    const nW = wShape.reduce((x, y) => x * y, 1);
+    const out = b.zeros([P, B, ...this.model.shapes[i + 1]!]);
+    for (let p = 0; p < P; p++) {
+      const x = b.slice(h, p * B * inSize, [B, ...inShape]);
+      const w = b.slice(pw.w, p * nW, wShape);
+      const bias = pw.bias ? b.slice(pw.bias, p * l.out, [l.out]) : undefined;
+      const y = b.conv2d(x, w, bias, convGeometry(l));
+      b.copyInto(out, p * B * outSize, y);
+      for (const t of [x, w, y, ...(bias ? [bias] : [])]) b.free(t);
+    }
+    return out;
   }
 
   dispose(): void {

@@ -61,6 +61,36 @@ for (const bt of backends) {
         model.dispose();
       });
     }
+
+    it('a CNN (conv, relu, max pool, a second conv point by point, tanh, flatten, linear): equals one point at a time', async () => {
+      const desc = {
+        format: 'riverbed.model' as const, version: 1 as const, input: [2, 5, 5], loss: 'cross_entropy' as const,
+        layers: [
+          { type: 'conv2d' as const, in: 2, out: 3, kernel: [3, 3] as [number, number], stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] },
+          { type: 'relu' as const },
+          { type: 'maxpool2d' as const, kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number] },
+          { type: 'conv2d' as const, in: 3, out: 2, kernel: [2, 2] as [number, number], stride: [1, 1] as [number, number], padding: [0, 0] as [number, number] },
+          { type: 'tanh' as const },
+          { type: 'flatten' as const },
+          { type: 'linear' as const, in: 2, out: 4 },
+        ],
+      };
+      const model = Mlp.init(be, desc, 6);
+      const base = new Map((await model.toHost()).map((t) => [t.name, t.data]));
+      const dirs = [0, 1].map((k) => normalizeDirection(desc, gaussianDirection(desc, 8, k), base, 'filter', 'copy'));
+      const N = 21;
+      const data = uploadData(be, randomArray(N * 50, 21), randomInts(N, 22, 4), N, 50, 8);
+      const coefs = Float64Array.from(randomArray(7 * 2, 23, -1, 1));
+      const ref = await evaluateOneByOne(model, { base, dirs }, coefs, data);
+      model.setWeights(base);
+      const ev = new BatchedEvaluator(model, { base, dirs }, data, { points: 3 });
+      const got = await ev.evaluate(coefs);
+      ev.dispose();
+      expectClose(got.loss, ref.loss, { rtol: 2e-5, atol: 1e-6 }, 'loss');
+      expectClose(got.accuracy, ref.accuracy, { rtol: 0, atol: 1.5 / N }, 'accuracy');
+      freeData(be, data);
+      model.dispose();
+    });
   });
 }
 
