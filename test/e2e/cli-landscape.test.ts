@@ -94,7 +94,7 @@ describe('riverbed landscape slice', () => {
   });
 
   it('killed mid-run and run again, the grid equals an uninterrupted run; shards merged equal it too', async () => {
-    const args = ['landscape', 'slice', '--weights', 'a.safetensors', ...data, '--grid', '30x30', '--per-dispatch', '8', '--seed', '5'];
+    const args = ['landscape', 'slice', '--weights', 'a.safetensors', ...data, '--grid', '48x48', '--per-dispatch', '8', '--seed', '5'];
     ok(run(...args, '--out', 'whole.json'));
     const whole = json('whole.json');
     // Killed once a chunk is on disk.
