@@ -5,8 +5,9 @@
 //   out[q, i] = f(Σ_t coef[q, t]·basis[t, i]), summed in double in t order (J is small: 1–3),
 //   f the activation act − 1 (elementwise.h's, on each block while it is in cache) or none (act 0).
 // batchedMatmul(plan {p, m, n, k, hasBias, act}, a[p·m·k], b[p·n·k], bias[hasBias ? p·n : 0], out[p·m·n]):
-//   out_q = f(a_q · b_qᵀ (+ bias_q)), one blocked sgemm per point (threaded inside), the bias and
-//   the activation applied in its epilogue while each block of C is in cache.
+//   out_q = f(a_q · b_qᵀ (+ bias_q)), one blocked sgemm per point — points spread over the pool, or
+//   one point's GEMM split over it — the bias and the activation in its epilogue while each block of
+//   C is in cache.
 // Both check every array's length against the plan (registry.h) before touching memory.
 #include <napi.h>
 
@@ -121,21 +122,29 @@ Napi::Value BatchedMatmul(const Napi::CallbackInfo& info) {
   const float* B = a.f32(1, mul(a, mul(a, p, n), k));
   const float* bias = a.f32(2, has_bias ? mul(a, p, n) : 0);
   float* C = a.f32(3, mul(a, mul(a, p, m), n));
-  for (size_t q = 0; q < p; q++) {
+  auto point = [&](size_t q) {
     float* c = C + q * m * n;
-    if (m == 0 || n == 0) continue;
+    if (m == 0 || n == 0) return;
     RowBias ctx{has_bias ? bias + q * n : nullptr, act};
     if (k == 0) {
       for (size_t i = 0; i < m; i++)
         for (size_t t = 0; t < n; t++) c[i * n + t] = has_bias ? bias[q * n + t] : 0.0f;
       if (act >= 0) activation((Act)act, c, c, m * n);
-      continue;
+      return;
     }
     if (has_bias || act >= 0) {
       sgemm_ep((int)m, (int)n, (int)k, A + q * m * k, false, B + q * n * k, true, c, GemmEpilogue{bias_act_cols, &ctx});
     } else {
       sgemm((int)m, (int)n, (int)k, A + q * m * k, false, B + q * n * k, true, c);
     }
+  };
+  // Several points: one whole GEMM per task (each runs on one thread: no barrier inside a GEMM, which
+  // is what a busy machine punishes); one point: its GEMM is split over the pool. The bits are the
+  // same either way (pool.h: a region's split does not depend on where it runs).
+  if (p >= 2 && pool_threads() > 1 && p <= (size_t)INT32_MAX) {
+    parallel_for((int)p, [&](int q) { point((size_t)q); });
+  } else {
+    for (size_t q = 0; q < p; q++) point(q);
   }
   return info.Env().Undefined();
 }
