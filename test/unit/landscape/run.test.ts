@@ -74,7 +74,7 @@ describe('resumable grids', () => {
     const whole = await runPoints({ model: s.model, family: { base: s.base, dirs: s.dirs }, data: s.data, coefs: s.coefs, id: s.id, evaluate: { points: 3 } });
     const header = { format: 'riverbed.landscape', version: 1, riverbed: 't', kind: 'slice', id: s.id, dims: 2, axes: { x: { label: 'a', values: [] } }, samples: N, backend: 'js' } as LandscapeHeader;
     const n = 4;
-    const parts = [];
+    const parts: Parameters<typeof mergeParts>[0][number][] = [];
     for (let i = n - 1; i >= 0; i--) {
       const range = shardPoints(35, i, n);
       const r = await runPoints({ model: s.model, family: { base: s.base, dirs: s.dirs }, data: s.data, coefs: s.coefs, id: s.id, range, evaluate: { points: 3 } });
