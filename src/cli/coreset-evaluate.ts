@@ -19,7 +19,7 @@ import { type ModelDescription, inputField, inputMismatch, loadModelDescription,
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
-import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
+import { disposeQuietly, intOption, note, numberOption, progressBar, startOnFirstReport } from './options.js';
 
 export interface EvaluateCliOptions {
   dataset?: string;
@@ -211,8 +211,7 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
   const say = o.json ? () => {} : note;
   say(`riverbed coreset evaluate — backend ${backend.name} (${reason}); ${data.name}: ${data.train.count} train / ${data.val.count} val / ${data.test.count} test`);
   say(`  ${methods.length} methods × ${fractions.length} fractions × ${seeds.length} seeds, model ${describeArchitecture({ model } as never)}${transferModel ? `, transfer to ${describeArchitecture({ model: transferModel } as never)}` : ''}`);
-  const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('evaluate');
-  let started = false;
+  const bar = progressBar('evaluate', o.json);
   let result: EvaluationResult;
   try {
     result = await evaluateCoresets(data, {
@@ -220,13 +219,7 @@ export async function evaluateCommand(o: EvaluateCliOptions): Promise<Evaluation
       model,
       transferModel,
       backend,
-      onProgress: (done, total, info) => {
-        if (!started) {
-          bar.start(total);
-          started = true;
-        }
-        bar.update(done, { info });
-      },
+      onProgress: startOnFirstReport(bar),
     });
   } finally {
     bar.stop();

@@ -111,9 +111,8 @@ async function demo(o: DemoOptions): Promise<DemoSummary> {
     const val = toDevice(backend, data.val);
     const test = toDevice(backend, data.test);
 
-    const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('');
     const phase = async <T>(label: string, total: number, fn: (tick: (v: number, info?: string) => void) => Promise<T>): Promise<[T, number]> => {
-      const b = o.json ? bar : progressBar(label);
+      const b = progressBar(label, o.json);
       b.start(total);
       const ts = performance.now();
       const r = await fn((v, info) => b.update(v, { info: info ?? '' }));

@@ -118,7 +118,7 @@ export async function openModel(d: ModelDescription, weights: string, data: Land
 
 /** A progress bar over points (silent off a terminal or with --json). */
 export function pointsBar(label: string, o: { json?: boolean }): { start(total: number): void; update(v: number): void; stop(): void } {
-  const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar(label);
+  const bar = progressBar(label, o.json);
   return { start: (t) => bar.start(t), update: (v) => bar.update(v), stop: () => bar.stop() };
 }
 

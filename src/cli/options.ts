@@ -21,9 +21,15 @@ export function numberOption(field: string, check: (n: number) => boolean, what:
   };
 }
 
-/** A cli-progress bar on stderr, or a no-op when stderr is not a terminal (pipes, CI, --json). */
-export function progressBar(label: string): { start(total: number): void; update(v: number, payload?: Record<string, string>): void; stop(): void } {
-  if (!process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
+export interface ProgressBar {
+  start(total: number): void;
+  update(v: number, payload?: Record<string, string>): void;
+  stop(): void;
+}
+
+/** A cli-progress bar on stderr, or a no-op when `quiet` (--json) or stderr is not a terminal (pipes, CI). */
+export function progressBar(label: string, quiet = false): ProgressBar {
+  if (quiet || !process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
   const bar = new SingleBar({
     stream: process.stderr,
     format: `${label.padEnd(16)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted} {info}`,
@@ -35,6 +41,18 @@ export function progressBar(label: string): { start(total: number): void; update
     start: (total) => bar.start(total, 0, { info: '' }),
     update: (v, payload) => bar.update(v, payload ?? {}),
     stop: () => bar.stop(),
+  };
+}
+
+/** The onProgress of a run whose total is known only at its first report: starts `bar` then. */
+export function startOnFirstReport(bar: ProgressBar): (done: number, total: number, info: string) => void {
+  let started = false;
+  return (done, total, info) => {
+    if (!started) {
+      bar.start(total);
+      started = true;
+    }
+    bar.update(done, { info });
   };
 }
 

@@ -223,7 +223,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     const train = toDevice(backend, data.train);
     const val = data.val ? toDevice(backend, data.val) : undefined;
     const total = stepsPerEpoch(data.train.count, o.batchSize) * o.epochs;
-    const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('training');
+    const bar = progressBar('training', o.json);
     bar.start(total);
     if (from) bar.update(from.resume.step, { info: `resumed at step ${from.resume.step}` });
     let lastLoss = '';

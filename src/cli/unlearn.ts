@@ -23,7 +23,7 @@ import { type ForgetSpec, forgetInput, parseForgetSpec, resolveForget } from '..
 import { GU_GEOMETRIES, GU_SCOPES, type GuGeometry, type GuScope } from '../unlearn/gu.js';
 import { UNLEARN_METHODS, type UnlearnConfig, type UnlearnMethod, type UnlearnReport, parseUnlearnMethod, unlearn, unlearnConfig } from '../unlearn/methods.js';
 import { formatHarness, harnessPlot } from '../unlearn/report.js';
-import { disposeQuietly, intOption, note, numberOption, progressBar } from './options.js';
+import { disposeQuietly, intOption, note, numberOption, progressBar, startOnFirstReport } from './options.js';
 import { type DataCli, addDataOptions, checkModel, loadData } from './unlearn-data.js';
 
 interface MethodCli extends DataCli {
@@ -190,7 +190,7 @@ async function methodCommand(method: UnlearnMethod, o: MethodCli): Promise<Unlea
     const snap = (m: ModelMetrics): Snapshot => ({ forget: m.forget, retain: m.retain, test: m.test, testRetained: m.testRetained, ua: m.ua, ra: m.ra, ta: m.ta, mia: m.mia });
     const before = snap((await measure(model, sets, undefined, o.seed)).metrics);
     const total = method === 'ft' || method === 'retrain' ? Math.ceil(split.retain.length / config.batchSize) * config.epochs : config.steps;
-    const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar(`unlearn ${method}`);
+    const bar = progressBar(`unlearn ${method}`, o.json);
     bar.start(total);
     let report: UnlearnReport;
     try {
@@ -339,8 +339,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<Awaited<ReturnTyp
   const { backend, reason } = await selectBackend(backendChoice);
   const say = o.json ? () => {} : note;
   say(`riverbed unlearn evaluate — backend ${backend.name} (${reason}); ${data.name}: ${data.train.count} train / ${data.heldOut.count} ${data.heldOutName}; forget ${o.forget}; ${methods.length} methods × ${seeds.length} seeds`);
-  const bar = o.json ? { start() {}, update() {}, stop() {} } : progressBar('evaluate');
-  let started = false;
+  const bar = progressBar('evaluate', o.json);
   let result: Awaited<ReturnType<typeof evaluateUnlearning>>;
   try {
     result = await evaluateUnlearning(hd, {
@@ -351,13 +350,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<Awaited<ReturnTyp
       seeds,
       recipe: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, momentum: 0.9 },
       overrides,
-      onProgress: (done, total, info) => {
-        if (!started) {
-          bar.start(total);
-          started = true;
-        }
-        bar.update(done, { info });
-      },
+      onProgress: startOnFirstReport(bar),
     });
   } finally {
     bar.stop();
