@@ -57,14 +57,14 @@ describe('webgpu runtime: pure parts (no GPU)', () => {
   });
 
   it('parses bindings by name and the variables each entry point uses (shadowing, helpers, comments)', () => {
-    const wgsl = `struct Params { count: u32 }
+    const wgsl = `struct Params { count: u32, scale: f32, unread: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;
 @group(0) @binding(3) var<storage> w: array<f32>;
 var<workgroup> sh: array<f32, 4>;
-fn helper(i: u32) -> f32 { return y[i]; }
+fn helper(i: u32) -> f32 { return y[i] * p.scale; }
 fn shadowed(x: f32) -> f32 { let o = x; return o; } // neither x nor o is the module's
 fn chain(i: u32) -> f32 { return helper(i); }
 @compute @workgroup_size(1)
@@ -90,6 +90,10 @@ fn member(@builtin(local_invocation_index) lid: u32) { let s = vec2<f32>(1.0, 2.
     expect([...l.entries.get('loop_var')!].sort()).toEqual(['o', 'w']);
     expect([...l.entries.get('member')!]).toEqual(['o']);
     expect([...l.entries.keys()]).toEqual(['reads_y', 'loop_var', 'member']);
+    // Params fields read per entry, through called helpers (scale is read only inside helper).
+    expect([...l.entryParams.get('reads_y')!].sort()).toEqual(['count', 'scale']);
+    expect([...l.entryParams.get('loop_var')!]).toEqual([]);
+    expect([...l.entryParams.get('member')!]).toEqual([]);
     expect(() => parseLayout('@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(1) var<storage, read> b: array<f32>;', 'dup')).toThrow(/"dup".*"b".*also "a"/);
     expect(() => parseLayout('@group(1) @binding(0) var<storage, read> a: array<f32>;', 'g1')).toThrow(/only @group\(0\)/);
     // The real families: reduce's entries each use their own subset.

@@ -28,7 +28,7 @@ import { softmaxCrossEntropy } from './kernels/softmax.js';
 import { mlpTrainSteps } from './kernels/train.js';
 import { runMap } from './kernels/map.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
-import { shaderLayout, shaderSource } from './shader.js';
+import { shaderLayout } from './shader.js';
 import { GpuTensor, asGpu } from './tensor.js';
 
 export type WebGpuOptions = RuntimeOptions;
@@ -113,8 +113,10 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     const count = (outs[0] ?? bound[0]![1]).size;
     for (const [n, t] of bound) if (t.size !== count) fail('E_INTERNAL', `${call.op}: generic webgpu ops are elementwise; ${n} has ${t.size} elements, not ${count}`);
     const params: Record<string, number> = {};
-    const body = entryBody(family, entries[0]!);
-    for (const f of shaderLayout(family).params.fields) {
+    const layout = shaderLayout(family);
+    const reads = layout.entryParams.get(entries[0]!);
+    if (!reads) fail('E_INTERNAL', `${family}.wgsl has no entry point ${entries[0]!}`);
+    for (const f of layout.params.fields) {
       if (f.name === 'count' || f.name === 'first') continue;
       if (f.name.endsWith('Base')) {
         // The base of a tensor this entry does not bind (another entry's, in the shared Params): unused.
@@ -123,7 +125,7 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
       }
       const v = call.scalars[f.name];
       // Entries of a family share one Params struct: a field this entry never reads may stay 0.
-      if (v === undefined && new RegExp(`\\.${f.name}\\b`).test(body)) fail('E_INTERNAL', `${call.op}: ${family}.wgsl Params.${f.name} has no value in the call or the plan`);
+      if (v === undefined && reads.has(f.name)) fail('E_INTERNAL', `${call.op}: ${family}.wgsl Params.${f.name} has no value in the call or the plan`);
       params[f.name] = v ?? 0;
     }
     runMap(this.rt, { family, entry: entries[0]! }, count, bound.map(([name, t]) => ({ name, buffer: t.buffer, base: `${name}Base` })), params);
@@ -174,13 +176,4 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/** The source text of one entry point's body (a generic op's Params fields are looked up in it). */
-function entryBody(family: string, entry: string): string {
-  const src = shaderSource(family);
-  const start = src.search(new RegExp(`fn\\s+${entry}\\s*\\(`));
-  if (start < 0) fail('E_INTERNAL', `${family}.wgsl has no entry point ${entry}`);
-  const end = src.indexOf('\n}', start);
-  return src.slice(start, end < 0 ? undefined : end);
 }

@@ -88,6 +88,8 @@ export interface ShaderLayout {
    * `layout: 'auto'` keeps exactly these bindings; binding any other one is a validation error.
    */
   entries: Map<string, Set<string>>;
+  /** Per entry point: the `Params` fields it reads (`<uniform>.<field>`), through the functions it calls. */
+  entryParams: Map<string, Set<string>>;
 }
 
 const DECL = /@group\(\s*(\d+)\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*([^;]+);/g;
@@ -100,6 +102,8 @@ interface FnInfo {
   compute: boolean;
   /** Module-scope names referenced (not shadowed by a parameter or local). */
   refs: Set<string>;
+  /** `name.member` for each member read off a module-scope name (e.g. `p.count` of the uniform). */
+  members: Set<string>;
 }
 
 /**
@@ -135,6 +139,7 @@ function scanFunctions(code: string): Map<string, FnInfo> {
     let headerParen = -1;
     let p = 0;
     const refs = new Set<string>();
+    const members = new Set<string>();
     const declared = (n: string): boolean => scopes.some((s) => s.has(n)) || (pending?.has(n) ?? false);
     for (j = j + 1; j < toks.length; j++) {
       const u = toks[j]!;
@@ -164,9 +169,12 @@ function scanFunctions(code: string): Map<string, FnInfo> {
         j = k;
         continue;
       }
-      if (/^[A-Za-z_]/.test(u) && toks[j - 1] !== '.' && !declared(u)) refs.add(u);
+      if (/^[A-Za-z_]/.test(u) && toks[j - 1] !== '.' && !declared(u)) {
+        refs.add(u);
+        if (toks[j + 1] === '.' && /^[A-Za-z_]/.test(toks[j + 2] ?? '')) members.add(`${u}.${toks[j + 2]}`);
+      }
     }
-    fns.set(name, { compute, refs });
+    fns.set(name, { compute, refs, members });
     compute = false;
     i = j;
   }
@@ -194,22 +202,28 @@ export function parseLayout(wgsl: string, family: string): ShaderLayout {
   const fns = scanFunctions(code);
   const modVars = new Set([...storage.keys(), ...(uniform ? [uniform.name] : [])]);
   const entries = new Map<string, Set<string>>();
+  const entryParams = new Map<string, Set<string>>();
+  const prefix = uniform ? `${uniform.name}.` : undefined;
   for (const [name, f] of fns) {
     if (!f.compute) continue;
     const used = new Set<string>();
+    const fields = new Set<string>();
     const seen = new Set<string>();
     const visit = (fn: string): void => {
       if (seen.has(fn)) return;
       seen.add(fn);
-      for (const r of fns.get(fn)?.refs ?? []) {
+      const info = fns.get(fn);
+      for (const r of info?.refs ?? []) {
         if (modVars.has(r)) used.add(r);
         else if (fns.has(r)) visit(r);
       }
+      if (prefix) for (const m of info?.members ?? []) if (m.startsWith(prefix)) fields.add(m.slice(prefix.length));
     };
     visit(name);
     entries.set(name, used);
+    entryParams.set(name, fields);
   }
-  return { family, params: parseParams(wgsl), uniform, storage, entries };
+  return { family, params: parseParams(wgsl), uniform, storage, entries, entryParams };
 }
 
 const layouts = new Map<string, ShaderLayout>();
