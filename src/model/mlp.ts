@@ -372,26 +372,97 @@ export class Mlp {
    * parameter (same order as `params`). The caller frees `loss` and the gradients.
    */
   lossAndGradients(x: Tensor, labels: Tensor): { loss: Tensor; grads: Tensor[] } {
-    const b = this.backend;
     const batch = x.shape[0]!;
+    return this.lossBackward(x, labels, (b, grad) => b.scale(1 / batch, grad), true, false);
+  }
+
+  /**
+   * Per-sample loss [B] and the gradients of Σ_i w_i·ℓ_i (one weight per row of x) with respect to
+   * every parameter: one batched backward in which each sample's row of ∂ℓ/∂logits is scaled by
+   * its weight (the gradient is linear in those rows). Weights of 1/B give `lossAndGradients`.
+   */
+  weightedLossAndGradients(x: Tensor, labels: Tensor, weights: ArrayLike<number>): { loss: Tensor; grads: Tensor[] } {
+    const batch = x.shape[0]!;
+    if (weights.length !== batch) fail('E_SHAPE', `${weights.length} sample weights for a batch of ${batch}`, { field: 'weights' });
+    for (let i = 0; i < batch; i++) if (!Number.isFinite(weights[i]!)) fail('E_VALUE', `sample weight ${i} is ${weights[i]}; weights must be finite`, { field: 'weights' });
+    return this.lossBackward(
+      x,
+      labels,
+      (b, grad) => {
+        // grad is [B, classes]: a [B, classes] copy of the weights, row i all w_i, and one mul.
+        const c = grad.shape[1]!;
+        const w = new Float32Array(batch * c);
+        for (let i = 0; i < batch; i++) w.fill(weights[i]!, i * c, (i + 1) * c);
+        const wt = b.upload(w, [batch, c]);
+        try {
+          return b.mul(grad, wt);
+        } finally {
+          b.free(wt);
+        }
+      },
+      true,
+      false,
+    );
+  }
+
+  /**
+   * Per-sample loss [B] and each sample's input gradient ∇ₓℓ_i (shaped like x): the backward pass
+   * of Σ_i ℓ_i carried through the first layer (samples are independent, so row i of the gradient
+   * of the sum is the gradient of ℓ_i alone). No parameter gradients are formed. The caller frees both.
+   */
+  inputGradients(x: Tensor, labels: Tensor): { loss: Tensor; grad: Tensor } {
+    const r = this.lossBackward(x, labels, (b, grad) => b.scale(1, grad), false, true);
+    let grad = r.input!;
+    if (grad.shape.length !== x.shape.length || grad.shape.some((d, k) => d !== x.shape[k])) {
+      // A first conv layer returns [B, C, H, W] for inputs given as rows [B, C·H·W].
+      const rows = this.backend.slice(grad, 0, x.shape);
+      this.backend.free(grad);
+      grad = rows;
+    }
+    return { loss: r.loss, grad };
+  }
+
+  /**
+   * The shared backward: forward with cache, softmax cross-entropy, `seed` turns ∂ℓ/∂logits into the
+   * gradient at the logits (a new tensor), then back through the layers, forming the parameter
+   * gradients when `params` and carrying on through the first layer to the input when `input`.
+   */
+  private lossBackward(
+    x: Tensor,
+    labels: Tensor,
+    seed: (b: Backend, grad: Tensor) => Tensor,
+    params: boolean,
+    input: boolean,
+  ): { loss: Tensor; grads: Tensor[]; input?: Tensor } {
+    const b = this.backend;
     const cache = this.forwardWithCache(x);
     const { inputs, logits } = cache;
-    const ce = b.softmaxCrossEntropy(logits, labels);
+    let ce: { loss: Tensor; grad: Tensor };
+    try {
+      ce = b.softmaxCrossEntropy(logits, labels);
+    } catch (e) {
+      this.freeCache(cache, true);
+      throw e;
+    }
     b.free(logits);
-    let g = b.scale(1 / batch, ce.grad);
-    b.free(ce.grad);
+    let g: Tensor | undefined;
     const grads: Tensor[] = new Array(this.params.length);
     const layers = this.description.layers;
-    const firstParam = layers.findIndex(hasParameters);
+    // Nothing below the first layer with parameters needs a gradient, unless the input's is asked for.
+    const lowest = input ? 0 : layers.findIndex(hasParameters);
     try {
-      for (let i = layers.length - 1; i >= firstParam; i--) {
+      try {
+        g = seed(b, ce.grad);
+      } finally {
+        b.free(ce.grad);
+      }
+      for (let i = layers.length - 1; i >= lowest; i--) {
         const pi = this.paramOf[i];
-        if (pi) {
+        if (params && pi) {
           if (pi[1] !== undefined) grads[pi[1]] = this.biasGrad(i, g);
           grads[pi[0]] = this.weightGrad(i, inputs[i]!, g);
         }
-        // Nothing below the first layer with parameters needs a gradient.
-        if (i > firstParam) {
+        if (i > lowest || input) {
           const dh = this.inputGrad(i, g, cache);
           b.free(g);
           g = dh;
@@ -399,12 +470,14 @@ export class Mlp {
       }
     } catch (e) {
       for (const t of grads) if (t) b.free(t);
+      if (g) b.free(g);
       b.free(ce.loss);
       throw e;
     } finally {
-      b.free(g);
       this.freeCache(cache, false);
     }
+    if (input) return { loss: ce.loss, grads, input: g };
+    b.free(g);
     return { loss: ce.loss, grads };
   }
 
