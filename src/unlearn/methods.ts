@@ -2,7 +2,7 @@
  * The unlearning methods, one registry for the CLI, the API and `unlearn evaluate`. Each starts
  * from the trained model's weights (in place on `model`) and sees the training rows split into
  * forget and retain. The model is used only through its public methods (forward, perSampleLoss,
- * lossAndGradients, params, init/setWeights), so any model the engine trains can be unlearned.
+ * lossAndGradients, weightedLossAndGradients, params, init/setWeights), so any model the engine trains can be unlearned.
  *
  *   ga       gradient ascent on the forget loss: descend −CE_f
  *   ga+gd    γ·(−CE_f) + α·CE_r (γ = α = 1)
@@ -191,24 +191,18 @@ function gradsOf(model: Mlp, d: UnlearnData, rows: Int32Array): { grads: Tensor[
   return { grads, mean };
 }
 
-/** Σ_i w_i·∇ℓ_i over rows (one backward per row: lossAndGradients of a batch of one is ∇ℓ_i). */
+/** Σ_i w_i·∇ℓ_i over rows: one batched backward whose ∂ℓ/∂logits rows are scaled by w_i. */
 function weightedGrads(model: Mlp, d: UnlearnData, rows: Int32Array, w: Float64Array): Tensor[] {
   const b = model.backend;
-  let acc: Tensor[] | undefined;
-  rows.forEach((r, i) => {
-    const { grads, mean } = gradsOf(model, d, Int32Array.of(r));
-    b.free(mean);
-    if (!acc) acc = grads.map((g) => b.scale(w[i]!, g));
-    else {
-      acc = acc.map((a, j) => {
-        const n = b.axpy(w[i]!, grads[j]!, a);
-        b.free(a);
-        return n;
-      });
-    }
-    for (const g of grads) b.free(g);
-  });
-  return acc!;
+  const { xb, yb } = batchOf(b, d, rows);
+  try {
+    const { loss, grads } = model.weightedLossAndGradients(xb, yb, w);
+    b.free(loss);
+    return grads;
+  } finally {
+    b.free(xb);
+    b.free(yb);
+  }
 }
 
 /** a·x + c·y elementwise per tensor, freeing nothing. */

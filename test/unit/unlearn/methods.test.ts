@@ -19,7 +19,8 @@ import { Mlp } from '../../../src/model/mlp.js';
 import { optimizerConfig } from '../../../src/train/optimizer.js';
 import { train } from '../../../src/train/trainer.js';
 import { GuStepper } from '../../../src/unlearn/gu.js';
-import { type UnlearnData, unlearn, unlearnConfig } from '../../../src/unlearn/methods.js';
+import { BatchStream, type UnlearnData, unlearn, unlearnConfig } from '../../../src/unlearn/methods.js';
+import { Rng } from '../../../src/model/rng.js';
 
 const D = 5;
 const N = 240;
@@ -124,6 +125,52 @@ describe('unlearning methods on three blobs (js backend)', async () => {
     fresh();
     await unlearn(model, data, unlearnConfig('npo', { steps: 20, lr: 0.1, forgetBatchSize: 16 }));
     expect(await meanLoss(model, data, P.forget)).toBeGreaterThan(before.forget);
+  });
+
+  it("npo's second step (uneven weights) is Σ_i w_i·∇ℓ_i summed from per-sample gradients", async () => {
+    const lr = 0.1;
+    const fb = 16;
+    const seed = 5;
+    fresh();
+    const lossesAt = async (rows: Int32Array) => {
+      const idx = b.uploadInt(rows, [rows.length]);
+      const xb = b.gatherRows(data.x, idx);
+      const yb = b.uploadInt(Int32Array.from(rows, (r) => data.labels[r]!), [rows.length]);
+      return Float64Array.from(await b.read(model.perSampleLoss(xb, yb)));
+    };
+    const refLoss = await lossesAt(P.forget);
+    const ref = new Map(Array.from(P.forget, (r, i) => [r, refLoss[i]!]));
+    await unlearn(model, data, unlearnConfig('npo', { steps: 1, lr, forgetBatchSize: fb, seed }));
+    const theta1 = await flat(model);
+    // the forget batch of step 2, as the method draws it
+    const stream = new BatchStream(P.forget, fb, Rng.derive(seed, 'unlearn/forget'));
+    stream.next();
+    const rows = stream.next();
+    const l = await lossesAt(rows);
+    const w = Array.from(rows, (r, i) => (-2 / rows.length) / (1 + Math.exp(-0.1 * (ref.get(r)! - l[i]!))));
+    expect(Math.max(...w) - Math.min(...w)).toBeGreaterThan(1e-4); // the weights are no longer all −1/n
+    const want = Float64Array.from(theta1);
+    for (let i = 0; i < rows.length; i++) {
+      const xi = b.gatherRows(data.x, b.uploadInt(rows.subarray(i, i + 1), [1]));
+      const g = model.lossAndGradients(xi, b.uploadInt(Int32Array.of(data.labels[rows[i]!]!), [1])).grads;
+      let o = 0;
+      for (const t of g) {
+        const a = await b.read(t);
+        for (let k = 0; k < a.length; k++) want[o + k]! -= lr * w[i]! * a[k]!;
+        o += a.length;
+      }
+    }
+    fresh();
+    await unlearn(model, data, unlearnConfig('npo', { steps: 2, lr, forgetBatchSize: fb, seed }));
+    const got = await flat(model);
+    let diff = 0;
+    let moved = 0;
+    for (let i = 0; i < got.length; i++) {
+      diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+      moved = Math.max(moved, Math.abs(want[i]! - theta1[i]!));
+    }
+    expect(moved).toBeGreaterThan(1e-3);
+    expect(diff).toBeLessThan(1e-6);
   });
 
   it('gu: one projected step moves the retain-batch loss only to second order (½η²·g⊥ᵀHg⊥ from the exact HVP)', async () => {
