@@ -65,6 +65,8 @@ interface GroupSummary {
   score: number;
   /** Mean over the group of the mean loss increase at each radius. */
   meanIncrease: number[];
+  /** Mean over the group of the FGSM copy's loss increase at each radius. */
+  fgsmIncrease: number[];
   slope: number;
 }
 
@@ -103,15 +105,18 @@ function summary(nb: Neighbourhood): GroupSummary {
   const n = nb.loss.length;
   const E = nb.eps.length;
   const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / n;
+  const perRadius = (a: Float64Array) =>
+    nb.eps.map((_, e) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += a[i * E + e]!;
+      return s / n;
+    });
   return {
     n,
     loss: mean(nb.loss),
     score: mean(nb.score),
-    meanIncrease: nb.eps.map((_, e) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += nb.meanIncrease[i * E + e]!;
-      return s / n;
-    }),
+    meanIncrease: perRadius(nb.meanIncrease),
+    fgsmIncrease: perRadius(nb.fgsmIncrease),
     slope: mean(nb.slope),
   };
 }
@@ -207,10 +212,10 @@ function printAudit(r: AuditReport): void {
   const f = (x: number) => x.toFixed(3);
   const lines = [
     `audit ${r.weights}: ${r.dataset}, forget ${r.forget}; K = ${r.options.k} directions at ε = ${r.options.eps.join(', ')}; backend ${r.backend}`,
-    `  state        n    loss   neighbourhood   mean increase at each ε            slope`,
+    `  state        n    loss   neighbourhood   mean increase at each ε            FGSM increase at each ε            slope`,
     ...AUDIT_STATES.map((s) => {
       const g = r.groups[s];
-      return `  ${s.padEnd(10)} ${String(g.n).padStart(4)}  ${f(g.loss).padStart(6)}  ${f(g.score).padStart(14)}   ${g.meanIncrease.map(f).join(' ').padEnd(32)}  ${f(g.slope)}`;
+      return `  ${s.padEnd(10)} ${String(g.n).padStart(4)}  ${f(g.loss).padStart(6)}  ${f(g.score).padStart(14)}   ${g.meanIncrease.map(f).join(' ').padEnd(32)}   ${g.fgsmIncrease.map(f).join(' ').padEnd(32)}  ${f(g.slope)}`;
     }),
     `  AUC (lower loss = member): retained vs never seen ${f(r.direct.retainedVsUnseen.loss)} by the loss, ${f(r.direct.retainedVsUnseen.score)} by the neighbourhood;`,
     `                             forgotten vs never seen ${f(r.direct.forgottenVsUnseen.loss)} by the loss, ${f(r.direct.forgottenVsUnseen.score)} by the neighbourhood`,

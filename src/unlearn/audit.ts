@@ -8,20 +8,22 @@
  *     normalised), drawn once from the seed and shared by every sample (common random numbers: the
  *     samples are compared on the same neighbourhood);
  *   - radii ε_1 … ε_E in input units (the standardised pixels of the bundled datasets): x + ε·z_j;
- *   - one pass per batch of B samples on the device: the B·(E·K + 1) inputs (each sample unperturbed
- *     and at every radius and direction) are gathered, perturbed and evaluated by one forward call;
+ *   - the sign-of-gradient (FGSM) copy at each radius, on the same sphere: x + ε·s/‖s‖₂ with
+ *     s = sign(∇ₓℓ(x)) (so it is compared with the Gaussian copies at equal distance; the literal
+ *     x + ε·s of an L∞ ball would lie √D times further out — 28× on MNIST);
+ *   - one pass per batch of B samples on the device: one backward for the B input gradients (their
+ *     signs taken on the host), then the B·(E·K + E + 1) inputs (each sample unperturbed, at every
+ *     radius and direction, and its FGSM copies) gathered, perturbed and evaluated by one forward call;
  *   - per sample: the loss ℓ(x); per radius the mean, standard deviation and maximum of the loss
- *     increase ℓ(x + εz) − ℓ(x) over the K directions; the slope of the mean increase over ε (least
- *     squares through the origin); the score = the mean loss over the whole neighbourhood
- *     (ℓ(x) plus the mean increase averaged over the radii) — lower looks more like a member;
+ *     increase ℓ(x + εz) − ℓ(x) over the K directions, and the FGSM copy's increase; the slope of the
+ *     mean increase over ε (least squares through the origin); the score = ℓ(x) plus, averaged over
+ *     the radii, the mean of (mean Gaussian increase, FGSM increase) — the average neighbour and
+ *     the locally worst one weighted alike; lower looks more like a member;
  *   - telling three states apart — retained (trained on and kept), forgotten, never seen — with a
  *     one-vs-rest logistic regression per state on standardised features (the loss enters as ℓ and ℓ²,
  *     so a middle band of losses can be one state), scored by 5-fold
  *     cross-validation, reported as per-state and macro ROC-AUC, once on the single-point loss alone
  *     and once on all neighbourhood features, so the difference is what the neighbourhood adds.
- *
- * Not here: REMIND's sign-of-gradient perturbation needs input gradients, which the model engine
- * does not expose through its public methods.
  */
 import type { Backend, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
@@ -57,6 +59,8 @@ export interface Neighbourhood {
   meanIncrease: Float64Array;
   stdIncrease: Float64Array;
   maxIncrease: Float64Array;
+  /** [n, E]: ℓ(x + ε·s/‖s‖₂) − ℓ(x), s = sign(∇ₓℓ(x)) (0 where the gradient is 0). */
+  fgsmIncrease: Float64Array;
   slope: Float64Array;
   score: Float64Array;
 }
@@ -94,12 +98,12 @@ export async function auditNeighbourhood(model: Mlp, x: Tensor, labels: Int32Arr
   const D = x.shape[1]!;
   const E = o.eps.length;
   const K = o.k;
-  const M = E * K + 1; // copies per sample: the centre, then radius-major directions
+  const M = E * K + 1; // shared copies per sample: the centre, then radius-major directions
+  const C = M + E; // and each sample's own FGSM copies, one per radius
   // Offsets [M, D]: a zero row, then ε_e·z_j.
   const z = auditDirections(K, D, o.seed);
   const offsets = new Float32Array(M * D);
   for (let e = 0; e < E; e++) for (let j = 0; j < K; j++) for (let i = 0; i < D; i++) offsets[(1 + e * K + j) * D + i] = o.eps[e]! * z[j * D + i]!;
-  const off = b.upload(offsets, [M, D]);
   const n = rows.length;
   const out: Neighbourhood = {
     eps: [...o.eps],
@@ -108,69 +112,115 @@ export async function auditNeighbourhood(model: Mlp, x: Tensor, labels: Int32Arr
     meanIncrease: new Float64Array(n * E),
     stdIncrease: new Float64Array(n * E),
     maxIncrease: new Float64Array(n * E),
+    fgsmIncrease: new Float64Array(n * E),
     slope: new Float64Array(n),
     score: new Float64Array(n),
   };
-  try {
-    for (let s = 0; s < n; s += o.batch) {
-      const part = rows.subarray(s, Math.min(n, s + o.batch));
-      const B = part.length;
-      const rep = new Int32Array(B * M);
-      const dir = new Int32Array(B * M);
-      const lab = new Int32Array(B * M);
-      for (let r = 0; r < B; r++) {
-        for (let m = 0; m < M; m++) {
-          rep[r * M + m] = part[r]!;
-          dir[r * M + m] = m;
-          lab[r * M + m] = labels[part[r]!]!;
-        }
-      }
-      const repT = b.uploadInt(rep, [B * M]);
-      const dirT = b.uploadInt(dir, [B * M]);
-      const xs = b.gatherRows(x, repT);
-      const os = b.gatherRows(off, dirT);
-      b.free(repT);
-      b.free(dirT);
-      const xp = b.axpy(1, os, xs);
-      b.free(xs);
-      b.free(os);
-      const y = b.uploadInt(lab, [B * M]);
-      const lossT = model.perSampleLoss(xp, y);
-      b.free(xp);
-      b.free(y);
-      const loss = await b.read(lossT);
-      b.free(lossT);
-      for (let r = 0; r < B; r++) {
-        const i = s + r;
-        const l0 = loss[r * M]!;
-        out.loss[i] = l0;
-        let num = 0;
-        let den = 0;
-        let meanAll = 0;
-        for (let e = 0; e < E; e++) {
-          let sum = 0;
-          let sq = 0;
-          let mx = -Infinity;
-          for (let j = 0; j < K; j++) {
-            const d = loss[r * M + 1 + e * K + j]! - l0;
-            sum += d;
-            sq += d * d;
-            if (d > mx) mx = d;
-          }
-          const mean = sum / K;
-          out.meanIncrease[i * E + e] = mean;
-          out.stdIncrease[i * E + e] = Math.sqrt(Math.max(0, sq / K - mean * mean));
-          out.maxIncrease[i * E + e] = mx;
-          num += o.eps[e]! * mean;
-          den += o.eps[e]! * o.eps[e]!;
-          meanAll += mean / E;
-        }
-        out.slope[i] = num / den;
-        out.score[i] = l0 + meanAll;
+  for (let s = 0; s < n; s += o.batch) {
+    const part = rows.subarray(s, Math.min(n, s + o.batch));
+    const B = part.length;
+    // The B input gradients (one backward), their signs scaled onto each radius's sphere: rows
+    // M + r·E + e of this batch's offsets, after the shared ones.
+    const fgsm = await fgsmOffsets(model, x, labels, part, o.eps);
+    const batchOffsets = new Float32Array((M + B * E) * D);
+    batchOffsets.set(offsets);
+    batchOffsets.set(fgsm, M * D);
+    const rep = new Int32Array(B * C);
+    const dir = new Int32Array(B * C);
+    const lab = new Int32Array(B * C);
+    for (let r = 0; r < B; r++) {
+      for (let m = 0; m < C; m++) {
+        rep[r * C + m] = part[r]!;
+        dir[r * C + m] = m < M ? m : M + r * E + (m - M);
+        lab[r * C + m] = labels[part[r]!]!;
       }
     }
-  } finally {
+    const off = b.upload(batchOffsets, [M + B * E, D]);
+    const repT = b.uploadInt(rep, [B * C]);
+    const dirT = b.uploadInt(dir, [B * C]);
+    const xs = b.gatherRows(x, repT);
+    const os = b.gatherRows(off, dirT);
     b.free(off);
+    b.free(repT);
+    b.free(dirT);
+    const xp = b.axpy(1, os, xs);
+    b.free(xs);
+    b.free(os);
+    const y = b.uploadInt(lab, [B * C]);
+    const lossT = model.perSampleLoss(xp, y);
+    b.free(xp);
+    b.free(y);
+    const loss = await b.read(lossT);
+    b.free(lossT);
+    for (let r = 0; r < B; r++) {
+      const i = s + r;
+      const l0 = loss[r * C]!;
+      out.loss[i] = l0;
+      let num = 0;
+      let den = 0;
+      let meanAll = 0;
+      for (let e = 0; e < E; e++) {
+        let sum = 0;
+        let sq = 0;
+        let mx = -Infinity;
+        for (let j = 0; j < K; j++) {
+          const d = loss[r * C + 1 + e * K + j]! - l0;
+          sum += d;
+          sq += d * d;
+          if (d > mx) mx = d;
+        }
+        const mean = sum / K;
+        out.meanIncrease[i * E + e] = mean;
+        out.stdIncrease[i * E + e] = Math.sqrt(Math.max(0, sq / K - mean * mean));
+        out.maxIncrease[i * E + e] = mx;
+        const f = loss[r * C + M + e]! - l0;
+        out.fgsmIncrease[i * E + e] = f;
+        num += o.eps[e]! * mean;
+        den += o.eps[e]! * o.eps[e]!;
+        meanAll += (mean + f) / (2 * E);
+      }
+      out.slope[i] = num / den;
+      out.score[i] = l0 + meanAll;
+    }
+  }
+  return out;
+}
+
+/**
+ * FGSM offsets [B·E, D] of rows `part` of x: row r·E + e is ε_e·s/‖s‖₂, s = sign(∇ₓℓ) of sample r
+ * (the zero row where the gradient is exactly 0). One backward on the device; the gradient rows
+ * come back for the signs (B·D floats: one input row per sample, against the B·(E·K + E + 1)
+ * rows of the forward that follows).
+ */
+export async function fgsmOffsets(model: Mlp, x: Tensor, labels: Int32Array, part: Int32Array, eps: readonly number[]): Promise<Float32Array> {
+  const b = model.backend;
+  const D = x.shape[1]!;
+  const B = part.length;
+  const E = eps.length;
+  const idx = b.uploadInt(part, [B]);
+  const xb = b.gatherRows(x, idx);
+  b.free(idx);
+  const yb = b.uploadInt(Int32Array.from(part, (r) => labels[r]!), [B]);
+  const { loss, grad } = model.inputGradients(xb, yb);
+  b.free(xb);
+  b.free(yb);
+  b.free(loss);
+  const g = await b.read(grad);
+  b.free(grad);
+  const out = new Float32Array(B * E * D);
+  for (let r = 0; r < B; r++) {
+    let nnz = 0;
+    for (let i = 0; i < D; i++) if (g[r * D + i] !== 0) nnz++;
+    if (nnz === 0) continue;
+    const unit = 1 / Math.sqrt(nnz);
+    for (let e = 0; e < E; e++) {
+      const a = eps[e]! * unit;
+      const o = (r * E + e) * D;
+      for (let i = 0; i < D; i++) {
+        const v = g[r * D + i]!;
+        out[o + i] = v > 0 ? a : v < 0 ? -a : 0;
+      }
+    }
   }
   return out;
 }
@@ -185,7 +235,7 @@ export function auditFeatures(nb: Neighbourhood, which: 'point' | 'neighbourhood
     const l = nb.loss[i]!;
     if (which === 'point') return [l, l * l];
     const f = [l, l * l, nb.slope[i]!, nb.score[i]!];
-    for (let e = 0; e < E; e++) f.push(nb.meanIncrease[i * E + e]!, nb.stdIncrease[i * E + e]!, nb.maxIncrease[i * E + e]!);
+    for (let e = 0; e < E; e++) f.push(nb.meanIncrease[i * E + e]!, nb.stdIncrease[i * E + e]!, nb.maxIncrease[i * E + e]!, nb.fgsmIncrease[i * E + e]!);
     return f;
   });
 }

@@ -152,6 +152,8 @@ describe('riverbed audit', () => {
     expect(j.groups.unseen.n).toBeGreaterThanOrEqual(5);
     expect(j.forgottenScores).toHaveLength(20);
     expect(j.manifest.parameters.eps).toEqual([0.5, 1]);
+    expect(r.stdout).toMatch(/FGSM increase at each ε/);
+    for (const s of ['retained', 'forgotten', 'unseen']) expect(j.groups[s].fgsmIncrease).toHaveLength(2);
     for (const k of ['retainedVsUnseen', 'forgottenVsUnseen']) expect(j.direct[k].loss).toBeGreaterThanOrEqual(0);
   });
 
