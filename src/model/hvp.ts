@@ -398,22 +398,7 @@ export class CurvatureProduct {
     const model = this.model;
     const layers = model.description.layers;
 
-    // R-forward: Rin[i] = R{input of layer i}; undefined means zero (below the first active layer).
-    // A layer with parameters: R{y} = J_x R{x} + (active) J_θ v — conv and linear are bilinear, so
-    // J_θ v is the layer applied with v's weight and bias. Pooling, flatten, activations: J_x R{x}.
-    const rin: (Tensor | undefined)[] = new Array(layers.length);
-    let rh: Tensor | undefined;
-    layers.forEach((_l, i) => {
-      rin[i] = rh;
-      const h = state.inputs[i]!;
-      let rz = rh ? model.tangent(i, rh, state) : undefined;
-      const pi = model.paramOf[i];
-      if (pi && this.active.has(i)) {
-        rz = this.add(rz, model.parameterTangent(i, h, vp.get(pi[0])!, pi[1] === undefined ? undefined : vp.get(pi[1])!));
-      }
-      rh = rz;
-    });
-    const rLogits = rh!; // the lowest active layer makes it defined
+    const { rin, rLogits } = rForward(model, state, vp, this.active);
 
     // At the logits: R{g} = H_loss · R{z}, the softmax cross-entropy Hessian per sample, over the mean.
     const shv = b.softmaxHessianVec(state.logits, rLogits);
@@ -457,6 +442,62 @@ export class CurvatureProduct {
     b.free(rg);
     for (const r of rin) if (r) b.free(r);
     return out;
+  }
+}
+
+/**
+ * The R-forward pass (Pearlmutter's R{·} of every layer input along the parameter direction v):
+ * rin[i] = R{input of layer i} (undefined means zero: below the first active layer) and rLogits =
+ * R{logits} = J v, the Jacobian-vector product at the logits. A layer with parameters:
+ * R{y} = J_x R{x} + (active) J_θ v — conv and linear are bilinear, so J_θ v is the layer applied
+ * with v's weight and bias. Pooling, flatten, activations: J_x R{x}. `vp` maps a parameter index
+ * (into model.params) to its block of v. The caller frees rin's tensors and rLogits.
+ */
+function rForward(model: Mlp, state: ForwardCache, vp: ReadonlyMap<number, Tensor>, active: ReadonlySet<number>): { rin: (Tensor | undefined)[]; rLogits: Tensor } {
+  const b = model.backend;
+  const layers = model.description.layers;
+  const rin: (Tensor | undefined)[] = new Array(layers.length);
+  let rh: Tensor | undefined;
+  layers.forEach((_l, i) => {
+    rin[i] = rh;
+    const h = state.inputs[i]!;
+    let rz = rh ? model.tangent(i, rh, state) : undefined;
+    const pi = model.paramOf[i];
+    if (pi && active.has(i)) {
+      const t = model.parameterTangent(i, h, vp.get(pi[0])!, pi[1] === undefined ? undefined : vp.get(pi[1])!);
+      if (rz) {
+        const s = b.axpy(1, t, rz);
+        b.free(rz);
+        b.free(t);
+        rz = s;
+      } else rz = t;
+    }
+    rh = rz;
+  });
+  return { rin, rLogits: rh! }; // the lowest active layer makes rLogits defined
+}
+
+/**
+ * J v: the directional derivative of the logits [B, classes] of x along the parameter direction v
+ * (a flat vector in `parameterLayout(model, layers)` order), by one ordinary forward and the
+ * R-forward pass the curvature products use — a forward-mode JVP, no finite differences.
+ * The caller frees the result.
+ */
+export function logitsJvp(model: Mlp, x: Tensor, v: Tensor, layers?: readonly (string | number)[]): Tensor {
+  const b = model.backend;
+  const layout = parameterLayout(model, layers);
+  if (v.backend !== b.name || v.dtype !== 'f32') fail('E_ARG', `vector must be an f32 tensor on the ${b.name} backend, got ${v.backend}/${v.dtype}`, { field: 'vector' });
+  if (v.size !== layout.size) fail('E_SHAPE', `vector has ${v.size} elements; expected ${layout.size} (the parameters${layers ? ` of layer(s) ${layout.layers.join(', ')}` : ''})`, { field: 'vector' });
+  const state = model.forwardWithCache(x);
+  const vp = new Map<number, Tensor>();
+  try {
+    for (const blk of layout.blocks) vp.set(blk.paramIndex, b.slice(v, blk.offset, blk.shape));
+    const { rin, rLogits } = rForward(model, state, vp, new Set(layout.layers));
+    for (const r of rin) if (r) b.free(r);
+    return rLogits;
+  } finally {
+    for (const t of vp.values()) b.free(t);
+    model.freeCache(state);
   }
 }
 
