@@ -39,9 +39,10 @@ export interface TrainOptions {
   /**
    * Per-sample losses of every mini-batch as it was trained on (before its update), with the
    * batch's rows. Read back without stalling the loop; all of an epoch's calls happen before its
-   * `onEpoch`. Used by online CLD scored from training batches.
+   * `onEpoch`. Used by online CLD scored from training batches. `step` is the 0-based update the
+   * batch was used by (calls may come out of step order on the composed path).
    */
-  onBatchLoss?: (epoch: number, rows: Int32Array, loss: Float32Array) => void;
+  onBatchLoss?: (epoch: number, rows: Int32Array, loss: Float32Array, step: number) => void;
   /**
    * Train with the backend's fused step when it has one (Backend.mlpTrainSteps: native; one call
    * per epoch, off the event loop) — the default; false forces the composed kernel-by-kernel path.
@@ -51,6 +52,8 @@ export interface TrainOptions {
   penalty?: GradientPenalty;
   /** Call `onSave` after every `saveEvery` optimizer steps (global count), awaited before the next step. */
   saveEvery?: number;
+  /** Also call `onSave` after exactly these steps (branching WSD's branch points). */
+  saveAt?: readonly number[];
   onSave?: (s: TrainSnapshot) => Promise<void>;
   /** Continue from a snapshot taken by `onSave` (same model, data rows, options): see TrainSnapshot. */
   resume?: TrainResume;
@@ -58,6 +61,8 @@ export interface TrainOptions {
   stopAfter?: number;
   /** Call `onProbe` (awaited) after every step that is a multiple of one of these (probes, curvature/train-probes.ts); before a snapshot of that step. */
   probeEvery?: readonly number[];
+  /** Also call `onProbe` after exactly these steps (e.g. the step before a probe that needs the previous weights). */
+  probeAt?: readonly number[];
   onProbe?: (step: number, epoch: number) => Promise<void>;
   /**
    * Train with this optimizer (built on this model, same config) and keep it: its state and step
@@ -129,6 +134,9 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const total = perEpoch * o.epochs;
   if (o.saveEvery !== undefined && (!Number.isInteger(o.saveEvery) || o.saveEvery < 1)) fail('E_ARG', `expected a positive integer, got ${o.saveEvery}`, { field: 'checkpoint-every' });
   for (const e of o.probeEvery ?? []) if (!Number.isInteger(e) || e < 1) fail('E_ARG', `expected a positive integer, got ${e}`, { field: 'probe every' });
+  for (const [f, l] of [['saveAt', o.saveAt], ['probeAt', o.probeAt]] as const) for (const t of l ?? []) if (!Number.isSafeInteger(t) || t < 1) fail('E_ARG', `expected steps ≥ 1, got ${t}`, { field: f });
+  const saveAt = new Set(o.saveAt);
+  const probeAt = new Set(o.probeAt);
   const r0 = o.resume;
   if (r0) checkResume(r0, n, perEpoch, total, rows);
   const rng = r0 ? Rng.fromState(r0.rng) : Rng.derive(o.seed, 'shuffle');
@@ -151,9 +159,9 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   // After a step: the snapshot due at this step, and whether stopAfter ends the run here.
   const afterStep = async (epoch: number, position: number, lossSum: () => Promise<number>): Promise<boolean> => {
     const t = opt.steps - offset;
-    if (o.onProbe && o.probeEvery?.some((e) => t % e === 0)) await o.onProbe(t, epoch);
+    if (o.onProbe && (probeAt.has(t) || o.probeEvery?.some((e) => t % e === 0))) await o.onProbe(t, epoch);
     const stopNow = o.stopAfter !== undefined && t >= o.stopAfter;
-    if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || stopNow)) {
+    if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || saveAt.has(t) || stopNow)) {
       if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
       await o.onSave({ step: t, epoch, position, order: Int32Array.from(order), rng: rng.state(), lossSum: await lossSum(), epochLoss: [...epochLoss], updateFraction: [...updateFraction], optimizer: opt });
     }
@@ -197,7 +205,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
             batchReads.push(
               b.read(loss).then((v) => {
                 b.free(loss);
-                hook(epoch, rowsCopy, v);
+                hook(epoch, rowsCopy, v, t);
               }),
             );
           } else b.free(loss);
@@ -302,7 +310,9 @@ function fusedEpoch(
   const chunk = o.onStep ? Math.min(perEpoch, FUSED_STEPS_PER_CALL) : perEpoch;
   // A call ends where a snapshot or the stop is due, so each is taken between two calls.
   const next = (t: number, every: number | undefined) => (every ? (Math.floor(t / every) + 1) * every : Infinity);
-  const due = (t: number) => Math.min(next(t, o.saveEvery), o.stopAfter ?? Infinity, ...(o.onProbe ? (o.probeEvery ?? []).map((e) => next(t, e)) : []));
+  const at = [...(o.saveAt ?? []), ...(o.onProbe ? (o.probeAt ?? []) : [])].sort((a, b) => a - b);
+  const nextAt = (t: number) => at.find((s) => s > t) ?? Infinity;
+  const due = (t: number) => Math.min(next(t, o.saveEvery), nextAt(t), o.stopAfter ?? Infinity, ...(o.onProbe ? (o.probeEvery ?? []).map((e) => next(t, e)) : []));
   return async (epoch, order, start, sum0, afterStep) => {
     const loss = new Float32Array(n);
     let sum = sum0;
@@ -336,7 +346,7 @@ function fusedEpoch(
     if (o.onBatchLoss) {
       // Only the batches trained here (a resumed epoch's earlier ones were reported before its stop).
       const end = Math.min(n, s * bs);
-      for (let r0 = start * bs; r0 < end; r0 += bs) o.onBatchLoss(epoch, order.slice(r0, Math.min(end, r0 + bs)), loss.slice(r0, Math.min(end, r0 + bs)));
+      for (let r0 = start * bs; r0 < end; r0 += bs) o.onBatchLoss(epoch, order.slice(r0, Math.min(end, r0 + bs)), loss.slice(r0, Math.min(end, r0 + bs)), (epoch - 1) * perEpoch + r0 / bs);
     }
     return stopped ? undefined : sum;
   };
