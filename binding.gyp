@@ -19,6 +19,7 @@
         "native/pooling.cc",
         "native/gu_project.cc",
         "native/landscape.cc",
+        "native/bisim.cc",
         "native/cld.cc",
         "native/select.cc",
         "native/mmap.cc"

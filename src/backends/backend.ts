@@ -12,7 +12,7 @@
  */
 
 import { fail } from '../errors.js';
-import type { ConvOpMethods, GenericOpMethods, LandscapeOpMethods } from './ops.js';
+import type { BisimulationOpMethods, ConvOpMethods, GenericOpMethods, LandscapeOpMethods } from './ops.js';
 
 export type BackendName = 'js' | 'native' | 'webgpu';
 export type BackendChoice = 'auto' | BackendName;
@@ -171,7 +171,7 @@ export interface FusedTrainRequest {
  * The op methods are declared here, or with their specs in ops.ts: generic ops (GenericOpMethods),
  * convolution and pooling (ConvOpMethods).
  */
-export interface Backend extends GenericOpMethods, ConvOpMethods, LandscapeOpMethods {
+export interface Backend extends GenericOpMethods, ConvOpMethods, LandscapeOpMethods, BisimulationOpMethods {
   readonly name: BackendName;
   info(): BackendInfo;
 

@@ -231,6 +231,47 @@ export interface LandscapeOpMethods {
   batchedMatmul(a: Tensor, b: Tensor, bias?: Tensor, activation?: Activation): Tensor;
 }
 
+// ---- the bisimulation loss (issue 11 §5; src/train/bisimulation.ts) -------------------------------
+
+/** Plan of bisimulationLoss: B pairs, embedding width D, prediction width E, and the pairing. */
+export interface BisimulationPlan {
+  b: number;
+  d: number;
+  e: number;
+  gamma: number;
+  /** 1 with a σ tensor, 0 for deterministic predictions (σ = 0, as DBC's code takes a missing σ). */
+  hasSigma: number;
+  /** j = perm[i], checked to be a permutation of 0..B−1, and its inverse (inv[perm[i]] = i). */
+  perm: Int32Array;
+  inv: Int32Array;
+}
+
+/** The Backend method of the bisimulation loss. */
+export interface BisimulationOpMethods {
+  /**
+   * The bisimulation loss of a batch paired by j = perm[i] (DBC, Zhang et al. 2021):
+   * terms[i] = (‖z_i − z_j‖₂ − (|r_i − r_j| + γ·√(‖μ_i − μ_j‖² + ‖σ_i − σ_j‖²)))², loss [1] = mean of
+   * the terms, grad [B, D] = ∂loss/∂z with the target held constant (the 0 subgradient where z_i = z_j).
+   */
+  bisimulationLoss(
+    z: Tensor, reward: Tensor, mu: Tensor, sigma: Tensor | undefined, perm: Int32Array, gamma: number,
+  ): { loss: Tensor; terms: Tensor; grad: Tensor };
+}
+
+/** The pairing of bisimulationLoss: E_ARG unless a permutation of 0..b−1; returns its inverse. */
+function permutationInverse(op: string, perm: unknown, b: number): Int32Array {
+  if (!(perm instanceof Int32Array)) fail('E_ARG', `${op}: perm must be an Int32Array (a permutation of 0..${b - 1}), got ${Object.prototype.toString.call(perm)}`);
+  if (perm.length !== b) fail('E_SHAPE', `${op}: perm has ${perm.length} entries, expected one per row of z (${b})`);
+  const inv = new Int32Array(b).fill(-1);
+  for (let i = 0; i < b; i++) {
+    const j = perm[i]!;
+    if (j < 0 || j >= b) fail('E_ARG', `${op}: perm[${i}] = ${j} is outside [0, ${b})`);
+    if (inv[j] !== -1) fail('E_ARG', `${op}: perm is not a permutation: ${j} appears at positions ${inv[j]} and ${i}`);
+    inv[j] = i;
+  }
+  return inv;
+}
+
 // ---- convolution and pooling (issue 12): NCHW, float32, row-major ---------------------------------
 
 /** Strides and zero padding of a 2-D convolution (PyTorch's Conv2d stride/padding; no dilation, one group). */
@@ -906,6 +947,28 @@ export const OPS = {
     },
     native: ['batchedMatmul'],
     wgsl: [{ family: 'landscape', entries: ['bmm'] }],
+  }),
+  // ---- the bisimulation loss (issue 11 §5) ----
+  bisimulationLoss: spec<{ z: Tensor; reward: Tensor; mu: Tensor; sigma: Tensor | undefined; perm: Int32Array; gamma: number }, BisimulationPlan>({
+    summary: 'the bisimulation loss of pairs (i, perm[i]): per-pair terms (‖z_i − z_j‖₂ − |r_i − r_j| − γ·W₂)², their mean, and ∂mean/∂z with the target held constant',
+    params: ['z', 'reward', 'mu', 'sigma', 'perm', 'gamma'],
+    tensors: { z: { dtype: 'f32', rank: 2 }, reward: { dtype: 'f32' }, mu: { dtype: 'f32', rank: 2 }, sigma: { dtype: 'f32', rank: 2, optional: true } },
+    check({ z, reward, mu, sigma, perm, gamma }) {
+      const op = 'bisimulationLoss';
+      const [b, d] = dims2(z);
+      if (b < 1) fail('E_SHAPE', `${op}: z [${z.shape.join(', ')}] has no rows (the loss is a mean over pairs)`);
+      if (d < 1) fail('E_SHAPE', `${op}: z [${z.shape.join(', ')}] has no embedding dimensions`);
+      if (reward.size !== b) fail('E_SHAPE', `${op}: reward has ${reward.size} elements, expected one per row of z (${b})`);
+      const [mb, e] = dims2(mu);
+      if (mb !== b || e < 1) fail('E_SHAPE', `${op}: mu is [${mu.shape.join(', ')}], expected [${b}, E ≥ 1] (one prediction per row of z)`);
+      if (sigma !== undefined && (sigma.shape[0] !== b || sigma.shape[1] !== e)) fail('E_SHAPE', `${op}: sigma is [${sigma.shape.join(', ')}], expected mu's shape [${b}, ${e}]`);
+      for (const [t, what] of [[z, 'z'], [mu, 'mu']] as const) if (t.size > I32_LIMIT) fail('E_SHAPE', `${op}: ${what} [${t.shape.join(', ')}] has more than 2^31 − 1 elements`);
+      if (!(finite(gamma, `${op} gamma`) >= 0)) fail('E_ARG', `${op}: gamma must be >= 0 (a discount), got ${gamma}`);
+      const inv = permutationInverse(op, perm, b);
+      return { b, d, e, gamma, hasSigma: sigma !== undefined ? 1 : 0, perm, inv };
+    },
+    native: ['bisimulationLoss'],
+    wgsl: [{ family: 'bisim', entries: ['dist_z', 'dist_pred', 'pair_terms', 'grad_rows'] }, { family: 'gather', entries: ['main'] }, { family: 'reduce', entries: ['partial', 'combine', 'finalize'] }, { family: 'axpy', entries: ['scale'] }],
   }),
 } as const;
 

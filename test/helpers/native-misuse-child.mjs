@@ -185,6 +185,31 @@ const CASES = {
     ['hasBias 0 with a bias', { hasBias: 0 }], ['hasBias 2', { hasBias: 2 }], ['m and k swapped', { m: 5, k: 3 }],
     ['sizes whose product passes 2^53', { p: 2 ** 31 - 1, m: 2 ** 31 - 1, k: 2 ** 31 - 1 }], ['n past 2^31', { n: 2 ** 31 }],
   ]),
+  // bisimulationLoss(plan {b, d, e, gamma, hasSigma}, z [b·d], reward [b], mu [b·e], sigma [hasSigma ? b·e : 0], perm [b], inv [b], terms [b], grad [b·d])
+  bisimulationLoss: (() => {
+    const plan = { b: 5, d: 3, e: 2, gamma: 0.9, hasSigma: 1 };
+    const perm = () => Int32Array.of(2, 0, 1, 4, 3);
+    const inv = () => Int32Array.of(1, 2, 0, 4, 3);
+    const arrays = () => [f32(15), f32(5, 2), f32(10, 3), f32(10, 4), perm(), inv(), new Float32Array(5), new Float32Array(15)];
+    const withArrays = (change) => () => { const a = arrays(); change(a); return [plan, ...a]; };
+    return {
+      args: () => [{ ...plan }, ...arrays()],
+      kinds: ['plan', 'f32', 'f32', 'f32', 'f32', 'i32', 'i32', 'f32', 'f32'],
+      extra: () => [
+        ...Object.keys(plan).flatMap((k) => [['missing', undefined], ['NaN', NaN], ['a string', '1'], ['negative', -1]].map(([w, v]) => ({ name: `plan.${k} ${w}`, args: () => [{ ...plan, [k]: v }, ...arrays()] }))),
+        { name: 'b 0 with empty arrays', args: () => [{ ...plan, b: 0 }, new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(0), new Int32Array(0), new Int32Array(0), new Float32Array(0), new Float32Array(0)] },
+        { name: 'd 0 with z empty', args: withArrays((a) => { a[0] = new Float32Array(0); a[7] = new Float32Array(0); }) },
+        { name: 'hasSigma 2', args: () => [{ ...plan, hasSigma: 2 }, ...arrays()] },
+        { name: 'hasSigma 0 with a sigma', args: () => [{ ...plan, hasSigma: 0 }, ...arrays()] },
+        { name: 'b × d past 2^53', args: () => [{ ...plan, b: 2 ** 31 - 1, d: 2 ** 31 - 1 }, ...arrays()] },
+        { name: 'perm entry past b', args: withArrays((a) => { a[4] = Int32Array.of(2, 0, 1, 4, 5); }) },
+        { name: 'perm entry negative', args: withArrays((a) => { a[4] = Int32Array.of(2, 0, -1, 4, 3); }) },
+        { name: 'perm not a permutation (inv still matches its first occurrences)', args: withArrays((a) => { a[4] = Int32Array.of(2, 0, 1, 4, 4); }) },
+        { name: 'inv not the inverse', args: withArrays((a) => { a[5] = Int32Array.of(1, 2, 0, 3, 4); }) },
+        { name: 'inv entry past b', args: withArrays((a) => { a[5] = Int32Array.of(1, 2, 0, 4, 9); }) },
+      ],
+    };
+  })(),
   // guProject(plan {p, k, first, count, weighted}, g [p], basis [k·p], metric [weighted ? p : 0], out [p])
   guProject: {
     args: () => [{ p: 10, k: 4, first: 2, count: 3, weighted: 1 }, f32(10), f32(40, 2), f32(10, 3), new Float32Array(10)],

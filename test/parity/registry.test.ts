@@ -29,6 +29,9 @@ const labels = (be: Backend, n: number, c: number, seed: number) => be.uploadInt
 
 const CONV_GEOM = { strideH: 2, strideW: 1, padH: 1, padW: 0 };
 const POOL_GEOM = { kernelH: 3, kernelW: 2, strideH: 2, strideW: 2, padH: 1, padW: 1 };
+/** A valid bisimulationLoss call but for its pairing. */
+const bisim = (be: Backend, perm: Int32Array) =>
+  [f(be, [7, 5], 1), f(be, [7], 2), f(be, [7, 3], 3), undefined, perm, 0.9] as [Tensor, Tensor, Tensor, undefined, Int32Array, number];
 
 /** One small valid call per registered op: its positional arguments on a given backend. */
 const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
@@ -107,6 +110,8 @@ const ROWS: Record<OpName, (be: Backend) => unknown[]> = {
   // Landscape (issue 10): 4 points of 3 basis slices [2, 5]; 3 points of a 5×4 layer with 6 outputs.
   pointCombine: (be) => [f(be, [4, 3], 69), f(be, [3, 2, 5], 70), 'tanh'],
   batchedMatmul: (be) => [f(be, [3, 5, 4], 71), f(be, [3, 6, 4], 72), f(be, [3, 6], 73), 'gelu'],
+  // Bisimulation loss (issue 11 §5): 7 pairs, D = 5, E = 3, a positive σ; row 2 is its own partner (distance 0).
+  bisimulationLoss: (be) => [f(be, [7, 5], 74), f(be, [7], 75), f(be, [7, 3], 76), be.upload(randomArray(21, 77, 0.1, 1), [7, 3]), Int32Array.of(3, 0, 2, 1, 6, 4, 5), 0.9],
 };
 
 const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'backend' in v;
@@ -231,6 +236,16 @@ for (const b of backends) {
       ['upload with a shape of the wrong size', (be) => be.upload(new Float32Array(5), [2, 3]), 'E_SHAPE'],
       ['upload of an Int32Array as f32', (be) => be.upload(new Int32Array(6) as never, [2, 3]), 'E_DTYPE'],
       ['zeros with a negative dimension', (be) => be.zeros([2, -1]), 'E_SHAPE'],
+      ['bisimulationLoss with perm not a permutation', (be) => be.bisimulationLoss(...bisim(be, Int32Array.of(3, 0, 2, 1, 6, 4, 4))), 'E_ARG'],
+      ['bisimulationLoss with perm outside [0, B)', (be) => be.bisimulationLoss(...bisim(be, Int32Array.of(3, 0, 2, 1, 6, 4, 7))), 'E_ARG'],
+      ['bisimulationLoss with perm a plain array', (be) => be.bisimulationLoss(...bisim(be, [3, 0, 2, 1, 6, 4, 5] as never)), 'E_ARG'],
+      ['bisimulationLoss with perm of another length', (be) => be.bisimulationLoss(...bisim(be, Int32Array.of(1, 0))), 'E_SHAPE'],
+      ['bisimulationLoss with mu of other rows', (be) => be.bisimulationLoss(f(be, [7, 5], 1), f(be, [7], 2), f(be, [6, 3], 3), undefined, Int32Array.of(1, 0, 2, 3, 4, 5, 6), 0.9), 'E_SHAPE'],
+      ['bisimulationLoss with sigma not mu\'s shape', (be) => be.bisimulationLoss(f(be, [7, 5], 1), f(be, [7], 2), f(be, [7, 3], 3), f(be, [7, 2], 4), Int32Array.of(1, 0, 2, 3, 4, 5, 6), 0.9), 'E_SHAPE'],
+      ['bisimulationLoss with a reward per row missing', (be) => be.bisimulationLoss(f(be, [7, 5], 1), f(be, [6], 2), f(be, [7, 3], 3), undefined, Int32Array.of(1, 0, 2, 3, 4, 5, 6), 0.9), 'E_SHAPE'],
+      ['bisimulationLoss with a negative gamma', (be) => be.bisimulationLoss(f(be, [7, 5], 1), f(be, [7], 2), f(be, [7, 3], 3), undefined, Int32Array.of(1, 0, 2, 3, 4, 5, 6), -0.1), 'E_ARG'],
+      ['bisimulationLoss with a NaN gamma', (be) => be.bisimulationLoss(f(be, [7, 5], 1), f(be, [7], 2), f(be, [7, 3], 3), undefined, Int32Array.of(1, 0, 2, 3, 4, 5, 6), NaN), 'E_ARG'],
+      ['bisimulationLoss with no rows', (be) => be.bisimulationLoss(be.zeros([0, 5]), be.zeros([0]), be.zeros([0, 3]), undefined, new Int32Array(0), 0.9), 'E_SHAPE'],
     ];
     it.each(misuse)('%s gives the same code on every backend', async (_what, fn, code) => {
       expect(await outcome(() => fn(be))).toBe(code);

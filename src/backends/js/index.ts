@@ -7,6 +7,7 @@ import { fail } from '../../errors.js';
 import { type Backend, type BackendInfo, type DType, type Tensor, shapeSize } from '../backend.js';
 import { KernelBackend, type KernelTable, type TensorState } from '../dispatch.js';
 import { checkShape, checkUpload } from '../ops.js';
+import { bisimulationReference } from './bisim.js';
 import { guProjectReference } from './gu.js';
 import { batchedMatmulReference, pointCombineReference } from './landscape.js';
 import { activationDerivative, activationSecondDerivative, activationValue, cldScoresReference } from './math.js';
@@ -242,6 +243,10 @@ export class JsBackend extends KernelBackend implements Backend {
     batchedMatmul: ({ a, b, bias, activation }, { p, m, n, k }) => new JsTensor('f32', [p, m, n], batchedMatmulReference(f32(a), f32(b), bias ? f32(bias) : undefined, p, m, n, k, activation)),
     guProject: ({ g, basis, metric, first, count }, { k }) =>
       new JsTensor('f32', g.shape, Float32Array.from(guProjectReference(f32(g), f32(basis), k, metric ? f32(metric) : undefined, first, count))),
+    bisimulationLoss: ({ z, reward, mu, sigma }, { b, d, e, gamma, perm }) => {
+      const r = bisimulationReference(f32(z), f32(reward), f32(mu), sigma ? f32(sigma) : undefined, perm, b, d, e, gamma);
+      return { loss: new JsTensor('f32', [1], Float32Array.of(r.loss)), terms: new JsTensor('f32', [b], r.terms), grad: new JsTensor('f32', [b, d], r.grad) };
+    },
 
     guAdamStep: ({ param, dir, v, metric, h }) => {
       const P = f32(param);

@@ -68,6 +68,11 @@ export interface NativeAddon {
   batchedMatmul(plan: { p: number; m: number; n: number; k: number; hasBias: number; act: number }, a: Float32Array, b: Float32Array, bias: Float32Array, out: Float32Array): void;
   /** GU's projection (native/gu_project.cc): out = g − U·a for the active basis rows; metric is empty for H = I. */
   guProject(plan: { p: number; k: number; first: number; count: number; weighted: number }, g: Float32Array, basis: Float32Array, metric: Float32Array, out: Float32Array): void;
+  /** The bisimulation loss (native/bisim.cc): writes terms and grad, returns the mean; sigma is empty when hasSigma is 0; inv is perm's inverse. */
+  bisimulationLoss(
+    plan: { b: number; d: number; e: number; gamma: number; hasSigma: number }, z: Float32Array, reward: Float32Array, mu: Float32Array, sigma: Float32Array,
+    perm: Int32Array, inv: Int32Array, terms: Float32Array, grad: Float32Array,
+  ): number;
   /** Convolution (native/conv.cc): plan {n,c,h,w,o,kh,kw,oh,ow,strideH,strideW,padH,padW[,hasBias]}; bias empty when hasBias is 0. */
   conv2d(plan: Record<string, number>, x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array): void;
   conv2dInputGrad(plan: Record<string, number>, gy: Float32Array, weight: Float32Array, gx: Float32Array): void;

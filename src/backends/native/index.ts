@@ -227,6 +227,14 @@ export class NativeBackend extends KernelBackend implements Backend {
       this.#addon.guProject(plan, f32(g), f32(basis), metric ? f32(metric) : EMPTY_F32, out);
       return tensor(g.shape, out);
     },
+    bisimulationLoss: ({ z, reward, mu, sigma }, { b, d, e, gamma, hasSigma, perm, inv }) => {
+      const terms = this.#out(b);
+      const grad = this.#out(b * d);
+      const loss = this.#addon.bisimulationLoss({ b, d, e, gamma, hasSigma }, f32(z), f32(reward), f32(mu), sigma ? f32(sigma) : EMPTY_F32, perm, inv, terms, grad);
+      const l = this.#out(1);
+      l[0] = loss;
+      return { loss: tensor([1], l), terms: tensor([b], terms), grad: tensor([b, d], grad) };
+    },
     cldScores: async ({ input }, { epochs: E, samples: N, classes: C }) => {
       const out = new Float32Array(N);
       if (N === 0) return out;

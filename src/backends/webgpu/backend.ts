@@ -18,6 +18,7 @@ import type { Ctx } from './kernels/ctx.js';
 import { activation, activationGrad, addBias } from './kernels/elementwise.js';
 import { gatherRows } from './kernels/gather.js';
 import { avgPool2d, avgPool2dBackward, channelSum, gatherFlat, maxPool2d, maxPool2dBackward } from './kernels/pool.js';
+import { bisimulationLoss } from './kernels/bisim.js';
 import { guProject } from './kernels/gu.js';
 import { batchedMatmul, pointCombine } from './kernels/landscape.js';
 import { matmul } from './kernels/matmul.js';
@@ -154,6 +155,7 @@ export class WebGpuBackend extends KernelBackend implements Backend, Ctx {
     pointCombine: ({ coef, basis }, plan) => pointCombine(this, coef, basis, plan),
     batchedMatmul: ({ a, b, bias }, plan) => batchedMatmul(this, a, b, bias, plan),
     guProject: ({ g, basis, metric }, plan) => guProject(this, g, basis, metric, plan),
+    bisimulationLoss: ({ z, reward, mu, sigma }, plan) => bisimulationLoss(this, z, reward, mu, sigma, plan),
     cldScores: ({ input }) => cldScores(this, input),
     mlpTrainSteps: ({ req }, plan) => mlpTrainSteps(this, req, plan),
     conv2d: ({ x, weight, bias }, plan) => conv2d(this, x, weight, bias, plan),
