@@ -149,6 +149,21 @@ export {
   type SchedulePhase,
 } from './train/schedule.js';
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
+export {
+  branchPlot,
+  checkBranchFractions,
+  mainBranchSchedule,
+  planBranches,
+  runWsdBranches,
+  trainWithCurve,
+  writeWsdBranches,
+  type BranchPlan,
+  type Curve,
+  type StepWatcher,
+  type WsdBranchConfig,
+  type WsdBranchesResult,
+} from './train/branches.js';
+export { RiverValleyProbe, type RiverValleyOptions, type ValleyRecord } from './curvature/river-valley.js';
 export { runTraining, toDevice, type RunConfig, type RunResult } from './train/run.js';
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';
 export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.js';

@@ -26,12 +26,14 @@ import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/r
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
+import { parseDecimal } from './numbers.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
 import { requireTrainingFits } from './resources.js';
 import { type Snapshot, checkpointEpochs, checkpointFile, snapshot, writeCheckpoints } from './train-checkpoints.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
+import type { BranchCliOptions } from './train-branches.js';
 
-interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions, ResumeCliOptions {
+export interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions, ResumeCliOptions, BranchCliOptions {
   dataset?: string;
   inputs?: string;
   labels?: string;
@@ -68,7 +70,7 @@ export function registerTrain(program: Command): void {
   const train = program
     .command('train')
     .description('Train a model (an MLP, or a CNN from --model) and optionally record per-sample loss trajectories (for `riverbed coreset cld`).')
-    .option('--dataset <name>', 'bundled dataset: mnist (60 000 train digits split into train/val; t10k is the test split)')
+    .option('--dataset <name>', 'bundled dataset: mnist (60 000 train digits split into train/val; t10k is the test split) | fashion-mnist (60 000 split into train/val, a fixed 10 000-image test split)')
     .option('--inputs <X.npy>', 'inputs [N, D] or images [N, C, H, W], float32/float64 (instead of --dataset)')
     .option('--labels <Y.npy>', 'integer labels [N] (with --inputs)')
     .option('--train-size <n>', 'mnist: training digits (default: all 50 000 left after validation)', intOption('--train-size'))
@@ -97,6 +99,14 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'auto | js | native | webgpu', 'auto')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (o: TrainCliOptions) => {
+      if (o.branchAt !== undefined) {
+        // Branching WSD: a main branch and a decay per budget (cli/train-branches.ts).
+        const br = await import('./train-branches.js');
+        const s = await br.branchCommand(o);
+        if (o.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        else br.printBranchSummary(s);
+        return;
+      }
       const summary = await trainCommand(o);
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else printSummary(summary);
@@ -104,12 +114,15 @@ export function registerTrain(program: Command): void {
   addResumeOptions(train);
   train
     .option('--probe <NAME[:every=N]>', 'measure along the run on a fixed probe batch: loss | gradnorm | sharpness (λ_max by Lanczos); every N steps (default 50) and at step 0; repeat or comma-separate; written to the run directory (probes.json, probe-NAME.png)', collectProbe)
-    .option('--probe-size <n>', 'samples in the probe batch (drawn once from the training rows by the seed)', intOption('--probe-size', 1), 256);
+    .option('--probe-size <n>', 'samples in the probe batch (drawn once from the training rows by the seed)', intOption('--probe-size', 1), 256)
+    .option('--branch-at <f,…>', 'with --schedule wsd and --run DIR: branching WSD — one constant-rate main branch and, for each fraction f of --epochs (increasing, in (0, 1]), a decay branch of round(f·epochs) epochs whose decay is its last round(F·T_b) steps (docs/schedules.md)', branchList)
+    .option('--eval-every <N>', 'with --branch-at: evaluate the validation set every N steps for the loss curves (default 50)', intOption('--eval-every', 1))
+    .option('--valley-every <N>', 'with --branch-at: the river-valley probe every N steps on the probe batch (λ_max and the last update along its eigenvector; docs/probes.md)', intOption('--valley-every', 1));
   addOptimizerOptions(train);
   addScheduleOptions(train); // the schedules' own parameters, listed last
 }
 
-interface Loaded {
+export interface Loaded {
   datasetName: string;
   train: Dataset;
   val?: Dataset;
@@ -117,12 +130,17 @@ interface Loaded {
   classes: number;
 }
 
-async function loadData(o: TrainCliOptions): Promise<Loaded> {
+/** --branch-at: comma-separated decimal fractions (their range and order are checked with the schedule). */
+function branchList(v: string): number[] {
+  return v.split(',').map((part, i) => parseDecimal(part, '--branch-at', `comma-separated fractions (entry ${i + 1})`));
+}
+
+export async function loadData(o: TrainCliOptions): Promise<Loaded> {
   if (o.dataset !== undefined && o.inputs !== undefined) fail('E_ARG', 'give either --dataset or --inputs/--labels, not both', { field: '--dataset' });
   if (o.dataset !== undefined) {
-    if (o.dataset !== 'mnist') fail('E_ARG', `unknown dataset "${o.dataset}"; expected mnist`, { field: '--dataset' });
-    const s = await loadMnist({ seed: o.seed, trainSize: o.trainSize, valSize: o.valSize });
-    return { datasetName: 'mnist', train: s.train, val: s.val.count ? s.val : undefined, test: s.test, classes: MNIST_CLASSES };
+    if (o.dataset !== 'mnist' && o.dataset !== 'fashion-mnist') fail('E_ARG', `unknown dataset "${o.dataset}"; expected mnist or fashion-mnist`, { field: '--dataset' });
+    const s = o.dataset === 'mnist' ? await loadMnist({ seed: o.seed, trainSize: o.trainSize, valSize: o.valSize }) : await (await import('../data/fashion.js')).loadFashionMnist({ seed: o.seed, trainSize: o.trainSize, valSize: o.valSize });
+    return { datasetName: o.dataset, train: s.train, val: s.val.count ? s.val : undefined, test: s.test, classes: MNIST_CLASSES };
   }
   if (o.inputs === undefined || o.labels === undefined) fail('E_ARG', 'give --dataset mnist, or both --inputs X.npy and --labels Y.npy', { field: o.inputs ? '--labels' : '--inputs' });
   const all = await loadNpyDataset(o.inputs, o.labels);
@@ -132,7 +150,7 @@ async function loadData(o: TrainCliOptions): Promise<Loaded> {
   return { datasetName: o.inputs, train, val: val.count ? val : undefined, classes: numClasses(all) };
 }
 
-function checkModel(desc: ModelDescription, file: string, data: Dataset, classes: number): void {
+export function checkModel(desc: ModelDescription, file: string, data: Dataset, classes: number): void {
   const why = inputMismatch(desc, data.features, data.shape);
   if (why) fail('E_MODEL', why, { file, field: inputField(desc) });
   if (outputSize(desc) < classes) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but the labels need ${classes} classes`, { file, field: 'layers[-1].out' });
@@ -169,6 +187,7 @@ export interface TrainSummary {
 
 async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const t0 = performance.now();
+  for (const [flag, v] of [['--eval-every', o.evalEvery], ['--valley-every', o.valleyEvery]] as const) if (v !== undefined) fail('E_ARG', 'applies to a branching run only: give --schedule wsd --branch-at f,… too', { field: flag });
   const optimizerName = parseOptimizer(o.optimizer);
   const optimizer = optimizerConfig(optimizerName, { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay, ...optimizerOverrides(o) });
   const schedule: ScheduleConfig = scheduleFromOptions(o.schedule, o.warmup, o);

@@ -128,6 +128,8 @@ export interface CurveOptions {
   /** Evaluated before training, after every `evalEvery`-th step and after the last. */
   evalSet?: EvalSet;
   evalEvery?: number;
+  /** Also evaluated after these steps. */
+  evalAt?: readonly number[];
   watch?: StepWatcher;
 }
 
@@ -144,6 +146,7 @@ export async function trainWithCurve(model: Mlp, data: TrainSet, o: Omit<TrainOp
   const evalSteps = new Set<number>();
   if (c.evalSet) {
     for (let t = (Math.floor(from / every) + 1) * every; t <= total; t += every) evalSteps.add(t);
+    for (const t of c.evalAt ?? []) if (t > from && t <= total) evalSteps.add(t);
     evalSteps.add(total);
   }
   const watchSteps = new Set(c.watch ? c.watch.steps(from, total) : []);
@@ -152,6 +155,7 @@ export async function trainWithCurve(model: Mlp, data: TrainSet, o: Omit<TrainOp
     const m = await evaluateSamples(model, c.evalSet!.x, c.evalSet!.labels);
     curve.eval.push({ step, loss: meanLoss(m), accuracy: accuracy(m) });
   };
+  // probeAt calls come in step order, so the evaluations do too.
   if (c.evalSet) await evaluate(from);
   await c.watch?.begin?.(from);
   const result = await train(model, data, {
@@ -271,7 +275,8 @@ export async function runWsdBranches(
       },
       onStep: (t) => mainProgress(t),
     },
-    { evalSet: sets.eval, evalEvery: cfg.evalEvery, watch: hooks.watch?.(undefined, model) },
+    // Also at every branch point and budget: where each branch starts, and the constant run it is compared with.
+    { evalSet: sets.eval, evalEvery: cfg.evalEvery, evalAt: plan.flatMap((p) => [p.start, p.steps]), watch: hooks.watch?.(undefined, model) },
   );
   done += mainSteps;
   const main = { epochs: mainEpochs, steps: mainSteps, curve: mainRun.curve, epochLoss: mainRun.result.epochLoss, ...(await finals(model)), weights: await model.toHost() };
@@ -327,7 +332,7 @@ export function wsdBranchFiles(plan: readonly BranchPlan[]): string[] {
 export async function writeWsdBranches(dir: string, r: WsdBranchesResult, info: Record<string, unknown>, metadata: Record<string, string> = {}): Promise<object> {
   const made = makeOutputDir(dir);
   try {
-    const finalsOf = (b: BranchRun) => ({ ...(b.val ? { val: b.val } : {}), ...(b.test ? { test: b.test } : {}), trainLoss: b.epochLoss.at(-1) });
+    const finalsOf = (b: BranchRun) => ({ ...(b.val ? { val: b.val } : {}), ...(b.test ? { test: b.test } : {}), lastEpochLoss: b.epochLoss.at(-1) });
     const write = (sub: string, b: BranchRun, extra: object) => {
       makeOutputDir(join(dir, sub));
       writeFileAtomic(join(dir, sub, 'curve.json'), JSON.stringify({ format: 'riverbed.curve', version: 1, ...extra, ...b.curve, epochLoss: b.epochLoss, ...finalsOf(b) }) + '\n');

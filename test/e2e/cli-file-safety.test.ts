@@ -55,6 +55,8 @@ const PROBLEM = [...MODEL, '--weights', '$D/weights.safetensors', '--inputs', '$
 const HVP = ['hvp', ...PROBLEM, '--vector', '$D/v.npy', '--backend', 'js'];
 const HESSIAN = ['hessian', ...PROBLEM, '--top-k', '1', '--backend', 'js'];
 const TRAIN = ['train', '--inputs', '$D/x.npy', '--labels', '$D/y.npy', '--hidden', '4', '--epochs', '3', '--batch-size', '16', '--backend', 'js'];
+const BRANCH = [...TRAIN, '--schedule', 'wsd', '--branch-at', '0.5,1'];
+const BRANCH_RUN = [...BRANCH, '--run', '$D/new/run'];
 const CLD_INPUTS = ['--train-loss', '$D/run/train_loss.npy', '--train-labels', '$D/run/train_labels.npy', '--val-loss', '$D/run/val_loss.npy', '--val-labels', '$D/run/val_labels.npy'];
 const CLD = ['coreset', 'cld', ...CLD_INPUTS, '--fraction', '0.5', '--backend', 'js'];
 const baseline = (m: string) => ['coreset', m, '--run', '$D/run', '--fraction', '0.5'];
@@ -257,6 +259,19 @@ export const CASES: FileSafetyCase[] = [
   { name: 'train --resume is a FIFO', setup: (d) => fifo(join(d, 'ck')), argv: [...TRAIN, '--resume', '$D/ck', '--save', '$D/w2.safetensors'], names: '$D/ck', code: 'E_FILE' },
   { name: 'train --resume of a damaged checkpoint', setup: (d) => { mkdirSync(join(d, 'ck')); writeFileSync(join(d, 'ck', 'state.json'), '{"format": "riverbed.checkpoint", "version": 9}'); }, argv: [...TRAIN, '--resume', '$D/ck', '--save', '$D/w2.safetensors'], names: '$D/ck/state.json', code: 'E_FORMAT' },
   { name: 'continual --out is a regular file', argv: ['continual', '--tasks', 'permuted-mnist:2', '--train-size', '50', '--seeds', '1', '--backend', 'js', '--out', '$D/x.npy'], names: '$D/x.npy', code: 'E_FILE' },
+  { name: 'train --branch-at: --run is a regular file', argv: [...BRANCH, '--run', '$D/x.npy'], names: '$D/x.npy', code: 'E_FILE' },
+  { name: 'train --branch-at: --run holds an earlier branching run (no --force)', setup: (d) => { mkdirSync(join(d, 'b')); writeFileSync(join(d, 'b', 'branches.json'), '{}'); }, argv: [...BRANCH, '--run', '$D/b'], names: '$D/b', code: 'E_FILE' },
+  { name: 'train --branch-at: --labels is the branches.json --run would write, even with --force', setup: (d) => { mkdirSync(join(d, 'b')); cpSync(join(d, 'y.npy'), join(d, 'b', 'branches.json')); }, argv: ['train', '--inputs', '$D/x.npy', '--labels', '$D/b/branches.json', '--hidden', '4', '--epochs', '3', '--backend', 'js', '--schedule', 'wsd', '--branch-at', '1', '--run', '$D/b', '--force'], names: 'branches.json', code: 'E_ARG' },
+  { name: 'train --branch-at fractions out of order', argv: withOption(BRANCH_RUN, '--branch-at', '0.5,0.25'), names: '--branch-at: expected increasing fractions', code: 'E_ARG' },
+  { name: 'train --branch-at with a duplicate', argv: withOption(BRANCH_RUN, '--branch-at', '0.5,0.5,1'), names: '--branch-at: fraction 0.5 is given twice', code: 'E_ARG' },
+  { name: 'train --branch-at past 1', argv: withOption(BRANCH_RUN, '--branch-at', '0.5,1.5'), names: '--branch-at: expected fractions of the run in (0, 1]', code: 'E_ARG' },
+  { name: 'train --branch-at 0', argv: withOption(BRANCH_RUN, '--branch-at', '0,1'), names: '--branch-at: expected fractions of the run in (0, 1]', code: 'E_ARG' },
+  { name: 'train --branch-at with a fraction that is not a number', argv: withOption(BRANCH_RUN, '--branch-at', '0.5,x'), names: '--branch-at', code: 'E_ARG' },
+  { name: 'train --branch-at without --schedule wsd', argv: withOption(BRANCH_RUN, '--schedule', 'cosine'), names: '--branch-at: branching needs the wsd schedule', code: 'E_ARG' },
+  { name: 'train --branch-at rounding two budgets to the same epochs', argv: withOption(BRANCH_RUN, '--branch-at', '0.6,0.7'), names: '--branch-at: fractions 0.6 and 0.7 of 3 epochs both round to 2 epochs', code: 'E_ARG' },
+  { name: 'train --branch-at without --run', argv: BRANCH, names: '--branch-at: a branching run writes', code: 'E_ARG' },
+  { name: 'train --branch-at with --save', argv: [...BRANCH_RUN, '--save', '$D/w2.safetensors'], names: '--save: does not apply with --branch-at', code: 'E_ARG' },
+  { name: 'train --eval-every without --branch-at', argv: [...TRAIN, '--eval-every', '5', '--save', '$D/w2.safetensors'], names: '--eval-every: applies to a branching run only', code: 'E_ARG' },
   { name: 'continual --out holds an earlier result (no --force)', setup: (d) => { mkdirSync(join(d, 'cont')); writeFileSync(join(d, 'cont', 'continual.json'), '{}'); }, argv: ['continual', '--tasks', 'permuted-mnist:2', '--train-size', '50', '--seeds', '1', '--backend', 'js', '--out', '$D/cont'], names: '$D/cont', code: 'E_FILE' },
 ];
 

@@ -107,11 +107,9 @@ for (const be of backends) {
               expect(br.val!.loss).toBe(p.curve.eval.at(-1)!.loss);
               plain.dispose();
             }
-            // The main branch's evaluation at a branch point is where the branch starts.
-            for (const br of r.branches) {
-              const m = r.main.curve.eval.find((e) => e.step === br.start);
-              if (m) expect(br.curve.eval[0]).toEqual(m);
-            }
+            // The main branch is evaluated every 4 steps and at every branch point and budget; a branch starts where it left it.
+            expect(r.main.curve.eval.map((e) => e.step)).toEqual([0, 4, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 36, 40]);
+            for (const br of r.branches) expect(br.curve.eval[0]).toEqual(r.main.curve.eval.find((e) => e.step === br.start));
             // The main branch = a plain constant-rate run with the same warm-up.
             const constant = Mlp.init(b, desc, 3);
             const c = await trainWithCurve(constant, { x, labels }, { epochs: 8, batchSize: 32, optimizer, schedule: mainBranchSchedule(wsd), seed: 11, fused });
