@@ -27,6 +27,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./audit.js')).registerAudit,
   landscape: async () => (await import('./landscape.js')).registerLandscape,
   continual: async () => (await import('./continual.js')).registerContinual,
+  report: async () => (await import('./report.js')).registerReport,
   bench: async () => (await import('./bench.js')).registerBench,
 };
 

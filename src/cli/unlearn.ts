@@ -381,7 +381,8 @@ export async function evaluateCommand(o: EvaluateCli): Promise<Awaited<ReturnTyp
     command: ['riverbed', ...process.argv.slice(2)].join(' '),
     backendReason: reason,
   };
-  const full = { ...result, manifest };
+  // The format names the file for `riverbed report` (files written before it are known by name).
+  const full = { format: 'riverbed.unlearn-evaluation' as const, version: 1 as const, ...result, manifest };
   if (o.out !== undefined) {
     const svg = await renderSvg(harnessPlot(result, `${data.name}, forget ${result.forget.description[0]}: forget accuracy vs TA (${describeModel(model)}, ${seeds.length} seeds)`));
     const files: PendingFile[] = [
