@@ -273,6 +273,20 @@ export const CASES: FileSafetyCase[] = [
   { name: 'train --branch-at with --save', argv: [...BRANCH_RUN, '--save', '$D/w2.safetensors'], names: '--save: does not apply with --branch-at', code: 'E_ARG' },
   { name: 'train --eval-every without --branch-at', argv: [...TRAIN, '--eval-every', '5', '--save', '$D/w2.safetensors'], names: '--eval-every: applies to a branching run only', code: 'E_ARG' },
   { name: 'continual --out holds an earlier result (no --force)', setup: (d) => { mkdirSync(join(d, 'cont')); writeFileSync(join(d, 'cont', 'continual.json'), '{}'); }, argv: ['continual', '--tasks', 'permuted-mnist:2', '--train-size', '50', '--seeds', '1', '--backend', 'js', '--out', '$D/cont'], names: '$D/cont', code: 'E_FILE' },
+
+  // (i) report (issue 10 §5)
+  { name: 'report --out is a file of RUN_DIR (its trajectory.json)', argv: ['report', '$D/run', '--out', '$D/run/trajectory.json'], names: '$D/run/trajectory.json', code: 'E_ARG' },
+  { name: 'report --out is a new file inside RUN_DIR', argv: ['report', '$D/run', '--out', '$D/run/report.html'], names: '$D/run/report.html', code: 'E_ARG' },
+  { name: 'report --out is the one result file given as RUN_DIR', argv: ['report', '$D/part1.json', '--out', '$D/part1.json'], names: '$D/part1.json', code: 'E_ARG' },
+  { name: 'report --out is a FIFO', setup: (d) => fifo(join(d, 'pipe')), argv: ['report', '$D/run', '--out', '$D/pipe'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'report --out is a character device', setup: (d) => device(join(d, 'full')), argv: ['report', '$D/run', '--out', '$D/full'], names: '$D/full', code: 'E_FILE', skip: canMknod },
+  { name: 'report --out is a symlink to /dev/full', setup: (d) => symlinkSync('/dev/full', join(d, 'r.html')), argv: ['report', '$D/run', '--out', '$D/r.html'], names: '$D/r.html', code: 'E_FILE' },
+  { name: 'report --out ""', argv: ['report', '$D/run', '--out', ''], names: '--out', code: 'E_ARG' },
+  { name: 'report RUN_DIR is a FIFO (no hang)', setup: (d) => fifo(join(d, 'pipe')), argv: ['report', '$D/pipe', '--out', '$D/r.html'], names: '$D/pipe', code: 'E_FILE' },
+  { name: 'report of a run holding a FIFO named .json (no hang)', setup: (d) => fifo(join(d, 'run', 'x.json')), argv: ['report', '$D/run', '--out', '$D/r.html'], names: '$D/run/x.json', code: 'E_FILE' },
+  { name: 'report of a run holding JSON that does not parse', setup: (d) => writeFileSync(join(d, 'run', 'bad.json'), '{"format": '), argv: ['report', '$D/run', '--out', '$D/r.html'], names: '$D/run/bad.json: json', code: 'E_FORMAT' },
+  { name: 'report of a run whose manifest lost a field', setup: (d) => { const p = join(d, 'run', 'trajectory.json'); const m = JSON.parse(readFileSync(p, 'utf8')); delete m.train; writeFileSync(p, JSON.stringify(m)); }, argv: ['report', '$D/run', '--out', '$D/r.html'], names: '$D/run/trajectory.json: train.samples: is missing', code: 'E_FORMAT' },
+  { name: 'report of an empty directory', setup: (d) => mkdirSync(join(d, 'empty')), argv: ['report', '$D/empty', '--out', '$D/r.html'], names: '$D/empty: format', code: 'E_ARG' },
 ];
 
 // --- the runner ---------------------------------------------------------------------------------
