@@ -12,14 +12,55 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { makeOutputDir } from '../io/output-plan.js';
 import type { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
-import { writePlot } from '../plot/index.js';
+import { type LinePlot, writePlot } from '../plot/index.js';
 
 export const PROBE_FILE = 'probes.json';
 const PLOTTED: Record<string, { key: string; label: string }> = {
   loss: { key: 'loss', label: 'probe-batch loss' },
   gradnorm: { key: 'gradNorm', label: '‖∇L‖ on the probe batch' },
   sharpness: { key: 'lambdaMax', label: 'λ_max of the probe-batch Hessian' },
+  rankme: { key: 'rankme', label: 'RankMe' },
+  alphareq: { key: 'alpha', label: 'α-ReQ (eigenspectrum decay α)' },
 };
+
+/** The steps at which the update was longer than the ghosts radius (‖Δθ‖ > ρ). */
+export function exceededSteps(probes: TrainProbes): number[] {
+  return probes.records.filter((r) => r.probe === 'ghosts' && r.values.exceeded === 1).map((r) => r.step);
+}
+
+/** The plot of one probe's series. */
+function probePlot(probes: TrainProbes, s: ProbeSpec): LinePlot {
+  const rs = probes.records.filter((r) => r.probe === s.name);
+  const step = rs.map((r) => r.step);
+  const every = `every ${s.every} steps`;
+  if (s.name === 'ghosts') {
+    const over = rs.filter((r) => r.values.exceeded === 1);
+    return {
+      title: `ghosts-of-softmax radius vs update size (${every}; ▲ update > ρ at ${over.length} of ${rs.length})`,
+      xLabel: 'optimizer step',
+      yLabel: 'parameter-space distance',
+      yScale: 'log',
+      series: [
+        { name: 'ρ = π / max spread of J·u', x: step, y: rs.map((r) => r.values.rho ?? NaN) },
+        { name: '‖Δθ‖ (the update)', x: step, y: rs.map((r) => r.values.updateNorm!) },
+        { name: 'update > ρ', x: over.map((r) => r.step), y: over.map((r) => r.values.updateNorm!), pointsOnly: true },
+      ],
+    };
+  }
+  if (s.name === 'cond') {
+    const names = [...new Set(rs.flatMap((r) => Object.keys(r.values)).filter((k) => k.startsWith('sigmaMax:')).map((k) => k.slice('sigmaMax:'.length)))];
+    return {
+      title: `condition number σ_max/σ_min of each weight (${every})`,
+      xLabel: 'optimizer step',
+      yLabel: 'σ_max / σ_min',
+      yScale: 'log',
+      series: names.map((n) => ({ name: n, x: step, y: rs.map((r) => r.values[`cond:${n}`] ?? NaN) })),
+    };
+  }
+  const p = PLOTTED[s.name]!;
+  const layer = s.name === 'rankme' || s.name === 'alphareq' ? ` of layer ${rs[0]?.values.layer ?? '?'}` : '';
+  return { title: `${p.label}${layer} (${every})`, xLabel: 'optimizer step', yLabel: p.label, series: [{ name: s.name, x: step, y: rs.map((r) => r.values[p.key] ?? NaN) }] };
+}
 
 /** The files --probe writes into the directory. */
 export function probeFiles(specs: readonly ProbeSpec[]): string[] {
@@ -63,12 +104,11 @@ export async function writeProbes(dir: string, probes: TrainProbes, info: Record
   try {
     const out: string[] = [];
     for (const s of probes.specs) {
-      const p = PLOTTED[s.name]!;
-      const ser = probes.series(s.name, p.key);
-      const paths = await writePlot({ title: `${p.label} (every ${s.every} steps)`, xLabel: 'optimizer step', yLabel: p.label, series: [{ name: s.name, x: ser.step, y: ser.value }] }, join(dir, `probe-${s.name}`));
+      const paths = await writePlot(probePlot(probes, s), join(dir, `probe-${s.name}`));
       out.push(paths.svg, paths.png);
     }
-    writeFileAtomic(join(dir, PROBE_FILE), JSON.stringify({ format: 'riverbed.probes', version: 1, ...info, probes: probes.specs, records: probes.records }, null, 1) + '\n');
+    const ghosts = probes.specs.some((s) => s.name === 'ghosts') ? { ghosts: { exceededSteps: exceededSteps(probes) } } : {};
+    writeFileAtomic(join(dir, PROBE_FILE), JSON.stringify({ format: 'riverbed.probes', version: 1, ...info, probes: probes.specs, ...ghosts, records: probes.records }, null, 1) + '\n');
     return [join(dir, PROBE_FILE), ...out];
   } catch (e) {
     made.undo();

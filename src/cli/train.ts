@@ -18,8 +18,8 @@ import { accuracy, evaluateSamples, meanLoss } from '../train/evaluate.js';
 import { OPTIMIZER_STATE_NAMES, type OptimizerConfig, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
 import { type OptimizerCliOptions, addOptimizerOptions, optimizerOverrides } from './optimizer-options.js';
 import { type ResumeCliOptions, type ResumePlan, addResumeOptions, resumeInputs, resumePlan, runDirPlan } from './train-resume.js';
-import { collectProbe, makeProbes, probeBatch, probeFiles, probeSpecs, writeProbes } from './train-probes.js';
-import type { ProbeSpec } from '../curvature/train-probes.js';
+import { collectProbe, exceededSteps, makeProbes, probeBatch, probeFiles, probeSpecs, writeProbes } from './train-probes.js';
+import { type ProbeSpec, representationLayer } from '../curvature/train-probes.js';
 import { type CheckpointRun, CheckpointWriter, dataDigest, loadResume } from '../train/checkpoint.js';
 import type { PlanDir } from '../io/output-plan.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
@@ -113,7 +113,7 @@ export function registerTrain(program: Command): void {
     });
   addResumeOptions(train);
   train
-    .option('--probe <NAME[:every=N]>', 'measure along the run on a fixed probe batch: loss | gradnorm | sharpness (λ_max by Lanczos); every N steps (default 50) and at step 0; repeat or comma-separate; written to the run directory (probes.json, probe-NAME.png)', collectProbe)
+    .option('--probe <NAME[:every=N]>', 'measure along the run on a fixed probe batch: loss | gradnorm | sharpness (λ_max by Lanczos) | ghosts (the ghosts-of-softmax radius of each update) | rankme, alphareq (of a layer\'s representations: NAME:layer=L) | cond (each weight\'s σ_max/σ_min); every N steps (default 50) and at step 0; repeat or comma-separate; written to the run directory (probes.json, probe-NAME.png; docs/probes.md)', collectProbe)
     .option('--probe-size <n>', 'samples in the probe batch (drawn once from the training rows by the seed)', intOption('--probe-size', 1), 256)
     .option('--branch-at <f,…>', 'with --schedule wsd and --run DIR: branching WSD — one constant-rate main branch and, for each fraction f of --epochs (increasing, in (0, 1]), a decay branch of round(f·epochs) epochs whose decay is its last round(F·T_b) steps (docs/schedules.md)', branchList)
     .option('--eval-every <N>', 'with --branch-at: evaluate the validation set every N steps for the loss curves (default 50)', intOption('--eval-every', 1))
@@ -181,8 +181,8 @@ export interface TrainSummary {
   save?: string;
   /** --run / --resume: the run directory, the step interval, the checkpoints this command wrote, where it resumed and stopped. */
   checkpoints?: { run: string; every: number; written: string[]; resumedFrom?: string; stoppedAt?: number };
-  /** --probe: where probes.json went and each probe's last values. */
-  probes?: { dir: string; last: Record<string, Record<string, number>> };
+  /** --probe: where probes.json went and each probe's last values (ghosts: the steps whose update exceeded ρ). */
+  probes?: { dir: string; last: Record<string, Record<string, number>>; ghostsExceeded?: number[] };
 }
 
 async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
@@ -203,6 +203,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const features = data.train.features;
   const desc = fileDesc ?? mlpDescription(features, [o.hidden], data.classes);
   checkModel(desc, o.model ?? '<default model>', data.train, data.classes);
+  for (const p of probes ?? []) if (p.layer !== undefined) representationLayer({ description: desc }, p);
   // Sizes that cannot fit (--hidden 1e9, a stray label 1 048 575, --epochs 1e9 --record): refused with the estimate, before any work.
   requireTrainingFits({
     model: desc, batchSize: o.batchSize, train: data.train.count, val: data.val?.count ?? 0, features, optimizerStates: OPTIMIZER_STATE_NAMES[optimizer.name].length,
@@ -216,7 +217,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     dataset: { name: data.datasetName, train: data.train.count, features, digest: dataDigest(data.train.indices, data.train.labels) },
     model: desc, optimizer, schedule: { ...schedule, totalSteps: stepsPerEpoch(data.train.count, o.batchSize) * o.epochs }, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
     ...(o.record !== undefined ? { record: { init: !!o.recordInit } } : {}),
-    ...(probes ? { probes: { specs: probes.map((p) => ({ name: p.name, every: p.every })), size: Math.min(o.probeSize, data.train.count) } } : {}),
+    ...(probes ? { probes: { specs: probes.map((p) => ({ name: p.name, every: p.every, ...(p.layer !== undefined ? { layer: p.layer } : {}) })), size: Math.min(o.probeSize, data.train.count) } } : {}),
   };
   const rd = runDirPlan(rp, runInfo, runInfo.schedule.totalSteps, stepsPerEpoch(data.train.count, o.batchSize), o.force === true);
   if (rd) checkOutputs(o, rp, rd.dir, probes);
@@ -230,9 +231,12 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     const pb = probes ? probeBatch(backend, data.train, o.probeSize, o.seed) : undefined;
     const watch = probes ? makeProbes(model, pb!, probes, o.seed) : undefined;
     if (watch) {
-      if (from) watch.restore(from.probes as Parameters<typeof watch.restore>[0]);
-      else await watch.measure(0);
+      if (from) {
+        watch.restore(from.probes as Parameters<typeof watch.restore>[0]);
+        await watch.begin(from.resume.step);
+      } else await watch.measure(0);
       cfg.probeEvery = watch.intervals;
+      cfg.probeAt = watch.probeAt(from?.resume.step ?? 0, runInfo.schedule.totalSteps);
     }
     const writer = rd ? new CheckpointWriter(rp.runDir!, runInfo, rd.every, rp.from && rp.from.runDir === rp.runDir ? rp.from.state.recorded : 0, watch ? () => watch.records : undefined) : undefined;
     if (rd) cfg.saveEvery = rd.every;
@@ -315,7 +319,8 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     }
     if (watch && !stopped) {
       await writeProbes(probeDir!, watch, { dataset: data.datasetName, model: desc, probeRows: pb!.rows.length, steps: total, seed: o.seed, backend: backend.name });
-      summary.probes = { dir: probeDir!, last: Object.fromEntries(watch.specs.map((s) => [s.name, watch.records.filter((r) => r.probe === s.name).at(-1)!.values])) };
+      summary.probes = { dir: probeDir!, last: Object.fromEntries(watch.specs.map((s) => [s.name, watch.records.filter((r) => r.probe === s.name).at(-1)?.values ?? {}])) };
+      if (watch.specs.some((s) => s.name === 'ghosts')) summary.probes.ghostsExceeded = exceededSteps(watch);
     }
     if (watch) {
       watch.dispose();
@@ -406,7 +411,11 @@ function printSummary(s: TrainSummary): void {
   if (s.record) lines.push(`trajectory  ${s.record}/trajectory.json`);
   if (s.onlineCld) lines.push(`online CLD  ${s.onlineCld.path} (${s.onlineCld.source} losses, ${s.onlineCld.checkpoints} checkpoints)`);
   if (s.save) lines.push(`weights     ${s.save}`);
-  if (s.probes) lines.push(`probes      ${Object.entries(s.probes.last).map(([k, v]) => `${k} ${Object.entries(v).filter(([n]) => n !== 'matvecs' && n !== 'converged').map(([n, x]) => `${n} ${x.toPrecision(4)}`).join(' ')}`).join('; ')} (${s.probes.dir}/probes.json)`);
+  if (s.probes) {
+    const shown = (n: string) => !['matvecs', 'converged', 'sample', 'dims', 'points', 'layer', 'spread', 'exceeded'].includes(n) && !n.startsWith('sigma');
+    lines.push(`probes      ${Object.entries(s.probes.last).map(([k, v]) => `${k} ${Object.entries(v).filter(([n]) => shown(n)).map(([n, x]) => `${n} ${x.toPrecision(4)}`).join(' ')}`).join('; ')} (${s.probes.dir}/probes.json)`);
+    if (s.probes.ghostsExceeded) lines.push(`ghosts      the update exceeded ρ at ${s.probes.ghostsExceeded.length} measured step(s)${s.probes.ghostsExceeded.length ? `: ${s.probes.ghostsExceeded.slice(0, 10).join(', ')}${s.probes.ghostsExceeded.length > 10 ? ', …' : ''}` : ''}`);
+  }
   if (s.checkpoints) {
     const c = s.checkpoints;
     lines.push(`checkpoints ${c.written.length} written into ${c.run}/checkpoints (every ${c.every} steps)${c.resumedFrom ? `, resumed from ${c.resumedFrom}` : ''}`);

@@ -13,6 +13,8 @@ export interface Series {
   y: number[];
   /** Half-width of the uncertainty at each point: drawn from y − yErr to y + yErr. */
   yErr?: number[];
+  /** Draw the points as filled marks without a line (events on a curve, e.g. the steps where a bound was exceeded). */
+  pointsOnly?: boolean;
 }
 
 export interface LinePlot {
@@ -105,7 +107,8 @@ export function lineChartSpec(plot: LinePlot): object {
   const isBar = (n: string) => withErr.has(n) && short.has(n);
   const bands = names.filter(isBand);
   const bars = names.filter(isBar);
-  const pointed = names.filter((n) => short.has(n));
+  const markOnly = plot.series.filter((s) => s.pointsOnly).map((s) => s.name);
+  const pointed = names.filter((n) => short.has(n) && !markOnly.includes(n));
   const inList = (list: string[]) => `indexof(${JSON.stringify(list)}, datum.series) >= 0`;
   const logX = plot.xScale === 'log';
   const logY = plot.yScale === 'log';
@@ -172,6 +175,8 @@ export function lineChartSpec(plot: LinePlot): object {
       { name: 'points', values: data },
       { name: 'bars', source: 'points', transform: [{ type: 'filter', expr: inList(bars) }] },
       { name: 'dots', source: 'points', transform: [{ type: 'filter', expr: inList(pointed) }] },
+      { name: 'marksOnly', source: 'points', transform: [{ type: 'filter', expr: inList(markOnly) }] },
+      { name: 'lined', source: 'points', transform: [{ type: 'filter', expr: `!(${inList(markOnly)})` }] },
     ],
     scales: [
       {
@@ -209,12 +214,26 @@ export function lineChartSpec(plot: LinePlot): object {
     // One series needs no legend: the title and axis say what it is.
     legends:
       names.length > 1
-        ? [{ fill: 'color', stroke: 'color', orient: 'right', title: null, symbolType: 'stroke', symbolSize: 300, labelLimit: 260 }]
+        ? [
+            {
+              fill: 'color',
+              stroke: 'color',
+              orient: 'right',
+              title: null,
+              symbolType: 'stroke',
+              symbolSize: 300,
+              labelLimit: 260,
+              // A points-only series shows its mark in the legend, the others a stroke.
+              ...(markOnly.length > 0
+                ? { encode: { symbols: { update: { shape: { signal: `${inList(markOnly).replace(/datum\.series/g, 'datum.value')} ? 'triangle-up' : 'stroke'` }, size: { signal: `${inList(markOnly).replace(/datum\.series/g, 'datum.value')} ? 90 : 300` } } } } }
+                : {}),
+            },
+          ]
         : [],
     marks: [
       {
         type: 'group',
-        from: { facet: { name: 'line', data: 'points', groupby: 'series' } },
+        from: { facet: { name: 'line', data: 'lined', groupby: 'series' } },
         marks: lineMarks,
         data: [{ name: 'bandFacet', source: 'line', transform: [{ type: 'filter', expr: inList(bands) }] }],
       },
@@ -255,6 +274,21 @@ export function lineChartSpec(plot: LinePlot): object {
             stroke: { scale: 'color', field: 'series' },
             strokeWidth: { value: 2 },
             size: { value: 36 },
+          },
+        },
+      },
+      {
+        type: 'symbol',
+        from: { data: 'marksOnly' },
+        encode: {
+          enter: {
+            x: { scale: 'x', field: 'x' },
+            y: { scale: 'y', field: 'y' },
+            shape: { value: 'triangle-up' },
+            fill: { scale: 'color', field: 'series' },
+            stroke: { value: 'white' },
+            strokeWidth: { value: 0.5 },
+            size: { value: 90 },
           },
         },
       },

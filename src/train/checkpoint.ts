@@ -47,8 +47,8 @@ export interface CheckpointRun {
   seed: number;
   /** With --record: whether an "init" row was recorded first. */
   record?: { init: boolean };
-  /** With --probe: the probes, their intervals and the probe batch size. */
-  probes?: { specs: { name: string; every: number }[]; size: number };
+  /** With --probe: the probes, their intervals (and layer options) and the probe batch size. */
+  probes?: { specs: { name: string; every: number; layer?: number }[]; size: number };
 }
 
 /** A probe measurement as checkpoints keep it (curvature/train-probes.ts ProbeRecord). */
@@ -235,7 +235,7 @@ export function checkSameRun(s: CheckpointState, run: CheckpointRun, dir: string
   if (j(s.run.schedule) !== j(run.schedule)) differ('another schedule', j(s.run.schedule), j(run.schedule));
   for (const k of ['epochs', 'batchSize', 'seed'] as const) if (s.run[k] !== run[k]) differ(`another ${k === 'batchSize' ? 'batch size' : k}`, String(s.run[k]), String(run[k]));
   if (j(s.run.probes ?? null) !== j(run.probes ?? null)) {
-    const p = (x: CheckpointRun['probes']) => (x ? `${x.specs.map((q) => `${q.name}:every=${q.every}`).join(' ')} on ${x.size} samples` : 'no probes');
+    const p = (x: CheckpointRun['probes']) => (x ? `${x.specs.map((q) => `${q.name}${q.layer !== undefined ? `:layer=${q.layer}` : ''}:every=${q.every}`).join(' ')} on ${x.size} samples` : 'no probes');
     differ('other probes', p(s.run.probes), p(run.probes));
   }
   if (j(s.run.record ?? null) !== j(run.record ?? null)) {

@@ -44,8 +44,9 @@ export interface RunConfig {
   /** Snapshots every this many steps (hooks.onSave), a stop after this step, a resume (TrainOptions). */
   saveEvery?: number;
   stopAfter?: number;
-  /** Probe steps (TrainOptions.probeEvery); hooks.onProbe measures. */
+  /** Probe steps (TrainOptions.probeEvery, and the single steps TrainOptions.probeAt); hooks.onProbe measures. */
   probeEvery?: readonly number[];
+  probeAt?: readonly number[];
   /** Continue a run: the trainer's state and the recorder's rows up to it (no "init" row is taken again). */
   resume?: { train: TrainResume; rows: { checkpoint: 'init' | number; train: SampleMetrics; val: SampleMetrics }[] };
   /** The backend's fused training step when it has one (default); false: the composed kernels (TrainOptions.fused). */
@@ -132,6 +133,7 @@ export async function runTraining(
       saveEvery: cfg.saveEvery,
       stopAfter: cfg.stopAfter,
       probeEvery: cfg.probeEvery,
+      probeAt: cfg.probeAt,
       onProbe: hooks.onProbe,
       resume: cfg.resume?.train,
       onSave: hooks.onSave ? (s) => hooks.onSave!(s, recorder) : undefined,

@@ -161,7 +161,7 @@ describe('train --probe', () => {
 
   it('bad --probe: one line, nothing written', () => {
     expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'sharpness'), 'E_ARG', '--probe', '--run DIR or --record DIR');
-    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'rankme', '--run', join(dir, 'never')), 'E_ARG', '--probe', 'rankme');
+    expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'bogus', '--run', join(dir, 'never')), 'E_ARG', '--probe', 'bogus');
     expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'loss,loss:every=2', '--run', join(dir, 'never')), 'E_ARG', 'twice');
     expectCleanFailure(riverbed(...base, '--backend', 'js', '--probe', 'loss:every=0', '--run', join(dir, 'never')), 'E_ARG', 'positive integer');
     expect(existsSync(join(dir, 'never'))).toBe(false);

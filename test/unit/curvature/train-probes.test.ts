@@ -28,7 +28,7 @@ describe('parseProbe', () => {
   it('NAME or NAME:every=N', () => {
     expect(parseProbe('sharpness')).toEqual({ name: 'sharpness', every: 50 });
     expect(parseProbe('gradnorm:every=7')).toEqual({ name: 'gradnorm', every: 7 });
-    expect(() => parseProbe('rankme')).toThrow(/--probe.*loss, gradnorm, sharpness/);
+    expect(() => parseProbe('bogus')).toThrow(/--probe.*loss, gradnorm, sharpness, ghosts, rankme, alphareq, cond/);
     expect(() => parseProbe('loss:every=0')).toThrow(/positive integer/);
     expect(() => parseProbe('loss:each=3')).toThrow(/NAME:every=N/);
   });

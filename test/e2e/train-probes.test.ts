@@ -1,0 +1,87 @@
+/**
+ * `riverbed train --probe ghosts|rankme|alphareq|cond`: the records and plots land in the run
+ * directory, the ghosts' exceeded steps in probes.json and the summary; a run stopped right
+ * before a ghosts measurement (where the probe captures θ_{t−1}) and resumed writes the same
+ * probes.json as the straight run; other layer options on resume are refused; bad options are one
+ * line, nothing written.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeNpy } from '../../src/io/npy.js';
+import { Rng } from '../../src/model/rng.js';
+import { CLI, requireBuiltCli } from './cli.js';
+
+function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectCleanFailure(r: { code: number; stderr: string }, code: string, ...parts: string[]): void {
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toContain(`[${code}]`);
+  for (const p of parts) expect(lines[0]).toContain(p);
+}
+
+let dir: string;
+let base: string[];
+beforeAll(() => {
+  requireBuiltCli();
+  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-probes-'));
+  const n = 230;
+  const r = new Rng(4);
+  const x = new Float32Array(n * 6);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 6; j++) x[i * 6 + j] = (j === y[i] ? 2 : 0) + r.uniform(-1, 1);
+  }
+  writeNpy(join(dir, 'x.npy'), x, [n, 6]);
+  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  // 207 training rows in batches of 20: 11 steps per epoch, 33 in all; sgd at 2.0 overshoots early.
+  base = ['train', '--inputs', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--hidden', '8', '--epochs', '3', '--batch-size', '20', '--seed', '3', '--lr', '2', '--json', '--backend', 'js'];
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('train --probe ghosts, rankme, alphareq, cond', () => {
+  const probe = ['--probe', 'ghosts:every=4,rankme:layer=1:every=8', '--probe', 'alphareq:every=8,cond:every=11', '--probe-size', '64'];
+
+  it('records, plots and the exceeded steps; stopped before a ghosts step and resumed = straight', () => {
+    const s = riverbed(...base, ...probe, '--record', join(dir, 'straight'));
+    expect(s.code, s.stderr).toBe(0);
+    const straight = JSON.parse(readFileSync(join(dir, 'straight', 'probes.json'), 'utf8'));
+    const steps = (name: string) => straight.records.filter((r: { probe: string }) => r.probe === name).map((r: { step: number }) => r.step);
+    expect(steps('ghosts')).toEqual([4, 8, 12, 16, 20, 24, 28, 32]);
+    expect(steps('rankme')).toEqual([0, 8, 16, 24, 32]);
+    expect(steps('cond')).toEqual([0, 11, 22, 33]);
+    expect(straight.probes).toContainEqual({ name: 'rankme', every: 8, layer: 1 });
+    const ghosts = straight.records.filter((r: { probe: string }) => r.probe === 'ghosts');
+    const over = ghosts.filter((r: { values: { exceeded: number } }) => r.values.exceeded === 1).map((r: { step: number }) => r.step);
+    expect(straight.ghosts.exceededSteps).toEqual(over);
+    for (const g of ghosts) expect(g.values.exceeded === 1).toBe(g.values.updateNorm > g.values.rho);
+    expect(JSON.parse(s.stdout).probes.ghostsExceeded).toEqual(over);
+    const cond = straight.records.find((r: { probe: string }) => r.probe === 'cond').values;
+    expect(Object.keys(cond).filter((k) => k.startsWith('cond:')).sort()).toEqual(['cond:0.weight', 'cond:2.weight']);
+    for (const p of ['ghosts', 'rankme', 'alphareq', 'cond']) for (const ext of ['png', 'svg']) expect(existsSync(join(dir, 'straight', `probe-${p}.${ext}`)), `${p}.${ext}`).toBe(true);
+    // Stop after 11 (the step before 12, a ghosts step: θ_11 is captured in memory only) and after 19; resume twice.
+    const run = join(dir, 'run');
+    expect(riverbed(...base, ...probe, '--run', run, '--stop-after', '11').code).toBe(0);
+    expect(riverbed(...base, ...probe, '--resume', run, '--stop-after', '19').code).toBe(0);
+    expectCleanFailure(riverbed(...base, '--probe', 'ghosts:every=4,rankme:layer=2:every=8', '--probe', 'alphareq:every=8,cond:every=11', '--probe-size', '64', '--resume', run), 'E_ARG', 'other probes', 'rankme:layer=1:every=8');
+    const r = riverbed(...base, ...probe, '--resume', run);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(run, 'probes.json'), 'utf8')).records).toEqual(straight.records);
+  });
+
+  it('bad options: one line, nothing written', () => {
+    const never = join(dir, 'never');
+    expectCleanFailure(riverbed(...base, '--probe', 'cond:layer=1', '--run', never), 'E_ARG', '--probe', 'cond takes every=N');
+    expectCleanFailure(riverbed(...base, '--probe', 'rankme:layer=7', '--run', never), 'E_ARG', '--probe', 'layer=7 is not a module of the model; expected 0..2');
+    expectCleanFailure(riverbed(...base, '--probe', 'alphareq:layer=x', '--run', never), 'E_ARG', '--probe', 'non-negative integer');
+    expect(existsSync(never)).toBe(false);
+  });
+});
