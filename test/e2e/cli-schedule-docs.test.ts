@@ -44,6 +44,11 @@ describe('docs/schedules.md', () => {
     expect(run.schedule).toEqual({ name: 'wsd', warmupSteps: 4, decayFraction: 0.25, decayShape: '1-sqrt', totalSteps: 36 });
     expect(run.epochLoss[3]).toBeLessThan(run.epochLoss[0]);
 
+    // Branching WSD as the page describes it (the byte-for-byte cmp ran above).
+    const br = JSON.parse(readFileSync(join(dir, 'branches.json'), 'utf8'));
+    expect(br.branches.map((b: { epochs: number; steps: number; decaySteps: number; start: number }) => [b.epochs, b.steps, b.decaySteps, b.start])).toEqual([[2, 18, 5, 13], [4, 36, 9, 27], [8, 72, 18, 54]]);
+    expect(statSync(join(dir, 'branches', 'losses.png')).size).toBeGreaterThan(20_000);
+
     // The TypeScript block: 0.1·0.01^(5/10), REX at T = 5, the infinite phases, a user step decay.
     const api = r.stdout.split('\n').filter((l) => l !== '').slice(-4);
     expect(Number(api[0])).toBeCloseTo(0.01, 15);
