@@ -64,6 +64,30 @@ describe('planBranches', () => {
   });
 });
 
+describe('a branch without decay (F = 0)', () => {
+  it('resumes at its last step (only the epoch end left) and is the main branch at its budget', async () => {
+    const b = await backends[0]!.create(); // js
+    try {
+      const x = b.upload(inputs, [N, D]);
+      const optimizer = optimizerConfig('sgd', { lr: 0.1 });
+      const schedule: ScheduleConfig = { name: 'wsd', warmupSteps: 0, decayFraction: 0 };
+      const model = Mlp.init(b, desc, 3);
+      const r = await runWsdBranches(model, { x, labels }, {}, { epochs: 4, batchSize: 32, optimizer, schedule, seed: 2, branchAt: [0.5, 1] });
+      expect(r.branches.map((q) => [q.start, q.steps, q.curve.trainLoss.length])).toEqual([[10, 10, 0], [20, 20, 0]]);
+      const plain = Mlp.init(b, desc, 3);
+      const p = await trainWithCurve(plain, { x, labels }, { epochs: 2, batchSize: 32, optimizer, schedule, seed: 2 });
+      expect(r.branches[0]!.weights.map((t) => Array.from(t.data))).toEqual((await plain.toHost()).map((t) => Array.from(t.data)));
+      expect(r.branches[0]!.epochLoss).toEqual(p.result.epochLoss);
+      expect(r.branches[1]!.weights).toEqual(r.main.weights);
+      plain.dispose();
+      model.dispose();
+      b.free(x);
+    } finally {
+      b.dispose();
+    }
+  });
+});
+
 for (const be of backends) {
   describe.skipIf(!!be.skip)(`branching WSD on ${be.name}`, () => {
     for (const fused of be.name === 'js' ? [false] : [true, false]) {
