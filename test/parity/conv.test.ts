@@ -223,6 +223,7 @@ const pool = (kh: number, kw: number, sh: number, sw: number, ph: number, pw: nu
 const POOL_CASES: PoolCase[] = [
   { name: '2×2 stride 2 (the CNN) on 28×28', x: [2, 3, 28, 28], p: pool(2, 2, 2, 2, 0, 0) },
   { name: '2×2 stride 2 on odd 7×9 (last row/column dropped)', x: [1, 2, 7, 9], p: pool(2, 2, 2, 2, 0, 0) },
+  { name: '2×2 stride 2 on 5×71 (rows of 35 outputs: two vectors of 16 and a tail)', x: [2, 3, 5, 71], p: pool(2, 2, 2, 2, 0, 0) },
   { name: '3×3 stride 2 pad 1 (overlapping windows)', x: [2, 3, 9, 8], p: pool(3, 3, 2, 2, 1, 1) },
   { name: '[3,2] stride [1,2] pad [1,0]', x: [3, 2, 6, 7], p: pool(3, 2, 1, 2, 1, 0) },
   { name: '5×5 stride 1 pad 2', x: [1, 4, 6, 5], p: pool(5, 5, 1, 1, 2, 2) },
@@ -384,6 +385,43 @@ for (const b of backends) {
       expect(Array.from(await be.readInt(t.argmax))).toEqual([6]);
       const t2 = be.maxPool2d!(up([1, 4, 4, 4], [1, 1, 2, 2]), pool(2, 2, 1, 1, 0, 0));
       expect(Array.from(await be.readInt(t2.argmax))).toEqual([1]);
+    });
+
+    it('2×2 windows, stride 2, no padding (native: 16 windows per vector) follow the same rules', async () => {
+      // A 3×35 plane: 17 windows over rows 0–1 (one vector of 16 and a tail of 1); row 2 and
+      // column 34 lie in no window (100 there must never win). Window j holds the cells
+      // (0,2j) (0,2j+1) (1,2j) (1,2j+1) of one of these patterns, worked by PyTorch's rule
+      // (row-major; a strictly larger value or a NaN takes over):
+      const NaN_ = Number.NaN;
+      const patterns: { cells: number[]; at: number; y: number }[] = [
+        { cells: [4, 4, 4, 4], at: 0, y: 4 }, // ties: the first
+        { cells: [9, 1, 2, NaN_], at: 3, y: NaN_ }, // a NaN wins over a larger value
+        { cells: [NaN_, 1, NaN_, 2], at: 2, y: NaN_ }, // the last NaN
+        { cells: [-Infinity, -Infinity, -Infinity, -Infinity], at: 0, y: -Infinity }, // all −inf: the first cell
+        { cells: [1, 2, 3, 4], at: 3, y: 4 },
+        { cells: [1, 5, 5, 0], at: 1, y: 5 }, // a later tie does not take over
+        { cells: [-0, 0, 0, 0], at: 0, y: -0 }, // 0 is not larger than −0
+      ];
+      const W = 35;
+      const x = new Array<number>(3 * W).fill(100);
+      const want = { argmax: [] as number[], y: [] as number[] };
+      for (let j = 0; j < 17; j++) {
+        const pt = patterns[j % patterns.length]!;
+        const at = [2 * j, 2 * j + 1, W + 2 * j, W + 2 * j + 1];
+        at.forEach((k, q) => (x[k] = pt.cells[q]!));
+        want.argmax.push(at[pt.at]!);
+        want.y.push(pt.y);
+      }
+      const { y, argmax } = be.maxPool2d!(up(x, [1, 1, 3, W]), pool(2, 2, 2, 2, 0, 0));
+      expect(Array.from(await be.readInt(argmax))).toEqual(want.argmax);
+      const yy = Array.from(await read(y));
+      yy.forEach((v, j) => expect(Object.is(v, want.y[j]), `window ${j}: ${v} vs ${want.y[j]}`).toBe(true));
+      // The backward puts each gy at its window's argmax and 0 everywhere else (the dropped row and column too).
+      const gy = Array.from({ length: 17 }, (_, j) => j - 8.5);
+      const gx = Array.from(await read(be.maxPool2dBackward!(up(gy, [1, 1, 1, 17]), argmax, [1, 1, 3, W])));
+      const wantGx = new Array<number>(3 * W).fill(0);
+      want.argmax.forEach((k, j) => (wantGx[k] = gy[j]!));
+      expect(gx).toEqual(wantGx);
     });
 
     it('maxPool2dBackward sums every window that picked the same input', async () => {
