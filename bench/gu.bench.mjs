@@ -7,25 +7,25 @@
  *      without a metric, on native (and webgpu when a hardware adapter exists). Bytes it must move:
  *      pass 1 reads the k rows, g and the metric; pass 2 reads the k rows and g and writes g⊥ —
  *      (2k + 3 + [metric]) · 4 · P. Against the machine's streaming-read bandwidth measured now
- *      (the addon's vectorised sum over a 256 MiB array, the same "stream" the CLD benchmark uses).
+ *      (the addon's vectorised sum over a 256 MiB array, the same "stream" the CLD benchmark uses),
+ *      in a child process on the pool's default threads (wall time) and in one with
+ *      RIVERBED_THREADS=1 (CPU time: bytes per CPU second of the kernel against the stream's, the
+ *      comparison a loaded machine does not skew).
  *  (b) one GU step of that MLP (retain batch 128, forget batch 64, per-tensor scope, k = 8, sgd
  *      geometry): both gradients, the acceptance tests, the projections and the update — riverbed
  *      native against PyTorch CPU doing the same (bench/peers/gu_torch.py), at its best (2 threads,
  *      OpenBLAS, no autograd anomaly checks).
- * Prints ratios; writes JSON to bench/results/gu-<time>.json. Env: GU_BENCH_REPEATS (default 20).
+ * Prints ratios and the load; writes JSON to bench/results/gu-<time>.json. Env: GU_BENCH_REPEATS
+ * (default 20).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TORCH_PY, cpuMs, dist, firstError, loadLine, machine, median, peerEnv, probeTorch, requireDist, root, runPeer, writeResults } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('unlearn/gu.js'))) {
-  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
-  process.exit(1);
-}
+requireDist('unlearn/gu.js');
 const { createBackend } = await import(dist('backends/select.js'));
 const { nativeSumBandwidth } = await import(dist('backends/native/host.js'));
 const { mlpDescription } = await import(dist('model/description.js'));
@@ -37,10 +37,6 @@ const { writeNpy } = await import(dist('io/npy.js'));
 const REPEATS = Number(process.env.GU_BENCH_REPEATS ?? 20);
 const SIZES = [784, 1024, 1024, 10];
 const P = SIZES.slice(1).reduce((a, out, i) => a + out * SIZES[i] + out, 0);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const uniform = (n, seed, lo = -1, hi = 1) => {
   const r = Rng.derive(seed, 'gu-bench');
   const a = new Float32Array(n);
@@ -57,18 +53,72 @@ async function time(fn, repeats) {
   }
   return median(ts);
 }
+/** Median and min wall time and min CPU time (this process) of a synchronous fn. */
+function timeCpu(fn, repeats) {
+  fn();
+  const wall = [];
+  const cpu = [];
+  for (let i = 0; i < repeats; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    wall.push(performance.now() - t0);
+    cpu.push(cpuMs(c0));
+  }
+  return { median_ms: median(wall), min_ms: Math.min(...wall), cpu_min_ms: Math.min(...cpu) };
+}
 
-const results = { P, repeats: REPEATS, projection: {}, step: {} };
+// ---- (a) native, in a child: the stream read and the projection on the threads the parent set ----
+if (process.argv[2] === '--projection-child') {
+  const be = await createBackend('native');
+  const big = uniform(64 * 2 ** 20, 1);
+  const stream = timeCpu(() => void nativeSumBandwidth(big), 10);
+  const streamBytes = big.length * 4;
+  const out = { threads: be.info().threads, stream: { ...stream, GBs: streamBytes / stream.min_ms / 1e6, cpuGBs: streamBytes / stream.cpu_min_ms / 1e6 }, k: {} };
+  const g = be.upload(uniform(P, 2), [P]);
+  const h = be.upload(uniform(P, 3, 0.5, 2), [P]);
+  for (const k of [8, 16, 32]) {
+    const basis = be.upload(uniform(k * P, 4 + k), [k, P]);
+    for (const weighted of [false, true]) {
+      const t = timeCpu(() => be.free(be.guProject(g, basis, weighted ? h : undefined, 0, k)), REPEATS);
+      const bytes = (2 * k + 3 + (weighted ? 1 : 0)) * 4 * P;
+      out.k[`k${k}${weighted ? '-metric' : ''}`] = { ...t, bytes, GBs: bytes / t.min_ms / 1e6, cpuGBs: bytes / t.cpu_min_ms / 1e6, ofStream: bytes / t.min_ms / 1e6 / out.stream.GBs, cpuOfStream: bytes / t.cpu_min_ms / 1e6 / out.stream.cpuGBs };
+    }
+    be.free(basis);
+  }
+  be.dispose();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 
-// ---- streaming bandwidth ---------------------------------------------------------------------------
-const big = uniform(64 * 2 ** 20, 1);
-const streamMs = await time(async () => void nativeSumBandwidth(big), 10);
-const streamGBs = (big.length * 4) / (streamMs / 1000) / 1e9;
-results.streamGBs = streamGBs;
-console.log(`stream read (native vectorised sum over 256 MiB): ${streamGBs.toFixed(1)} GB/s`);
+const results = { P, repeats: REPEATS, machine: machine(), projection: {}, step: {} };
+console.log(`GU benchmark: ${loadLine()}`);
 
 // ---- (a) the projection kernel ---------------------------------------------------------------------
-for (const name of ['native', 'webgpu']) {
+for (const [key, threads] of [['native', undefined], ['native-1thread', '1']]) {
+  const env = { ...process.env };
+  if (threads) env.RIVERBED_THREADS = threads;
+  else delete env.RIVERBED_THREADS;
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--projection-child'], { encoding: 'utf8', env, timeout: 10 * 60_000 });
+  if (r.status !== 0) {
+    console.log(`(a) ${key}: failed (${firstError(r)})`);
+    continue;
+  }
+  const o = JSON.parse(r.stdout.trim().split('\n').pop());
+  results.projection[key] = o;
+  const cpu = threads === '1';
+  console.log(
+    `(a) native guProject, ${o.threads} thread(s): stream read ${(cpu ? o.stream.cpuGBs : o.stream.GBs).toFixed(1)} GB/s${cpu ? ' per CPU second' : ' (wall)'}`,
+  );
+  for (const [name, v] of Object.entries(o.k)) {
+    const gbs = cpu ? v.cpuGBs : v.GBs;
+    const of = cpu ? v.cpuOfStream : v.ofStream;
+    console.log(`    P = ${P}, ${name.padEnd(9)}: ${(cpu ? v.cpu_min_ms : v.min_ms).toFixed(2)} ms ${cpu ? 'CPU' : 'wall (min)'} = ${gbs.toFixed(1)} GB/s = ${(100 * of).toFixed(0)} % of the stream read`);
+  }
+}
+results.loadAfterProjection = machine().loadavg;
+
+for (const name of ['webgpu']) {
   let be;
   try {
     be = await createBackend(name);
@@ -94,8 +144,8 @@ for (const name of ['native', 'webgpu']) {
       }, REPEATS);
       const bytes = (2 * k + 3 + (weighted ? 1 : 0)) * 4 * P;
       const gbs = bytes / (ms / 1000) / 1e9;
-      results.projection[name][`k${k}${weighted ? '-metric' : ''}`] = { ms, bytes, gbs, ofStream: gbs / streamGBs };
-      console.log(`(a) ${name} guProject P = ${P}, k = ${String(k).padStart(2)}${weighted ? ', metric' : '        '}: ${ms.toFixed(2)} ms = ${gbs.toFixed(1)} GB/s = ${((100 * gbs) / streamGBs).toFixed(0)} % of the stream read`);
+      results.projection[name][`k${k}${weighted ? '-metric' : ''}`] = { ms, bytes, gbs };
+      console.log(`(a) ${name} guProject P = ${P}, k = ${String(k).padStart(2)}${weighted ? ', metric' : '        '}: ${ms.toFixed(2)} ms = ${gbs.toFixed(1)} GB/s`);
     }
     be.free(basis);
   }
@@ -135,29 +185,15 @@ writeNpy(join(dir, 'yf.npy'), yf, [64]);
   console.log(`(b) riverbed native, one GU step (784-1024-1024-10, retain 128, forget 64, k = 8, per tensor): ${ms.toFixed(1)} ms`);
 }
 native.dispose();
-// OpenBLAS picks its kernel by CPU model and mis-detects newer CPUs; name the core type after the
-// instruction set, as bench/hvp.bench.mjs does (PyTorch's GEMMs run twice as fast here with it).
-const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
-const TORCH_PY = '/usr/bin/python3';
-const probe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
-if (probe.status !== 0) {
-  results.step.torch = { skipped: (probe.stderr || '').trim().split('\n').pop() };
-  console.log(`(b) PyTorch peer SKIPPED: torch is not importable by ${TORCH_PY} (${results.step.torch.skipped}). Install it for this benchmark only: apt-get install -y python3-torch`);
+// The peer: OPENBLAS_CORETYPE from the CPU flags (lib.mjs peerEnv; PyTorch's GEMMs run twice as fast here with it).
+if (!probeTorch('(b)')) {
+  results.step.torch = { skipped: `torch is not importable by ${TORCH_PY}` };
 } else {
-  const r = spawnSync(TORCH_PY, [join(root, 'bench/peers/gu_torch.py'), '--dir', dir, '--repeats', String(REPEATS), '--k', '8', '--threads', '2'], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '2', ...(coretype ? { OPENBLAS_CORETYPE: coretype } : {}) },
-  });
-  if (r.status !== 0) {
-    results.step.torch = { failed: (r.stderr || '').trim().split('\n').pop() };
-    console.log(`(b) PyTorch peer failed: ${results.step.torch.failed}`);
-  } else {
-    results.step.torch = JSON.parse(r.stdout);
-    console.log(`(b) PyTorch CPU (${results.step.torch.threads} threads), the same step: ${results.step.torch.ms.toFixed(1)} ms — riverbed ${(results.step.torch.ms / results.step.riverbed.ms).toFixed(2)}× faster`);
-  }
+  const r = runPeer(TORCH_PY, [join(root, 'bench/peers/gu_torch.py'), '--dir', dir, '--repeats', String(REPEATS), '--k', '8', '--threads', '2'], { env: peerEnv({ OPENBLAS_NUM_THREADS: '2' }) });
+  results.step.torch = r;
+  if (r.failed) console.log(`(b) PyTorch peer failed: ${r.failed}`);
+  else console.log(`(b) PyTorch CPU (${r.threads} threads), the same step: ${r.ms.toFixed(1)} ms — riverbed ${(r.ms / results.step.riverbed.ms).toFixed(2)}× faster`);
 }
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-const file = join(root, 'bench/results', `gu-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-console.log(`wrote ${file}`);
+results.loadAtEnd = machine().loadavg;
+console.log(`${loadLine()} at the end`);
+writeResults('gu', results);

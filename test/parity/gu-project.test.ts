@@ -165,6 +165,23 @@ for (const b of backends) {
       expect(maxRelDiff(out, ref)).toBeLessThan(1e-5);
     });
 
+    // native's register tiles are 4×4 (AVX-512) or 3×3 (AVX2): row counts around and between the
+    // tile sides, up to the 32-row cap, with and without a metric, over threads and an odd tail.
+    // Rows share a common part (cosines ≈ 0.6), so every Gram entry matters to the result.
+    it.each([1, 2, 3, 4, 5, 7, 9, 13, 32])('k = %i correlated rows, P = 40 009, with and without a metric, matches the js reference', async (k) => {
+      const K = Math.max(k, 3);
+      const P = 40_009;
+      const common = randomArray(P, 19);
+      const U = randomArray(K * P, 20 + k).map((v, i) => v + 1.5 * common[i % P]!);
+      const g = randomArray(P, 21).map((v, i) => v + common[i]!);
+      const h = randomArray(P, 22, 0.1, 2);
+      for (const metric of [h, undefined]) {
+        const out = await project(g, U, K, metric, K - 1, k);
+        const ref = guProjectReference(g, U, K, metric, K - 1, k);
+        expect(maxRelDiff(out, ref)).toBeLessThan(1e-5);
+      }
+    });
+
     it('misuse: too many rows, count outside [0, K], a metric of another size', async () => {
       const code = (fn: () => unknown) => {
         try {
