@@ -6,6 +6,7 @@
  * nothing. A Content-Security-Policy allowing only inline styles and data: images makes any
  * reference that might still slip in fail in the browser instead of fetching.
  */
+import { resolve } from 'node:path';
 import { RiverbedError } from '../errors.js';
 import { renderSvg } from '../plot/index.js';
 import { renderVegaSvg } from '../plot/surface.js';
@@ -24,7 +25,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 const STYLE = `
 body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa;line-height:1.45}
-header,main{max-width:1320px;margin:0 auto;padding:0 24px}
+header,main{max-width:1560px;margin:0 auto;padding:0 24px}
 header{padding-top:20px}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:18px;margin:0 0 4px;padding-top:8px}
@@ -60,7 +61,7 @@ async function figureHtml(fig: Figure, file: string): Promise<string> {
   let svg: string;
   try {
     // Line charts a little smaller than a command's --plot, so that two sit side by side.
-    svg = 'spec' in fig ? await renderVegaSvg(fig.spec) : await renderSvg({ width: 440, height: 270, ...fig.line });
+    svg = 'spec' in fig ? await renderVegaSvg(fig.spec) : await renderSvg({ width: 380, height: 240, ...fig.line });
   } catch (e) {
     if (e instanceof RiverbedError && e.file === undefined) throw new RiverbedError(e.code, `figure "${fig.title}": ${e.message}`, { file });
     throw e;
@@ -107,12 +108,13 @@ export interface HtmlInput {
 }
 
 export async function renderHtml(r: HtmlInput): Promise<string> {
-  const shown = new Map<string, number>();
+  const shown = new Map<string, string>();
   r.sections.forEach((s, i) => {
-    for (const raw of s.raw ?? [{ file: s.file }]) shown.set(raw.file, i + 1);
+    for (const u of s.uses ?? []) shown.set(resolve(u.path), `section ${i + 1}: ${u.how}`);
+    for (const raw of s.raw ?? [{ file: s.file }]) shown.set(resolve(raw.file), `section ${i + 1}`);
   });
   const why = new Map(r.ignored.map((i) => [i.rel, i.why]));
-  const files = r.contents.files.slice(0, FILES_SHOWN).map((f) => [f.rel, fmt(f.bytes), shown.has(f.path) ? `section ${shown.get(f.path)}` : why.get(f.rel) ?? '']);
+  const files = r.contents.files.slice(0, FILES_SHOWN).map((f) => [f.rel, fmt(f.bytes), shown.get(resolve(f.path)) ?? why.get(f.rel) ?? '']);
   const figures = r.sections.reduce((a, s) => a + s.figures.length, 0);
   const body = await Promise.all(r.sections.map((s, i) => sectionHtml(s, `s${i + 1}`)));
   const fileTable = tableHtml({ caption: `${r.contents.files.length} file${r.contents.files.length === 1 ? '' : 's'}${r.contents.files.length > FILES_SHOWN ? ` (the first ${FILES_SHOWN} listed)` : ''}`, head: ['file', 'bytes', 'shown in'], rows: files });

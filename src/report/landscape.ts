@@ -17,7 +17,7 @@ const TITLES: Record<(typeof KINDS)[number], string> = {
   valley: 'The valley: Hessian wall × direction of travel',
 };
 /** Grid width in pixels: two surfaces (loss, accuracy) side by side on a laptop screen. */
-const SURFACE_WIDTH = 400;
+const SURFACE_WIDTH = 380;
 /** Fields drawn or tabled on their own; the rest goes into the "result" table. */
 const SHOWN = ['format', 'version', 'kind', 'dims', 'axes', 'loss', 'accuracy', 'path', 'line', 'directions', 'barrier', 'center', 'minimum', 'training', 'distance'];
 
@@ -102,5 +102,6 @@ export function landscapeSection(file: string, j: Record<string, unknown>): Sect
     figures,
     tables,
     raw: [{ file, json: j }],
+    uses: ['loss.npy', 'accuracy.npy'].map((e) => ({ path: `${file.replace(/\.json$/i, '')}.${e}`, how: 'the same numbers as the JSON' })),
   };
 }

@@ -29,6 +29,8 @@ export interface Section {
   tables: Table[];
   /** Lines worth saying that are no table (e.g. a file that was too large to read). */
   notes?: string[];
+  /** Other files of the run whose content the section shows (path as spelled, and how). */
+  uses?: { path: string; how: string }[];
   /** The parsed file(s), shown whole (collapsed) at the end of the section. */
   raw?: { file: string; json: unknown }[];
 }

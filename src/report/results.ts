@@ -7,6 +7,7 @@
  */
 import { evaluationPlot } from '../coreset/evaluate/report.js';
 import type { EvaluationResult } from '../coreset/evaluate.js';
+import { dirname, join } from 'node:path';
 import { RiverbedError } from '../errors.js';
 import { describeModel, parseModelDescription } from '../model/description.js';
 import type { Series } from '../plot/index.js';
@@ -24,6 +25,9 @@ function model(f: FieldReader, j: unknown, path: string): string {
     throw e;
   }
 }
+
+/** The command's own pictures beside its JSON, which the section draws again from the numbers. */
+const pictures = (file: string, names: string[]) => names.flatMap((n) => ['svg', 'png'].map((e) => ({ path: join(dirname(file), `${n}.${e}`), how: 'drawn again from the JSON' })));
 
 const fraction = (x: number) => `${+(100 * x).toPrecision(4)} %`;
 
@@ -79,6 +83,7 @@ export function evaluationSection(file: string, j: Record<string, unknown>): Sec
     figures,
     tables,
     raw: [{ file, json: j }],
+    uses: pictures(file, archs.map((a) => (a === 'source' ? 'evaluation' : 'transfer'))),
   };
 }
 
@@ -113,6 +118,7 @@ export function unlearningSection(file: string, j: Record<string, unknown>): Sec
     figures: [{ title, line: harnessPlot(j as unknown as HarnessResult, title) }],
     tables: [table, keyValues('Settings', j, ['format', 'version', 'rows', 'manifest', 'configs', 'model']), ...manifestTables(f, j)],
     raw: [{ file, json: j }],
+    uses: pictures(file, ['unlearning']),
   };
 }
 
@@ -169,7 +175,7 @@ export function continualSection(file: string, j: Record<string, unknown>): Sect
     });
   }
   tables.push(keyValues('Settings', j, ['format', 'version', 'runs', 'summary', 'manifest']), ...manifestTables(f, j));
-  return { title: 'Continual learning', file, format: 'riverbed.continual', summary: `Tasks ${tasks.join(' → ')}; ${methods.join(', ')}; ${seeds.length} seeds.`, figures, tables, raw: [{ file, json: j }] };
+  return { title: 'Continual learning', file, format: 'riverbed.continual', summary: `Tasks ${tasks.join(' → ')}; ${methods.join(', ')}; ${seeds.length} seeds.`, figures, tables, raw: [{ file, json: j }], uses: pictures(file, ['accuracy', 'first-task']) };
 }
 
 // ---- hessian ------------------------------------------------------------------------------------

@@ -55,13 +55,16 @@ function scheduleFigure(f: FieldReader, j: unknown, at = ''): Figure | undefined
 interface SplitMeans {
   loss: number[];
   accuracy: number[];
+  margin: number[];
+  errorNorm: number[];
 }
 
 /** Mean per-sample loss and accuracy of one split at every checkpoint, or why they are not shown. */
-async function splitMeans(dir: string, split: 'train' | 'val', rows: number, samples: number): Promise<SplitMeans | string> {
+async function splitMeans(dir: string, split: 'train' | 'val', rows: number, samples: number, read: string[]): Promise<SplitMeans | string> {
   if (samples === 0) return `${split}: no samples recorded`;
-  const out: SplitMeans = { loss: [], accuracy: [] };
-  for (const [metric, name] of [['loss', `${split}_loss.npy`], ['accuracy', `${split}_correct.npy`]] as const) {
+  const out: SplitMeans = { loss: [], accuracy: [], margin: [], errorNorm: [] };
+  const files = [['loss', `${split}_loss.npy`], ['accuracy', `${split}_correct.npy`], ['margin', `${split}_margin.npy`], ['errorNorm', `${split}_error_norm.npy`]] as const;
+  for (const [metric, name] of files) {
     const path = join(dir, name);
     let header;
     try {
@@ -76,6 +79,7 @@ async function splitMeans(dir: string, split: 'train' | 'val', rows: number, sam
     }
     if (header.dataBytes > NPY_READ_LIMIT) return `${name}: ${(header.dataBytes / 2 ** 20).toFixed(0)} MiB, not read (the report reads metric files up to ${NPY_READ_LIMIT / 2 ** 20} MiB)`;
     const { data } = await readNpy(path);
+    read.push(path);
     const means: number[] = [];
     for (let r = 0; r < rows; r++) {
       let s = 0;
@@ -101,11 +105,12 @@ export async function trajectorySection(file: string, j: Record<string, unknown>
 
   if (f.has(j, 'epochLoss')) {
     const el = f.nums(j, 'epochLoss', { nullable: true });
-    figures.push({ title: 'Training loss per epoch', line: { title: 'Training loss per epoch (mean over the epoch’s mini-batches)', xLabel: 'epoch', yLabel: 'loss', series: [{ name: 'training loss', x: el.map((_, i) => i + 1), y: el }] } });
+    figures.push({ title: 'Training loss per epoch', line: { title: 'Training loss per epoch (mean over its mini-batches)', xLabel: 'epoch', yLabel: 'loss', series: [{ name: 'training loss', x: el.map((_, i) => i + 1), y: el }] } });
   }
   const dirName = dirname(file); // the .npy files lie beside trajectory.json
-  const train = await splitMeans(dirName, 'train', checkpoints.length, trainN);
-  const val = await splitMeans(dirName, 'val', checkpoints.length, valN);
+  const read: string[] = [];
+  const train = await splitMeans(dirName, 'train', checkpoints.length, trainN, read);
+  const val = await splitMeans(dirName, 'val', checkpoints.length, valN, read);
   const got = [['train', train], ['validation', val]] as const;
   for (const [, m] of got) if (typeof m === 'string') notes.push(m);
   const means = got.filter((g): g is readonly [(typeof g)[0], SplitMeans] => typeof g[1] !== 'string');
@@ -118,9 +123,9 @@ export async function trajectorySection(file: string, j: Record<string, unknown>
     });
     figures.push({ title: 'Mean loss at each checkpoint', line: plot('loss', 1) }, { title: 'Accuracy at each checkpoint', line: plot('accuracy', 100) });
     tables.push({
-      caption: 'Per checkpoint: mean loss and accuracy of the recorded samples (from the .npy files)',
-      head: ['checkpoint', ...means.flatMap(([n]) => [`${n} loss`, `${n} accuracy`])],
-      rows: checkpoints.map((c, i) => [String(c), ...means.flatMap(([, m]) => [m.loss[i], pct(m.accuracy[i])])]),
+      caption: 'Per checkpoint: means over the recorded samples (from the .npy files; margin = true-class logit − largest other, EL2N = ‖softmax − one-hot‖)',
+      head: ['checkpoint', ...means.flatMap(([n]) => [`${n} loss`, `${n} accuracy`, `${n} margin`, `${n} EL2N`])],
+      rows: checkpoints.map((c, i) => [String(c), ...means.flatMap(([, m]) => [m.loss[i], pct(m.accuracy[i]), m.margin[i], m.errorNorm[i]])]),
     });
   }
   const sched = scheduleFigure(f, j);
@@ -151,6 +156,7 @@ export async function trajectorySection(file: string, j: Record<string, unknown>
     tables,
     notes,
     raw: [{ file, json: j }],
+    uses: read.map((path) => ({ path, how: 'averaged per checkpoint' })),
   };
 }
 
@@ -177,7 +183,8 @@ export function probesSection(file: string, j: Record<string, unknown>): Section
   const model = modelText(f, j, 'model');
   if (model) settings.rows.unshift(['model', model]);
   tables.push(settings);
-  return { title: 'Probes along the run', file, format: 'riverbed.probes', summary: `${specs.map((s) => s.name).join(', ')} measured ${records.length} times on a fixed probe batch.`, figures, tables, raw: [{ file, json: j }] };
+  const uses = specs.flatMap((s) => ['svg', 'png'].map((e) => ({ path: join(dirname(file), `probe-${s.name}.${e}`), how: 'drawn again from the JSON' })));
+  return { title: 'Probes along the run', file, format: 'riverbed.probes', summary: `${specs.map((s) => s.name).join(', ')} measured ${records.length} times on a fixed probe batch.`, figures, tables, raw: [{ file, json: j }], uses };
 }
 
 /** Every `checkpoints/step-*\/state.json` of `train --run DIR`, as one section. */

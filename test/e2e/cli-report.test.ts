@@ -167,7 +167,7 @@ describe('riverbed report', () => {
       let a = 0;
       for (let i = 0; i < v; i++) a += Number(correct.data[k * v + i]);
       expect(html).toContain(`<tr><td>${cp}</td>${cell(s / n)}`);
-      expect(html).toContain(`${(100 * (a / v)).toFixed(2)} %</td></tr>`);
+      expect(html).toMatch(new RegExp(`<td>${(100 * (a / v)).toFixed(2)} %</td><td>[^<]+</td><td>[^<]+</td></tr>`));
     });
   });
 
@@ -230,6 +230,26 @@ describe('riverbed report', () => {
       expectOneLineError(r, 'E_FILE', 'nowhere');
       expect(existsSync(join(dir, 'nowhere.html'))).toBe(false);
     });
+  });
+});
+
+describe('docs/report.md', () => {
+  it('runs as written and prints what it shows', async () => {
+    const md = readFileSync(join(ROOT, 'docs', 'report.md'), 'utf8');
+    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBe(2);
+    const d = join(dir, 'docs');
+    mkdirSync(d);
+    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
+    const r = await new Promise<Run>((done) => execFile('bash', ['-c', script], { cwd: d, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 2 ** 20, env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) => done({ code: err ? (((err as { code?: unknown }).code as number) ?? -1) : 0, stdout, stderr })));
+    ok(r);
+    // The printed lines, less the sizes and the absolute path of the default output.
+    const shown = /```\n(report of run:[^\n]*)\n(report of land:[^\n]*)\n```/.exec(md)!;
+    for (const line of [shown[1]!, shown[2]!]) expect(r.stdout).toContain(line.replace(/ → .*/, ' → '));
+    expect(existsSync(join(d, 'run.html'))).toBe(true);
+    expect(existsSync(join(d, 'land.html'))).toBe(true);
+    const land = readFileSync(join(d, 'land.html'), 'utf8');
+    for (const f of ['slice.json', 'traj.json', 'line.json']) expect(land).toContain(`land/${f} · riverbed.landscape`);
   });
 });
 
