@@ -24,17 +24,12 @@
  * CONV_BENCH_REPEATS (calls timed per round, default 20).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TORCH_PY, dist, firstError, fmt, gemmPeak, loadLine, machine, median, peerEnv, probeTorch, rand, requireDist, root, timeSync, writeResults } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('backends/select.js'))) {
-  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
-  process.exit(1);
-}
+requireDist('backends/select.js');
 
 const CHILD = process.env.CONV_BENCH_CHILD === '1';
 const ROUNDS = Number(process.env.CONV_BENCH_ROUNDS ?? 3);
@@ -50,39 +45,8 @@ const outSize = (s) => Math.floor((s.h + 2 * s.pad - s.k) / s.stride) + 1;
 const product = (s) => 2 * s.n * s.o * outSize(s) ** 2 * s.c * s.k * s.k;
 const flops = (s) => ({ forward: product(s), backward: product(s) * (s.inputGrad ? 2 : 1) });
 
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
-const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-
-function rand(n, seed) {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  }
-  return out;
-}
-
 /** Min / median wall time and min CPU time (this process) of `fn` over REPEATS calls after WARMUP. */
-function time(fn) {
-  for (let i = 0; i < WARMUP; i++) fn();
-  const wall = [];
-  const cpu = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { min_ms: Math.min(...wall), median_ms: median(wall), cpu_min_ms: Math.min(...cpu) };
-}
+const time = (fn) => timeSync(fn, { warmup: WARMUP, repeats: REPEATS });
 
 // ---- (a) riverbed, in a child process (RIVERBED_THREADS as the parent sets it) ---------------------
 if (CHILD) {
@@ -122,27 +86,10 @@ if (CHILD) {
   process.exit(0);
 }
 
-// ---- the CPU, for OPENBLAS_CORETYPE (as bench/hvp.bench.mjs) ----------------------------------------
-function cpuFlags() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-  } catch {
-    return new Set();
-  }
-}
-const flags = cpuFlags();
-const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
-const peerEnv = (extra = {}) => {
-  const env = { ...process.env, ...extra };
-  if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  return env;
-};
-
 const results = {
   benchmark: 'conv',
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
+  machine: machine(),
   batch: 128,
   flopsFormula: '2·N·O·OH·OW·C·KH·KW per product; backward = weight gradient (+ input gradient for conv2)',
   rounds: ROUNDS,
@@ -150,37 +97,15 @@ const results = {
   gemm: {},
   shapes: {},
 };
-console.log(`Convolution benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; batch 128; ${ROUNDS} rounds of ${REPEATS} calls`);
+console.log(`Convolution benchmark: ${cpus()[0]?.model}, ${cpus().length} cores, ${loadLine()}; batch 128; ${ROUNDS} rounds of ${REPEATS} calls`);
 
 // ---- (c) GEMM peak -------------------------------------------------------------------------------------
-for (const threads of [1, 2]) {
-  const r = spawnSync('python3', [join(root, 'bench/peers/gemm_numpy.py'), '--repeats', '10'], { encoding: 'utf8', env: peerEnv({ OPENBLAS_NUM_THREADS: String(threads) }) });
-  if (r.status !== 0) {
-    console.log(`(c) numpy GEMM peer failed (${threads} thread(s)): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
-    continue;
-  }
-  const g = JSON.parse(r.stdout);
-  results.gemm[`numpy${threads}`] = g.gflops;
-  console.log(`(c) GEMM peak, numpy sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s`);
-}
+for (const [threads, g] of Object.entries(gemmPeak('(c)'))) results.gemm[`numpy${threads}`] = g.gflops;
 const peak = results.gemm.numpy2;
 const pct = (gflops) => (peak ? ` (${((100 * gflops) / peak).toFixed(0)} % of the GEMM peak)` : '');
 
 // ---- (b) PyTorch ------------------------------------------------------------------------------------------
-const TORCH_PY = '/usr/bin/python3';
-const torchProbe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
-const torchOk = torchProbe.status === 0;
-if (!torchOk) {
-  console.log(
-    `(b) PyTorch peer SKIPPED: Debian's python3-torch is not importable by ${TORCH_PY} (${(torchProbe.stderr || '').trim().split('\n').pop()}).\n` +
-      '    Install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread',
-  );
-}
-/** The line of a failed child's stderr that says what went wrong. */
-const firstError = (r) => {
-  const lines = (r.stderr || r.error?.message || '').trim().split('\n');
-  return lines.find((l) => /Error/.test(l)) ?? lines.pop();
-};
+const torchOk = probeTorch('(b)');
 function runTorch(s, threads, mkldnn) {
   const args = [
     join(root, 'bench/peers/conv_torch.py'), '--shape', JSON.stringify(s), '--threads', String(threads), '--mkldnn', String(mkldnn),
@@ -299,7 +224,4 @@ for (const s of SHAPES) {
   console.log('');
 }
 
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const file = join(root, 'bench', 'results', `conv-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2));
-console.log(`written ${file}`);
+writeResults('conv', results);

@@ -24,17 +24,12 @@
  * to run some problems only (small-tanh always runs: part (e) uses it).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { TORCH_PY, coretype, dist, fmt, gemmPeak, loadLine, machine, median, peerEnv, probeTorch, relErr, requireDist, root, writeResults } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('model/hvp.js'))) {
-  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
-  process.exit(1);
-}
+requireDist('model/hvp.js');
 const { writeNpy, readNpy } = await import(dist('io/npy.js'));
 const { writeSafetensors } = await import(dist('io/safetensors.js'));
 const { mlpDescription } = await import(dist('model/description.js'));
@@ -51,20 +46,6 @@ const REPEATS = Number(process.env.HVP_BENCH_REPEATS ?? 10);
 const JS_BIG = process.env.HVP_BENCH_JS_BIG === '1';
 
 // ---- helpers ---------------------------------------------------------------------------------
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : ms >= 0.1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`);
-const relErr = (a, b) => {
-  let n = 0;
-  let d = 0;
-  for (let i = 0; i < b.length; i++) {
-    n += (a[i] - b[i]) ** 2;
-    d += b[i] ** 2;
-  }
-  return Math.sqrt(n / d);
-};
 function gaussian(rng, n) {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
@@ -81,26 +62,6 @@ function hvpFlops(sizes, batch) {
   let f = 0;
   for (let l = 0; l + 1 < sizes.length; l++) f += 2 * batch * sizes[l] * sizes[l + 1] * (l === 0 ? 3 : 8);
   return f;
-}
-
-// ---- the CPU, for OPENBLAS_CORETYPE ---------------------------------------------------------------
-function cpuFlags() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-  } catch {
-    return new Set();
-  }
-}
-const flags = cpuFlags();
-// OpenBLAS picks its kernel by CPU model and mis-detects newer CPUs (Zen 5 as Haswell: half speed);
-// the instruction set is what matters, so name the core type after it.
-const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
-function peerEnv(extra = {}) {
-  const env = { ...process.env, ...extra };
-  if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  delete env.OPENBLAS_L2_SIZE; // a stale L2 size override skews the SkylakeX blocking
-  return env;
 }
 
 // ---- problems (generated once, cached under bench/.data/) ------------------------------------------
@@ -139,45 +100,24 @@ for (const p of problems) await prepare(p);
 const results = {
   benchmark: 'hvp',
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, openblasCoretype: coretype ?? null },
+  machine: machine({ openblasCoretype: coretype ?? null }),
   flopsFormula: '2·B·Σ_l in_l·out_l·k_l, k_1 = 3, k_l = 8 for l > 1 (GEMMs only)',
   problems: {},
 };
-console.log(`HVP benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'} from /proc/cpuinfo flags`);
+console.log(`HVP benchmark: ${cpus()[0]?.model}, ${cpus().length} cores, ${loadLine()}; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'} from /proc/cpuinfo flags`);
 
 // ---- (d) GEMM peak -----------------------------------------------------------------------------------
-results.gemm = {};
-for (const threads of [1, 2]) {
-  const r = spawnSync('python3', [join(root, 'bench/peers/gemm_numpy.py'), '--repeats', '10'], {
-    encoding: 'utf8',
-    env: peerEnv({ OPENBLAS_NUM_THREADS: String(threads) }),
-  });
-  if (r.status !== 0) {
-    console.log(`(d) numpy GEMM peer failed (${threads} thread(s)): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
-    continue;
-  }
-  const g = JSON.parse(r.stdout);
-  results.gemm[threads] = g;
-  console.log(`(d) GEMM peak, numpy ${g.numpy} sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s (OpenBLAS kernel ${g.openblas.core ?? '?'} via ${g.openblas.via ?? '—'})`);
-}
+results.gemm = gemmPeak('(d)');
 const peak = results.gemm[2]?.gflops;
 const pct = (gflops) => (peak ? ` = ${((100 * gflops) / peak).toFixed(0)} % of the 2-thread GEMM peak` : '');
 
 // ---- (b) PyTorch ---------------------------------------------------------------------------------------
-const TORCH_PY = '/usr/bin/python3';
 const torchEnv = peerEnv({
   OPENBLAS_NUM_THREADS: '2',
   MALLOC_MMAP_THRESHOLD_: '33554432',
   MALLOC_TRIM_THRESHOLD_: '4294967296',
 });
-const torchProbe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
-const torchOk = torchProbe.status === 0;
-if (!torchOk) {
-  console.log(
-    `(b) PyTorch peer SKIPPED: Debian's python3-torch is not importable by ${TORCH_PY} (${(torchProbe.stderr || '').trim().split('\n').pop()}).\n` +
-      '    Install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread',
-  );
-}
+const torchOk = probeTorch('(b)');
 function runTorch(p) {
   const out = join(p.dir, 'hv_torch.npy');
   const f64 = join(p.dir, 'hv_torch_f64.npy');
@@ -416,7 +356,4 @@ for (const p of problems) {
 }
 
 for (const entry of Object.values(backends)) entry.backend?.dispose();
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const file = join(root, 'bench', 'results', `hvp-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2));
-console.log(`\nwritten ${file}`);
+writeResults('hvp', results);

@@ -15,16 +15,11 @@
  * JSON to bench/results/. Env: LANDSCAPE_BENCH_GRID (default 51), LANDSCAPE_BENCH_SAMPLES (2000).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TORCH_PY, dist, lastLine, loadLine, machine, peerEnv, probeTorch, requireDist, root, writeResults } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('landscape/evaluate.js'))) {
-  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
-  process.exit(1);
-}
+requireDist('landscape/evaluate.js');
 const { writeNpy, readNpy } = await import(dist('io/npy.js'));
 const { writeSafetensors } = await import(dist('io/safetensors.js'));
 const { mlpDescription } = await import(dist('model/description.js'));
@@ -47,7 +42,7 @@ const desc = mlpDescription(784, [512, 512], 10, 'relu');
 const grid = { x: { min: -1, max: 1, points: G }, y: { min: -1, max: 1, points: G } };
 const P = G * G;
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(2)} ms`);
-const results = { date: new Date().toISOString(), grid: [G, G], samples: S, model: sizes, runs: {} };
+const results = { date: new Date().toISOString(), machine: machine(), grid: [G, G], samples: S, model: sizes, runs: {} };
 
 // ---- the problem, written once for the peer ---------------------------------------------------
 const dir = join(root, 'bench', '.data', 'landscape');
@@ -67,7 +62,7 @@ await writeSafetensors(join(dir, 'dy.safetensors'), named(dirs[1]));
 writeNpy(join(dir, 'x.npy'), X, [S, 784]);
 writeNpy(join(dir, 'y.npy'), Y, [S]);
 const macsPerPoint = S * sizes.slice(1).reduce((a, o, i) => a + sizes[i] * o, 0);
-console.log(`problem: ${G}×${G} grid (${P} points), MLP ${sizes.join('-')} (ReLU), ${S} MNIST test digits; random directions, filter-normalised (cosine before orthogonalisation ${info.cosine.toExponential(2)})`);
+console.log(`${loadLine()}; problem: ${G}×${G} grid (${P} points), MLP ${sizes.join('-')} (ReLU), ${S} MNIST test digits; random directions, filter-normalised (cosine before orthogonalisation ${info.cosine.toExponential(2)})`);
 console.log(`one forward pass per point: ${(2 * macsPerPoint / 1e9).toFixed(2)} GFLOP; the first layer is ${((100 * 784 * 512) / (784 * 512 + 512 * 512 + 512 * 10)).toFixed(0)} % of it`);
 
 // ---- (a) riverbed native, batched ---------------------------------------------------------------
@@ -102,27 +97,14 @@ const ours = await batched(native, 'native');
 }
 
 // ---- (c) PyTorch ------------------------------------------------------------------------------------
-const TORCH_PY = '/usr/bin/python3';
-const flags = (() => {
-  try {
-    return new Set((readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-  } catch {
-    return new Set();
-  }
-})();
-const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
-const env = { ...process.env, OPENBLAS_NUM_THREADS: '2', MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296', ...(coretype ? { OPENBLAS_CORETYPE: coretype } : {}) };
-delete env.OPENBLAS_L2_SIZE;
-const probe = existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
+const env = peerEnv({ OPENBLAS_NUM_THREADS: '2', MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '4294967296' });
 if (SKIP_PEER) console.log('(c) PyTorch peer skipped (LANDSCAPE_BENCH_SKIP_PEER=1)');
-else if (probe.status !== 0) {
-  console.log(`(c) PyTorch peer SKIPPED: python3-torch is not importable by ${TORCH_PY}; install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread`);
-} else {
+else if (probeTorch('(c)')) {
   const out = join(dir, 'loss_torch.npy');
   const r = spawnSync(TORCH_PY, [join(root, 'bench/peers/landscape_torch.py'), '--dir', dir, '--nx', String(G), '--ny', String(G), '--rows', String(PEER_ROWS), '--out', out], {
     encoding: 'utf8', env, cwd: join(root, 'bench/peers'), maxBuffer: 1 << 24, timeout: 3_600_000,
   });
-  if (r.status !== 0) console.log(`(c) PyTorch peer failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  if (r.status !== 0) console.log(`(c) PyTorch peer failed: ${lastLine(r)}`);
   else {
     const t = JSON.parse(r.stdout);
     results.runs.torch = t;
@@ -152,7 +134,4 @@ if (gpu?.available && !gpu.software) {
 } else console.log(`(d) webgpu SKIPPED: ${gpu?.available ? 'software adapter (lavapipe), a correctness path' : gpu?.detail ?? 'unavailable'}`);
 
 native.dispose();
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const file = join(root, 'bench', 'results', `landscape-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-console.log(`→ ${file}`);
+writeResults('landscape', results);

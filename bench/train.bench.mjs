@@ -25,17 +25,13 @@
  * round, default 3), TRAIN_BENCH_PROBLEMS=small,big.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TORCH_PY, coretype, dist, gemmPeak, loadLine, machine, median, peerEnv, probeTorch, requireDist, root, writeResults } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => join(root, 'dist', p);
-if (!existsSync(dist('train/trainer.js'))) {
-  console.error('bench: dist/ is missing or stale; run "npm run bench" (it builds first) or "npm run build"');
-  process.exit(1);
-}
+requireDist('train/trainer.js');
 const { writeNpy, readNpy } = await import(dist('io/npy.js'));
 const { writeSafetensors } = await import(dist('io/safetensors.js'));
 const { mlpDescription } = await import(dist('model/description.js'));
@@ -55,30 +51,8 @@ const WARMUP = 1;
 const LR = 0.05;
 const MOMENTUM = 0.9;
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+// Epoch times: whole milliseconds are enough.
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
-
-// ---- the CPU, for OPENBLAS_CORETYPE (as bench/hvp.bench.mjs) -------------------------------------
-function cpuFlags() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-  } catch {
-    return new Set();
-  }
-}
-const flags = cpuFlags();
-// OpenBLAS picks its kernel by CPU model and mis-detects newer CPUs; name the core type after the ISA.
-const coretype = flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512vl') ? 'SkylakeX' : flags.has('avx2') && flags.has('fma') ? 'Haswell' : undefined;
-function peerEnv(extra = {}) {
-  const env = { ...process.env, ...extra };
-  if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
 
 // ---- data and models (generated once, cached under bench/.data/) -----------------------------------
 const dataDir = join(root, 'bench', '.data', 'train-mnist');
@@ -116,42 +90,22 @@ const samples = labels.length;
 const results = {
   benchmark: 'train',
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, openblasCoretype: coretype ?? null },
+  machine: machine({ openblasCoretype: coretype ?? null }),
   samples,
   flopsFormula: 'samples · 2 · (2·Σ_l in_l·out_l + Σ_{l>1} in_l·out_l) (GEMMs only)',
   rounds: ROUNDS,
   epochsTimedPerRound: REPEATS,
   problems: {},
 };
-if (!CHILD) console.log(`Training benchmark: ${cpus()[0]?.model}, ${cpus().length} cores; MNIST train ${samples} images; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'}`);
+if (!CHILD) console.log(`Training benchmark: ${cpus()[0]?.model}, ${cpus().length} cores, ${loadLine()}; MNIST train ${samples} images; OPENBLAS_CORETYPE=${coretype ?? '(left to OpenBLAS)'}`);
 
 // ---- (c) GEMM peak ---------------------------------------------------------------------------------
-results.gemm = {};
-for (const threads of CHILD ? [] : [1, 2]) {
-  const r = spawnSync('python3', [join(root, 'bench/peers/gemm_numpy.py'), '--repeats', '10'], { encoding: 'utf8', env: peerEnv({ OPENBLAS_NUM_THREADS: String(threads) }) });
-  if (r.status !== 0) {
-    console.log(`(c) numpy GEMM peer failed (${threads} thread(s)): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
-    continue;
-  }
-  const g = JSON.parse(r.stdout);
-  results.gemm[threads] = g;
-  console.log(
-    `(c) GEMM peak, numpy ${g.numpy} sgemm 2048², ${threads} thread(s): ${g.gflops.toFixed(0)} GFLOP/s (${g.gflops_cpu.toFixed(0)} per CPU second; OpenBLAS kernel ${g.openblas.core ?? '?'})`,
-  );
-}
+results.gemm = CHILD ? {} : gemmPeak('(c)');
 const peak = results.gemm[2]?.gflops;
 const pct = (gflops) => (peak ? ` = ${((100 * gflops) / peak).toFixed(0)} % of the 2-thread GEMM peak` : '');
 
 // ---- (b) PyTorch -----------------------------------------------------------------------------------
-const TORCH_PY = '/usr/bin/python3';
-const torchProbe = CHILD ? { status: 1 } : existsSync(TORCH_PY) ? spawnSync(TORCH_PY, ['-c', 'import torch'], { encoding: 'utf8' }) : { status: 1, stderr: `${TORCH_PY} missing` };
-const torchOk = torchProbe.status === 0;
-if (!torchOk && !CHILD) {
-  console.log(
-    `(b) PyTorch peer SKIPPED: Debian's python3-torch is not importable by ${TORCH_PY} (${(torchProbe.stderr || '').trim().split('\n').pop()}).\n` +
-      '    Install it for this benchmark only: apt-get install -y python3-torch libopenblas0-pthread',
-  );
-}
+const torchOk = !CHILD && probeTorch('(b)');
 // set_num_threads(1) first: on a busy machine OpenMP's spinning makes (2) far slower, and its run
 // is given up past 3× the time (1) took (then it is not PyTorch at its best).
 const TORCH_CONFIGS = [
@@ -307,7 +261,4 @@ for (const p of problems) {
 }
 
 native?.dispose();
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-const file = join(root, 'bench', 'results', `train-${results.date.replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify(results, null, 2));
-console.log(`\nwritten ${file}`);
+writeResults('train', results);
