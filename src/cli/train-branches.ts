@@ -57,6 +57,7 @@ const EXCLUDED: [keyof TrainCliOptions, string, string][] = [
   ['checkpointEvery', '--checkpoint-every', 'checkpoints are taken at the branch points'],
   ['probe', '--probe', 'use --valley-every for the river-valley probe'],
   ['save', '--save', 'every branch\'s weights go into --run DIR'],
+  ['saf', '--saf', 'SAF\'s recorded outputs are not kept in the snapshots a branch starts from'],
 ];
 
 export interface BranchSummary {

@@ -21,6 +21,7 @@ import { type ResumeCliOptions, type ResumePlan, addResumeOptions, resumeInputs,
 import { collectProbe, exceededSteps, makeProbes, probeBatch, probeFiles, probeSpecs, writeProbes } from './train-probes.js';
 import { type ProbeSpec, representationLayer } from '../curvature/train-probes.js';
 import { type CheckpointRun, CheckpointWriter, dataDigest, loadResume } from '../train/checkpoint.js';
+import { type SafConfig, parseSaf } from '../train/saf.js';
 import type { PlanDir } from '../io/output-plan.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
@@ -28,7 +29,7 @@ import { RECORD_FILES } from '../train/recorder.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { parseDecimal } from './numbers.js';
 import { disposeQuietly, intOption, numberOption, progressBar } from './options.js';
-import { requireTrainingFits } from './resources.js';
+import { requireFits, requireTrainingFits } from './resources.js';
 import { type Snapshot, checkpointEpochs, checkpointFile, snapshot, writeCheckpoints } from './train-checkpoints.js';
 import { SCHEDULE_FLAGS, type ScheduleCliOptions, addScheduleOptions, scheduleFromOptions } from './schedule-options.js';
 import type { BranchCliOptions } from './train-branches.js';
@@ -60,6 +61,7 @@ export interface TrainCliOptions extends ScheduleCliOptions, OptimizerCliOptions
   onlineCldSource: string;
   probe?: string[];
   probeSize: number;
+  saf?: string;
   save?: string;
   init?: string;
   backend: string;
@@ -115,6 +117,7 @@ export function registerTrain(program: Command): void {
   train
     .option('--probe <NAME[:every=N]>', 'measure along the run on a fixed probe batch: loss | gradnorm | sharpness (λ_max by Lanczos) | ghosts (the ghosts-of-softmax radius of each update) | rankme, alphareq (of a layer\'s representations: NAME:layer=L) | cond (each weight\'s σ_max/σ_min); every N steps (default 50) and at step 0; repeat or comma-separate; written to the run directory (probes.json, probe-NAME.png; docs/probes.md)', collectProbe)
     .option('--probe-size <n>', 'samples in the probe batch (drawn once from the training rows by the seed)', intOption('--probe-size', 1), 256)
+    .option('--saf <lambda=X,epochs=E[,tau=T][,direction=D]>', 'SAF (sharpness-aware training for free): add λ·τ²·KL(current ‖ recorded) of each sample\'s softmax output against its output E epochs earlier to every batch (direction=recorded-current: the official code\'s KL(recorded ‖ current); τ default 1); trains on the composed path; docs/probes.md')
     .option('--branch-at <f,…>', 'with --schedule wsd and --run DIR: branching WSD — one constant-rate main branch and, for each fraction f of --epochs (increasing, in (0, 1]), a decay branch of round(f·epochs) epochs whose decay is its last round(F·T_b) steps (docs/schedules.md)', branchList)
     .option('--eval-every <N>', 'with --branch-at: evaluate the validation set every N steps for the loss curves (default 50)', intOption('--eval-every', 1))
     .option('--valley-every <N>', 'with --branch-at: the river-valley probe every N steps on the probe batch (λ_max and the last update along its eigenvector; docs/probes.md)', intOption('--valley-every', 1));
@@ -173,6 +176,8 @@ export interface TrainSummary {
   epochLoss: number[];
   /** classp: the fraction of coordinates a step moved (g² > threshold), over the run and per epoch. */
   classp?: { movedFraction: { mean: number; perEpoch: number[] } };
+  /** --saf: its settings and the mean KL of each epoch from firstEpoch (E + 1) on (train/saf.ts). */
+  saf?: Required<SafConfig> & { firstEpoch: number; meanKl: number[] };
   val?: { loss: number; accuracy: number };
   test?: { loss: number; accuracy: number };
   seconds: { load: number; train: number; record: number; total: number };
@@ -194,6 +199,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const backendChoice = parseBackendChoice(o.backend);
   if (o.checkpoints !== undefined && o.record === undefined) fail('E_ARG', 'checkpoints go into the run directory: give --record DIR too', { field: '--checkpoints' });
   const rp = resumePlan(o);
+  const saf = o.saf !== undefined ? safOption(o, rp) : undefined;
   const probeDir = rp.runDir ?? o.record;
   const probes = probeSpecs(o.probe, probeDir);
   checkOutputs(o, rp, undefined, probes);
@@ -210,6 +216,10 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     checkpoints: o.record !== undefined ? o.epochs + (o.recordInit ? 1 : 0) : 0, modelFlag: o.model ? '--model' : '--hidden', describe: describeModel(desc),
     labels: fileDesc || o.labels === undefined ? undefined : { sets: data.val ? [data.train.labels, data.val.labels] : [data.train.labels], classes: data.classes, file: o.labels },
   });
+  if (saf) {
+    const outs = saf.epochs * data.train.count * outputSize(desc);
+    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs)`, { buffers: 4 * outs, largestArray: outs }, '--saf', 'use a smaller epochs=E');
+  }
   // What depends on the number of steps (phases that must fit, decay points), before any work.
   compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
   // A resume from another model, optimizer, schedule or data is refused here; then the run directory's files join the output rule.
@@ -227,7 +237,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   try {
     const from = rp.from ? await loadResume(rp.from.dir, rp.from.runDir, rp.from.state) : undefined;
     const model = from ? await Mlp.load(backend, desc, from.weightsFile) : o.init ? await Mlp.load(backend, desc, o.init) : Mlp.init(backend, desc, o.seed);
-    const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit };
+    const cfg: RunConfig = { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, record: o.record !== undefined, recordInit: !!o.recordInit, ...(saf ? { saf } : {}) };
     const pb = probes ? probeBatch(backend, data.train, o.probeSize, o.seed) : undefined;
     const watch = probes ? makeProbes(model, pb!, probes, o.seed) : undefined;
     if (watch) {
@@ -283,6 +293,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
       seconds: { load: (tLoad - t0) / 1000, train: run.trainSeconds, record: run.recordSeconds, total: 0 },
     };
     if (run.updateFraction) summary.classp = { movedFraction: movedFractions(run.updateFraction, stepsPerEpoch(data.train.count, o.batchSize)) };
+    if (saf && run.saf) summary.saf = { ...saf, firstEpoch: run.saf.firstEpoch, meanKl: run.saf.meanKl };
     // A stopped run is unfinished: only its checkpoints are written (no --save, --record, --checkpoints).
     const stopped = run.stoppedAt !== undefined;
     if (writer) {
@@ -387,6 +398,14 @@ function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir, prob
   });
 }
 
+/** --saf: parsed and checked against the run before any work (not with checkpoints: its recorded outputs are not in them). */
+function safOption(o: TrainCliOptions, rp: ResumePlan): Required<SafConfig> {
+  const saf = parseSaf(o.saf!);
+  if (rp.runDir !== undefined) fail('E_ARG', "SAF's recorded outputs are not kept in checkpoints: a run with --saf cannot use --run or --resume", { field: '--saf' });
+  if (saf.epochs >= o.epochs) fail('E_ARG', `epochs=${saf.epochs}: the term compares with outputs recorded E epochs earlier, so E must be below --epochs ${o.epochs}`, { field: '--saf' });
+  return saf;
+}
+
 /** classp's per-step moved fractions as the run's mean and each epoch's mean. */
 function movedFractions(f: readonly number[], perEpoch: number): { mean: number; perEpoch: number[] } {
   const mean = (a: readonly number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : 0);
@@ -404,6 +423,7 @@ function printSummary(s: TrainSummary): void {
     `training    ${s.epochs} epochs × ${s.schedule.totalSteps / s.epochs} steps, batch ${s.batchSize}, ${s.optimizer.name} lr ${s.optimizer.lr}, ${s.schedule.name} schedule`,
     `loss        ${s.epochLoss.map((l) => l.toFixed(4)).join(' → ')}`,
   ];
+  if (s.saf) lines.push(`saf         λ ${s.saf.lambda}, E ${s.saf.epochs}, τ ${s.saf.temperature}, KL(${s.saf.direction === 'current-recorded' ? 'current ‖ recorded' : 'recorded ‖ current'}) per epoch from ${s.saf.firstEpoch}: ${s.saf.meanKl.map((k) => k.toPrecision(3)).join(' → ')}`);
   if (s.classp) lines.push(`classp      moved ${pct(s.classp.movedFraction.mean)} of the coordinates per step (per epoch: ${s.classp.movedFraction.perEpoch.map(pct).join(', ')})`);
   if (s.val) lines.push(`validation  accuracy ${pct(s.val.accuracy)}, loss ${s.val.loss.toFixed(4)}`);
   if (s.test) lines.push(`test        accuracy ${pct(s.test.accuracy)}, loss ${s.test.loss.toFixed(4)}`);

@@ -8,6 +8,7 @@ import type { Mlp } from '../model/mlp.js';
 import { evaluateSamples, type SampleMetrics } from './evaluate.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { TrajectoryRecorder } from './recorder.js';
+import type { SafConfig } from './saf.js';
 import type { ScheduleConfig } from './schedule.js';
 import { type TrainResult, type TrainResume, type TrainSnapshot, train } from './trainer.js';
 
@@ -51,6 +52,8 @@ export interface RunConfig {
   resume?: { train: TrainResume; rows: { checkpoint: 'init' | number; train: SampleMetrics; val: SampleMetrics }[] };
   /** The backend's fused training step when it has one (default); false: the composed kernels (TrainOptions.fused). */
   fused?: boolean;
+  /** SAF's trajectory term (TrainOptions.saf, train/saf.ts). */
+  saf?: SafConfig;
 }
 
 export interface RunHooks {
@@ -128,6 +131,7 @@ export async function runTraining(
       schedule: cfg.schedule,
       seed: cfg.seed,
       fused: cfg.fused,
+      saf: cfg.saf,
       onStep: hooks.onStep,
       onBatchLoss: hooks.onBatchLoss,
       saveEvery: cfg.saveEvery,

@@ -8,10 +8,11 @@
  */
 import type { Activation, Backend, FusedOptimizer, FusedTrainLayer, FusedTrainState, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { isLinear, isMlpDescription } from '../model/description.js';
+import { isLinear, isMlpDescription, outputSize } from '../model/description.js';
 import type { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
+import { type SafConfig, SafState } from './saf.js';
 import { type ScheduleConfig, learningRate } from './schedule.js';
 
 export interface TrainSet {
@@ -50,6 +51,11 @@ export interface TrainOptions {
   fused?: boolean;
   /** A regulariser's gradient added to every batch gradient before the step (EWC); implies the composed path. */
   penalty?: GradientPenalty;
+  /**
+   * SAF's trajectory term λ·τ²·KL against each sample's output of E epochs earlier (train/saf.ts);
+   * implies the composed path; not with snapshots or a resume (its recorded outputs are not in them).
+   */
+  saf?: SafConfig;
   /** Call `onSave` after every `saveEvery` optimizer steps (global count), awaited before the next step. */
   saveEvery?: number;
   /** Also call `onSave` after exactly these steps (branching WSD's branch points). */
@@ -117,6 +123,8 @@ export interface TrainResult {
   updateFraction?: number[];
   /** Set when `stopAfter` ended the run early: the step it stopped after. */
   stoppedAt?: number;
+  /** With `saf`: the mean KL (without λ, τ²) of each epoch from `firstEpoch` (E + 1) on. */
+  saf?: { firstEpoch: number; meanKl: number[] };
 }
 
 export function stepsPerEpoch(samples: number, batchSize: number): number {
@@ -153,7 +161,10 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const updateFraction: number[] = r0 ? [...r0.updateFraction] : [];
   const order = r0 ? Int32Array.from(r0.order) : Int32Array.from(rows);
   const yHost = new Int32Array(o.batchSize);
-  const fused = o.penalty ? undefined : fusedEpoch(model, opt, data, o, order.length, total, offset);
+  if (o.saf && (r0 || o.onSave)) fail('E_ARG', "SAF's recorded outputs are not kept in snapshots: a run with SAF cannot take snapshots or resume", { field: 'saf' });
+  const saf = o.saf ? new SafState(data.x.shape[0]!, outputSize(model.description), o.saf) : undefined;
+  if (saf && saf.config.epochs >= o.epochs) fail('E_ARG', `epochs=${saf.config.epochs}: the SAF term compares with outputs recorded E epochs earlier, so E must be below the run's ${o.epochs} epochs`, { field: 'saf' });
+  const fused = o.penalty || saf ? undefined : fusedEpoch(model, opt, data, o, order.length, total, offset);
   const classp = o.optimizer.name === 'classp';
   let stoppedAt: number | undefined;
   // After a step: the snapshot due at this step, and whether stopAfter ends the run here.
@@ -191,7 +202,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
           b.free(idxT);
           for (let r = 0; r < k; r++) yHost[r] = data.labels[idx[r]!]!;
           const yb = b.uploadInt(yHost.subarray(0, k), [k]);
-          const { loss, grads: g0 } = model.lossAndGradients(xb, yb);
+          const { loss, grads: g0 } = saf ? await saf.lossAndGradients(model, xb, yb, idx, epoch) : model.lossAndGradients(xb, yb);
           b.free(xb);
           b.free(yb);
           const grads = o.penalty ? o.penalty.addGradient(g0) : g0;
@@ -226,13 +237,20 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
       const mean = sum / n;
       if (!Number.isFinite(mean)) fail('E_VALUE', `training diverged: mean loss of epoch ${epoch} is ${mean} (lower the learning rate)`);
       epochLoss.push(mean);
+      saf?.endEpoch(epoch);
       await o.onEpoch?.(epoch, mean);
     }
     if (classp && stoppedAt !== undefined) updateFraction.push(...(await opt.takeUpdateFractions()));
   } finally {
     if (!carried) opt.dispose();
   }
-  return { epochLoss, steps: opt.steps - offset, ...(classp ? { updateFraction } : {}), ...(stoppedAt !== undefined ? { stoppedAt } : {}) };
+  return {
+    epochLoss,
+    steps: opt.steps - offset,
+    ...(classp ? { updateFraction } : {}),
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+    ...(saf ? { saf: { firstEpoch: saf.firstEpoch, meanKl: [...saf.meanKl] } } : {}),
+  };
 }
 
 /** A resume state that cannot belong to this run (other rows, batch size or epochs) is refused before any work. */

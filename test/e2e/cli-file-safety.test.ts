@@ -150,6 +150,7 @@ export const CASES: FileSafetyCase[] = [
   { name: 'train --online-cld is the --inputs file', argv: [...TRAIN, '--online-cld', '$D/x.npy'], names: '$D/x.npy', code: 'E_ARG' },
   { name: 'train --save is a symlink to --labels', setup: (d) => symlinkSync('y.npy', join(d, 'w.safetensors')), argv: [...TRAIN, '--save', '$D/w.safetensors'], names: '$D/w.safetensors', code: 'E_ARG' },
   { name: 'train --record over an existing run (no --force)', argv: [...TRAIN, '--record', '$D/run'], names: '$D/run', code: 'E_FILE' },
+  { name: 'train --probe ghosts,rankme into a --record DIR holding earlier probe plots (no --force)', setup: (d) => { mkdirSync(join(d, 'pr')); writeFileSync(join(d, 'pr', 'probe-ghosts.png'), ''); }, argv: [...TRAIN, '--probe', 'ghosts:every=2,rankme:layer=1', '--record', '$D/pr'], names: 'probe-ghosts.png', code: 'E_FILE' },
   { name: 'train --record DIR holding an input, even with --force', argv: ['train', '--inputs', '$D/x.npy', '--labels', '$D/run/train_labels.npy', '--hidden', '4', '--epochs', '3', '--backend', 'js', '--record', '$D/run', '--force'], names: 'train_labels.npy', code: 'E_ARG' },
   { name: 'coreset cld --out is --train-labels', argv: [...CLD, '--out', '$D/run/train_labels.npy'], names: '$D/run/train_labels.npy', code: 'E_ARG' },
   { name: 'coreset cld --scores is a symlink to --val-loss', setup: (d) => symlinkSync(join(d, 'run', 'val_loss.npy'), join(d, 's.npy')), argv: [...CLD, '--out', '$D/sel.json', '--scores', '$D/s.npy'], names: '$D/s.npy', code: 'E_ARG' },

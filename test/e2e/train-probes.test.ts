@@ -3,7 +3,8 @@
  * directory, the ghosts' exceeded steps in probes.json and the summary; a run stopped right
  * before a ghosts measurement (where the probe captures θ_{t−1}) and resumed writes the same
  * probes.json as the straight run; other layer options on resume are refused; bad options are one
- * line, nothing written.
+ * line, nothing written. `riverbed train --saf`: λ = 0 saves the weights of a plain run byte for
+ * byte (js), λ > 0 others, the summary's KL; misuse is one line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -83,5 +84,26 @@ describe('train --probe ghosts, rankme, alphareq, cond', () => {
     expectCleanFailure(riverbed(...base, '--probe', 'rankme:layer=7', '--run', never), 'E_ARG', '--probe', 'layer=7 is not a module of the model; expected 0..2');
     expectCleanFailure(riverbed(...base, '--probe', 'alphareq:layer=x', '--run', never), 'E_ARG', '--probe', 'non-negative integer');
     expect(existsSync(never)).toBe(false);
+  });
+});
+
+describe('train --saf', () => {
+  it('λ = 0 = plain training byte for byte; λ > 0 differs and reports the KL per epoch; misuse is one line', () => {
+    const w = (k: string) => join(dir, `saf-${k}.safetensors`);
+    expect(riverbed(...base, '--save', w('plain')).code).toBe(0);
+    const zero = riverbed(...base, '--saf', 'lambda=0,epochs=1', '--save', w('zero'));
+    expect(zero.code, zero.stderr).toBe(0);
+    expect(readFileSync(w('zero')).equals(readFileSync(w('plain')))).toBe(true);
+    const on = riverbed(...base, '--saf', 'lambda=0.5,epochs=2,tau=2,direction=recorded-current', '--save', w('on'));
+    expect(on.code, on.stderr).toBe(0);
+    expect(readFileSync(w('on')).equals(readFileSync(w('plain')))).toBe(false);
+    const s = JSON.parse(on.stdout).saf;
+    expect(s).toMatchObject({ lambda: 0.5, epochs: 2, temperature: 2, direction: 'recorded-current', firstEpoch: 3 });
+    expect(s.meanKl).toHaveLength(1);
+    expect(s.meanKl[0]).toBeGreaterThan(0);
+    expectCleanFailure(riverbed(...base, '--saf', 'lambda=1,epochs=3'), 'E_ARG', '--saf', 'E must be below --epochs 3');
+    expectCleanFailure(riverbed(...base, '--saf', 'lambda=1'), 'E_ARG', '--saf', 'lambda and epochs are required');
+    expectCleanFailure(riverbed(...base, '--saf', 'lambda=1,epochs=1', '--run', join(dir, 'saf-run')), 'E_ARG', '--saf', 'cannot use --run or --resume');
+    expect(existsSync(join(dir, 'saf-run'))).toBe(false);
   });
 });
