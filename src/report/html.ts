@@ -60,8 +60,9 @@ function svgSize(svg: string): { width: number; height: number } {
 async function figureHtml(fig: Figure, file: string): Promise<string> {
   let svg: string;
   try {
-    // Line charts a little smaller than a command's --plot, so that two sit side by side.
-    svg = 'spec' in fig ? await renderVegaSvg(fig.spec) : await renderSvg({ width: 380, height: 240, ...fig.line });
+    // Line charts a little smaller than a command's --plot, so that two sit side by side; never
+    // shorter than the rotated y-axis title (≈ 9 px a character), which would push the plot down.
+    svg = 'spec' in fig ? await renderVegaSvg(fig.spec) : await renderSvg({ width: 380, height: Math.max(240, Math.ceil(9 * fig.line.yLabel.length)), ...fig.line });
   } catch (e) {
     if (e instanceof RiverbedError && e.file === undefined) throw new RiverbedError(e.code, `figure "${fig.title}": ${e.message}`, { file });
     throw e;

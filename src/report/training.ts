@@ -222,7 +222,7 @@ export function checkpointsSection(items: { file: string; json: Record<string, u
   }
   return {
     title: 'Checkpoints (resumable run)',
-    file: states.length === 1 ? last.file : `${states.length} checkpoint states (checkpoints/step-*/state.json)`,
+    file: states.length === 1 ? last.file : `${last.file.replace(/step-[^/\\]*[/\\]state\.json$/, 'step-*/state.json')} (${states.length} states)`,
     format: 'riverbed.checkpoint',
     summary: `${states.length} checkpoint${states.length > 1 ? 's' : ''}, the latest at step ${last.step} (epoch ${last.epoch}).`,
     figures,

@@ -72,9 +72,11 @@ beforeAll(async () => {
     ['landscape', 'interpolate', 'a.safetensors', 'b.safetensors', ...DATA, '--out', 'all/land/line.json'],
     ['landscape', 'curve', 'a.safetensors', 'b.safetensors', ...DATA, '--epochs', '2', '--out', 'all/land/curve.json'],
     ['landscape', 'trajectory', 'all/run', ...DATA, '--grid', '7x7', '--out', 'all/land/traj.json'],
+    ['train', ...DATA, '--hidden', '10', '--epochs', '3', '--batch-size', '16', '--run', 'all/ckpt'],
+    ['coreset', 'random', '--run', 'all/run', '--fraction', '0.5', '--out', 'all/sel/selection.json'],
     ['hessian', '--model', 'model.json', '--weights', 'a.safetensors', ...DATA, '--top-k', '2', '--trace', '--density', '--density-probes', '2', '--density-steps', '20', '--out', 'all/land/hessian.json'],
   ];
-  mkdirSync(join(dir, 'all', 'land'), { recursive: true });
+  for (const sub of ['land', 'sel']) mkdirSync(join(dir, 'all', sub), { recursive: true });
   for (const s of steps) ok(await riverbed(dir, ...s, ...(s[0] === 'train' || s[0] === 'hessian' ? [] : ['--json'])));
   // The evaluation harnesses' committed results (their runs take minutes to hours).
   for (const [from, to] of [['mnist', 'ev'], ['unlearning/mnist-class-3', 'unl'], ['continual/permuted-5', 'cont']]) cpSync(join(ROOT, 'docs/results', from!), join(dir, 'all', to!), { recursive: true });
@@ -93,16 +95,17 @@ describe('riverbed report', () => {
     const summary = JSON.parse(r.stdout);
     const formats = summary.sections.map((s: { format: string }) => s.format);
     expect(formats).toEqual([
-      'riverbed.trajectory', 'riverbed.probes',
+      'riverbed.trajectory', 'riverbed.checkpoint', 'riverbed.probes',
       'riverbed.landscape', 'riverbed.landscape', 'riverbed.landscape', 'riverbed.landscape',
-      'riverbed.hessian', 'riverbed.evaluation', 'riverbed.unlearn-evaluation', 'riverbed.continual',
+      'riverbed.hessian', 'riverbed.evaluation', 'riverbed.unlearn-evaluation', 'riverbed.continual', 'riverbed.selection',
     ]);
     const figures = Object.fromEntries(summary.sections.map((s: { file: string; figures: number }) => [s.file.replace(/^all\//, ''), s.figures]));
-    // epoch loss, mean loss, accuracy, learning rate | probes: loss, accuracy, gradNorm, lambdaMax |
-    // 2-D: loss and accuracy surfaces; 1-D: one curve chart | density | harness plots
+    // epoch loss, mean loss, accuracy, learning rate | checkpoints: epoch loss, learning rate | probes:
+    // loss, accuracy, gradNorm, lambdaMax | 2-D: loss and accuracy surfaces; 1-D: one curve chart |
+    // density | harness plots | a selection: tables only
     expect(figures).toEqual({
-      'run/trajectory.json': 4, 'run/probes.json': 4, 'land/slice.json': 2, 'land/line.json': 1, 'land/curve.json': 1, 'land/traj.json': 2,
-      'land/hessian.json': 1, 'ev/evaluation.json': 1, 'unl/unlearning.json': 1, 'cont/continual.json': 2,
+      'run/trajectory.json': 4, 'ckpt/checkpoints/step-*/state.json (3 states)': 2, 'run/probes.json': 4, 'land/slice.json': 2, 'land/line.json': 1, 'land/curve.json': 1, 'land/traj.json': 2,
+      'land/hessian.json': 1, 'ev/evaluation.json': 1, 'unl/unlearning.json': 1, 'cont/continual.json': 2, 'sel/selection.json': 0,
     });
     const html = readFileSync(join(dir, 'all.html'), 'utf8');
     // Self-contained: nothing outside the file is named, nothing runs.
@@ -110,7 +113,7 @@ describe('riverbed report', () => {
     expect(html).not.toMatch(/<script|<link|<iframe|<object|<embed|@import|url\(/i);
     expect(html).not.toMatch(/\s(?:src|href)="(?!data:image\/svg\+xml;base64,|#)/);
     const imgs = images(html);
-    expect(imgs).toHaveLength(19);
+    expect(imgs).toHaveLength(21);
     for (const [alt, svg] of imgs) {
       expect(svg, alt).toMatch(/^<svg [^>]*width="\d+(\.\d+)?" height="\d+(\.\d+)?"/);
       expect(svg.trimEnd().endsWith('</svg>'), alt).toBe(true);
@@ -149,6 +152,13 @@ describe('riverbed report', () => {
     const af = cont.runs.filter((x: { method: string }) => x.method === m0).map((x: { averageFinal: number }) => x.averageFinal);
     const mean = af.reduce((a: number, b: number) => a + b, 0) / af.length;
     expect(html).toContain(`<td>${m0}</td><td>${(100 * mean).toFixed(1)} ± `);
+    // train --run: one row per checkpoint state, in step order.
+    const states = readdirSync(join(dir, 'all/ckpt/checkpoints')).sort().map((n) => json(`all/ckpt/checkpoints/${n}/state.json`));
+    expect(states).toHaveLength(3);
+    for (const st of states) expect(html).toContain(`<tr><td>${st.step}</td><td>${st.epoch}</td><td>${st.position}</td><td>${st.epochLoss.length}</td>${st.epochLoss.length ? cell(st.epochLoss.at(-1)) : '<td>—</td>'}`);
+    // A format without pictures: its fields.
+    const sel = json('all/sel/selection.json');
+    expect(html).toContain(`<td>selected</td><td>${sel.selected}</td>`);
     // The run manifest is there.
     expect(html).toContain(`<td>${ev.manifest.inputs?.[0]?.path ?? 'riverbed'}</td>`);
     expect(html).toContain('Run manifest');
@@ -307,7 +317,7 @@ describe('the report in headless chromium', () => {
       expect(requests, 'the page fetched something besides itself').toEqual([url]);
       // Every image decoded, with a size, and laid out with a size.
       const imgs = await page.$$eval('img', (els) => els.map((e) => ({ alt: e.alt, complete: e.complete, w: e.naturalWidth, h: e.naturalHeight, box: e.getBoundingClientRect().width * e.getBoundingClientRect().height })));
-      expect(imgs).toHaveLength(19);
+      expect(imgs).toHaveLength(21);
       for (const i of imgs) {
         expect(i.complete && i.w > 0 && i.h > 0, i.alt).toBe(true);
         expect(i.box, i.alt).toBeGreaterThan(10_000);
