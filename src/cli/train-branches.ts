@@ -221,7 +221,7 @@ export function printBranchSummary(s: BranchSummary): void {
     `model       ${s.model}, ${s.optimizer.name} lr ${s.optimizer.lr}, batch ${s.batchSize}, ${s.stepsPerEpoch} steps per epoch`,
     `schedule    wsd: warm-up ${s.schedule.warmupSteps}, decay fraction ${s.schedule.decayFraction} (${s.schedule.decayShape}, to ${s.schedule.minFactor}·lr) of each branch's steps`,
     `main        ${s.main.epochs} epochs = ${s.main.steps} steps at the constant rate: ${fin(s.main)}`,
-    ...s.branches.map((b) => `branch ${String(b.fraction).padEnd(5)} ${b.epochs} epochs = ${b.steps} steps, decay ${b.start}–${b.steps - 1}: ${fin(b)}`),
+    ...s.branches.map((b) => `branch ${String(b.fraction).padEnd(5)} ${b.epochs} epoch${b.epochs === 1 ? '' : 's'} = ${b.steps} steps, decay ${b.start}–${b.steps - 1}: ${fin(b)}`),
   ];
   if (s.valley) lines.push(`valley      ${s.valley.measurements} measurements every ${s.valley.every} steps in ${s.valley.file}`);
   lines.push(`run         ${s.run}/branches.json, ${s.run}/losses.png (${s.seconds.toFixed(1)} s)`);
