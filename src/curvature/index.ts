@@ -17,10 +17,26 @@ export { defaultErrorBarSizes, errorBars, subsetData, type ErrorBarOptions, type
 export { symmetricEigen, tridiagonalEigen, type SymmetricEigen } from './symeig.js';
 export { meanInterval, studentTQuantile, summarize, type Summary } from './stats.js';
 export {
+  ALPHA_REQ_RELATIVE_FLOOR,
+  RANKME_EPS,
+  alphaReq,
+  conditionNumber,
+  covarianceEigenvalues,
+  powerLawFit,
+  rankMe,
+  rankMeOf,
+  singularValues,
+  type ConditionNumber,
+  type PowerLawFit,
+} from './spectral.js';
+export { radiusFromJvp, updateRadius, weightsOnHost, type UpdateRadius } from './ghosts.js';
+export { PROBES, TrainProbes, parseProbe, representationLayer, type ProbeName, type ProbeRecord, type ProbeSpec } from './train-probes.js';
+export {
   CurvatureProduct,
   flattenParameters,
   ggnVectorProduct,
   hessianVectorProduct,
+  logitsJvp,
   parameterLayout,
   type CurvatureKind,
   type CurvatureProductOptions,
