@@ -29,6 +29,17 @@
 namespace riverbed {
 namespace {
 
+// Partner rows are random rows: the hardware prefetcher cannot guess them, so each pass asks for
+// the rows kPrefetch pairs ahead (every cache line of the row). Measured on 65 536 pairs of
+// 128-wide rows, one thread: 74–105 ms CPU without, 42–56 ms with (distances 3 and 12 no better).
+// Writing each pair's share to both rows in pass 1 instead (the second row through a scratch
+// array, then grad −= scratch) was slower: 50–58 ms, the random row writes cost more than the
+// random reads of pass 2 they save.
+constexpr size_t kPrefetch = 6;
+inline void prefetch_row(const float* row, size_t n) {
+  for (size_t c = 0; c < n; c += 16) __builtin_prefetch(row + c);
+}
+
 RB_CLONES double sq_dist(const float* a, const float* b, size_t n) {
   double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -43,6 +54,12 @@ RB_CLONES double sq_dist(const float* a, const float* b, size_t n) {
 void pair_range(const float* z, const float* reward, const float* mu, const float* sigma, const int32_t* perm, size_t b, size_t d, size_t e,
                 double gamma, size_t p0, size_t p1, double* sq, double* coef, float* terms) {
   for (size_t i = p0; i < p1; i++) {
+    if (i + kPrefetch < p1) {
+      const size_t q = (size_t)perm[i + kPrefetch];
+      prefetch_row(z + q * d, d);
+      prefetch_row(mu + q * e, e);
+      if (sigma) prefetch_row(sigma + q * e, e);
+    }
     const size_t j = (size_t)perm[i];
     const double dist = std::sqrt(sq_dist(z + i * d, z + j * d, d));
     double w2 = sq_dist(mu + i * e, mu + j * e, e);
@@ -57,6 +74,10 @@ void pair_range(const float* z, const float* reward, const float* mu, const floa
 // Pass (2) for rows [r0, r1).
 RB_CLONES void grad_range(const float* z, const int32_t* perm, const int32_t* inv, const double* coef, size_t d, size_t r0, size_t r1, float* grad) {
   for (size_t r = r0; r < r1; r++) {
+    if (r + kPrefetch < r1) {
+      prefetch_row(z + (size_t)perm[r + kPrefetch] * d, d);
+      prefetch_row(z + (size_t)inv[r + kPrefetch] * d, d);
+    }
     const float* zr = z + r * d;
     const float* zj = z + (size_t)perm[r] * d;
     const size_t k = (size_t)inv[r];
