@@ -8,14 +8,18 @@
  */
 import { resolve } from 'node:path';
 import { RiverbedError } from '../errors.js';
-import { renderSvg } from '../plot/index.js';
+import { renderSvg, svgToPng } from '../plot/index.js';
 import { renderVegaSvg } from '../plot/surface.js';
 import { VERSION } from '../version.js';
 import type { RunContents } from './collect.js';
 import { type Figure, type Section, type Table, fmt } from './model.js';
 
-/** The JSON of one file shown whole up to this many characters (the rest is in the file). */
-export const RAW_CHARS_MAX = 2 * 2 ** 20;
+/** The JSON of one file shown whole up to this many characters (the rest is in the file): a 1 001 × 1 001 grid fits. */
+export const RAW_CHARS_MAX = 64 * 2 ** 20;
+/** Above this the JSON is shown without indentation. */
+const RAW_INDENTED_MAX = 2 ** 20;
+/** Figures whose SVG is longer than this are embedded as PNG (resvg, as the commands' --plot PNGs). */
+export const SVG_CHARS_MAX = 1024 * 1024;
 /** Rows of the file list shown (a run with thousands of checkpoints lists the first ones). */
 const FILES_SHOWN = 2000;
 
@@ -68,7 +72,8 @@ async function figureHtml(fig: Figure, file: string): Promise<string> {
     throw e;
   }
   const { width, height } = svgSize(svg);
-  const uri = `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
+  // A figure of thousands of marks (a fine grid's cells) is smaller and faster as pixels.
+  const uri = svg.length > SVG_CHARS_MAX ? `data:image/png;base64,${Buffer.from(svgToPng(svg)).toString('base64')}` : `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
   return `<figure><img src="${uri}" width="${width}" height="${height}" alt="${esc(fig.title)}"><figcaption>${esc(fig.title)}</figcaption></figure>`;
 }
 
@@ -84,6 +89,7 @@ function tableHtml(t: Table): string {
 
 function rawHtml(file: string, json: unknown): string {
   let text = JSON.stringify(json, null, 1);
+  if (text.length > RAW_INDENTED_MAX) text = JSON.stringify(json); // a large grid: compact
   const cut = text.length > RAW_CHARS_MAX;
   if (cut) text = text.slice(0, RAW_CHARS_MAX);
   return `<details><summary>Every field of ${esc(file)} (the JSON${cut ? `, its first ${RAW_CHARS_MAX.toLocaleString('en')} characters` : ''})</summary><pre>${esc(text)}${cut ? '\n…' : ''}</pre></details>`;

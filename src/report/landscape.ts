@@ -18,6 +18,8 @@ const TITLES: Record<(typeof KINDS)[number], string> = {
 };
 /** Grid width in pixels: two surfaces (loss, accuracy) side by side on a laptop screen. */
 const SURFACE_WIDTH = 380;
+/** Grid points drawn per axis at most (the surface has one cell per point drawn). */
+const DRAWN_MAX = 101;
 /** Fields drawn or tabled on their own; the rest goes into the "result" table. */
 const SHOWN = ['format', 'version', 'kind', 'dims', 'axes', 'loss', 'accuracy', 'path', 'line', 'directions', 'barrier', 'center', 'minimum', 'training', 'distance'];
 
@@ -38,6 +40,7 @@ export function landscapeSection(file: string, j: Record<string, unknown>): Sect
   const title = TITLES[kind];
   const figures: Figure[] = [];
   const tables: Table[] = [];
+  const notes: string[] = [];
 
   if (dims === 2) {
     let path: { x: number[]; y: number[]; labels?: string[] } | undefined;
@@ -52,9 +55,18 @@ export function landscapeSection(file: string, j: Record<string, unknown>): Sect
     }
     const inside = (v: number, a: number[]) => v >= Math.min(...a) && v <= Math.max(...a);
     const marks = kind === 'slice' && inside(0, xs) && inside(0, ys) ? [{ x: 0, y: 0, label: 'w' }] : undefined;
-    const subtitle = `${samples} samples, ${xs.length}×${ys.length} grid`;
-    figures.push({ title: `${title}: loss`, spec: surfaceSpec({ title, subtitle, xLabel, yLabel, x: xs, y: ys, values: loss, valueLabel: 'loss', path, marks, width: SURFACE_WIDTH }) });
-    figures.push({ title: `${title}: accuracy`, spec: surfaceSpec({ title: `${title}: accuracy`, subtitle, xLabel, yLabel, x: xs, y: ys, values: accuracy.map((r) => r.map((v) => 100 * v)), valueLabel: 'accuracy %', log: false, path, marks, width: SURFACE_WIDTH }) });
+    // A cell per grid point is a mark per point: past DRAWN_MAX points per axis every k-th is drawn
+    // (still evenly spaced, endpoints kept when k divides the grid); the JSON below has them all.
+    const kx = Math.ceil((xs.length - 1) / (DRAWN_MAX - 1));
+    const ky = Math.ceil((ys.length - 1) / (DRAWN_MAX - 1));
+    const pick = <T>(a: T[], k: number) => a.filter((_, i) => i % k === 0);
+    const dx = pick(xs, kx);
+    const dy = pick(ys, ky);
+    const thin = (m: number[][]) => pick(m, ky).map((r) => pick(r, kx));
+    const subtitle = `${samples} samples, ${xs.length}×${ys.length} grid${kx > 1 || ky > 1 ? ` (drawn: one point in ${kx === ky ? kx : `${kx} along x, ${ky} along y`})` : ''}`;
+    if (kx > 1 || ky > 1) notes.push(`The ${xs.length}×${ys.length} grid is drawn at ${dx.length}×${dy.length} points (one in ${kx === ky ? kx : `${kx} along x, ${ky} along y`}); the JSON below holds every point.`);
+    figures.push({ title: `${title}: loss`, spec: surfaceSpec({ title, subtitle, xLabel, yLabel, x: dx, y: dy, values: thin(loss), valueLabel: 'loss', path, marks, width: SURFACE_WIDTH }) });
+    figures.push({ title: `${title}: accuracy`, spec: surfaceSpec({ title: `${title}: accuracy`, subtitle, xLabel, yLabel, x: dx, y: dy, values: thin(accuracy).map((r) => r.map((v) => 100 * v)), valueLabel: 'accuracy %', log: false, path, marks, width: SURFACE_WIDTH }) });
   } else {
     const series = [{ name: kind === 'curve' ? 'Bézier curve' : 'loss', x: xs, loss: loss[0]!, accuracy: accuracy[0]! }];
     let line: { loss: number[]; accuracy: number[] } | undefined;
@@ -101,6 +113,7 @@ export function landscapeSection(file: string, j: Record<string, unknown>): Sect
     summary: `A ${dims}-D ${kind} over ${samples} samples on ${typeof j.backend === 'string' ? j.backend : 'an unnamed backend'}: ${dims === 2 ? `${xs.length} × ${ys.length}` : xs.length} points.`,
     figures,
     tables,
+    notes,
     raw: [{ file, json: j }],
     uses: ['loss.npy', 'accuracy.npy'].map((e) => ({ path: `${file.replace(/\.json$/i, '')}.${e}`, how: 'the same numbers as the JSON' })),
   };

@@ -199,6 +199,28 @@ describe('riverbed report', () => {
     expect(readFileSync(join(dir, 'nan.html'), 'utf8')).toContain(`${cell(line.axes.x.values[3])}<td>NaN</td>`);
   });
 
+  it('a fine grid is drawn thinned, as PNG; the page keeps every number', async () => {
+    const d = join(dir, 'fine');
+    mkdirSync(d);
+    const s = json('all/land/slice.json');
+    const n = 301; // drawn: one point in 3 per axis (101 of 301, endpoints included)
+    const ax = Array.from({ length: n }, (_, i) => -1 + (2 * i) / (n - 1));
+    Object.assign(s, { axes: { x: { ...s.axes.x, values: ax }, y: { ...s.axes.y, values: ax } } });
+    s.loss = ax.map((y) => ax.map((x) => 1 + x * x + 0.5 * y * y));
+    s.accuracy = ax.map((y) => ax.map((x) => 0.9 - 0.2 * (x * x + y * y)));
+    writeFileSync(join(d, 'slice.json'), JSON.stringify(s));
+    ok(await riverbed(dir, 'report', 'fine', '--out', 'fine.html'));
+    const html = readFileSync(join(dir, 'fine.html'), 'utf8');
+    const pngs = [...html.matchAll(/<img src="data:image\/png;base64,([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64'));
+    expect(pngs).toHaveLength(2);
+    for (const p of pngs) expect(p.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(html).not.toContain('data:image/svg+xml');
+    // Every number is in the page's copy of the JSON, the last corner included.
+    expect(html).toContain(String(s.loss[n - 1][n - 1]));
+    expect(html).toContain(`${JSON.stringify(s.accuracy.at(-1))}`.replace(/^\[/, '').replace(/\]$/, ''));
+    expect(html).toContain(`The ${n}×${n} grid is drawn at 101×101 points (one in 3)`);
+  });
+
   describe('bad input: one line naming the file and field, exit 2, nothing written', () => {
     const bad = async (name: string, files: Record<string, string>, code: string, ...parts: string[]) => {
       const d = join(dir, 'bad', name);
