@@ -124,6 +124,7 @@ describe('riverbed unlearn evaluate', () => {
     expect(r.stdout).toMatch(/riverbed unlearn evaluate: X\.npy/);
     for (const m of ['original', 'ga', 'gu', 'retrain']) expect(r.stdout).toMatch(new RegExp(`^  ${m} `, 'm'));
     const j = JSON.parse(readFileSync(at('ev/unlearning.json'), 'utf8'));
+    expect([j.format, j.version]).toEqual(['riverbed.unlearn-evaluation', 1]); // what riverbed report recognises
     expect(j.seeds).toEqual([0, 1]);
     expect(j.manifest.parameters.forget).toBe('class:2');
     expect(j.manifest.inputs.map((i: { path: string }) => i.path)).toEqual(['X.npy', 'Y.npy']);
