@@ -167,6 +167,7 @@ export { RiverValleyProbe, type RiverValleyOptions, type ValleyRecord } from './
 export { runTraining, toDevice, type RunConfig, type RunResult } from './train/run.js';
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';
 export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.js';
+export { SAF_DIRECTIONS, SafState, checkSafConfig, parseSaf, safLossAndGradients, safTerm, type SafBatchResult, type SafConfig, type SafDirection } from './train/saf.js';
 
 // Unlearning (docs/unlearning.md)
 export { parseForgetSpec, resolveForget, forgetInput, type ForgetSpec, type ForgetSplit, type TrainingRows } from './unlearn/forget.js';
