@@ -15,7 +15,7 @@ import { loadModelDescription } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { toDevice } from '../train/run.js';
-import { AUDIT_DEFAULTS, AUDIT_STATES, type AuditState, type Neighbourhood, type StateAuc, auditFeatures, auditNeighbourhood, checkAuditOptions, stateAuc } from '../unlearn/audit.js';
+import { AUDIT_DEFAULTS, AUDIT_STATES, type AuditState, type Neighbourhood, type StateAuc, auditFeatures, auditNeighbourhood, checkAuditOptions, pairAuc, stateAuc } from '../unlearn/audit.js';
 import { forgetInput, parseForgetSpec, resolveForget } from '../unlearn/forget.js';
 import { rocAuc } from '../unlearn/metrics.js';
 import { disposeQuietly, intOption, note, numberOption } from './options.js';
@@ -80,6 +80,11 @@ export interface AuditReport {
   groups: Record<AuditState, GroupSummary>;
   /** Direct AUCs (members positive, lower value = member): retained vs never seen, forgotten vs never seen. */
   direct: { retainedVsUnseen: { loss: number; score: number }; forgottenVsUnseen: { loss: number; score: number } };
+  /**
+   * Cross-validated two-group AUCs (a logistic regression per question): retained vs never seen and
+   * forgotten vs never seen, on the single-point loss features and on every neighbourhood feature.
+   */
+  pairs: { retainedVsUnseen: { point: number; neighbourhood: number }; forgottenVsUnseen: { point: number; neighbourhood: number } };
   /** Cross-validated three-state AUCs: the single-point loss alone, and every neighbourhood feature. */
   states: { point: StateAuc; neighbourhood: StateAuc };
   /** Per forgotten sample: its dataset index and score (mean neighbourhood loss). */
@@ -175,6 +180,8 @@ async function auditCommand(o: AuditCli): Promise<AuditReport> {
     model.dispose();
     const neg = (a: Float64Array) => Array.from(a, (v) => -v);
     const feats = (which: 'point' | 'neighbourhood') => ({ retained: auditFeatures(nb.retained, which), forgotten: auditFeatures(nb.forgotten, which), unseen: auditFeatures(nb.unseen, which) });
+    const pf = feats('point');
+    const nf = feats('neighbourhood');
     const report: AuditReport = {
       format: 'riverbed.audit',
       version: 1,
@@ -187,7 +194,11 @@ async function auditCommand(o: AuditCli): Promise<AuditReport> {
         retainedVsUnseen: { loss: rocAuc(neg(nb.retained.loss), neg(nb.unseen.loss)), score: rocAuc(neg(nb.retained.score), neg(nb.unseen.score)) },
         forgottenVsUnseen: { loss: rocAuc(neg(nb.forgotten.loss), neg(nb.unseen.loss)), score: rocAuc(neg(nb.forgotten.score), neg(nb.unseen.score)) },
       },
-      states: { point: stateAuc(feats('point'), 5, o.seed), neighbourhood: stateAuc(feats('neighbourhood'), 5, o.seed) },
+      pairs: {
+        retainedVsUnseen: { point: pairAuc(pf.retained, pf.unseen, 5, o.seed), neighbourhood: pairAuc(nf.retained, nf.unseen, 5, o.seed) },
+        forgottenVsUnseen: { point: pairAuc(pf.forgotten, pf.unseen, 5, o.seed), neighbourhood: pairAuc(nf.forgotten, nf.unseen, 5, o.seed) },
+      },
+      states: { point: stateAuc(pf, 5, o.seed), neighbourhood: stateAuc(nf, 5, o.seed) },
       forgottenScores: Array.from(forgotten, (row, i) => ({ index: data.train.indices[row]!, loss: nb.forgotten.loss[i]!, score: nb.forgotten.score[i]! })),
       backend: backend.name,
       seconds: (performance.now() - t0) / 1000,
@@ -219,6 +230,7 @@ function printAudit(r: AuditReport): void {
     }),
     `  AUC (lower loss = member): retained vs never seen ${f(r.direct.retainedVsUnseen.loss)} by the loss, ${f(r.direct.retainedVsUnseen.score)} by the neighbourhood;`,
     `                             forgotten vs never seen ${f(r.direct.forgottenVsUnseen.loss)} by the loss, ${f(r.direct.forgottenVsUnseen.score)} by the neighbourhood`,
+    `  two groups, 5-fold CV logistic AUC (point / neighbourhood): retained vs never seen ${f(r.pairs.retainedVsUnseen.point)} / ${f(r.pairs.retainedVsUnseen.neighbourhood)}, forgotten vs never seen ${f(r.pairs.forgottenVsUnseen.point)} / ${f(r.pairs.forgottenVsUnseen.neighbourhood)}`,
     `  three states, one-vs-rest macro AUC (5-fold CV): single-point loss ${f(r.states.point.macro)}, neighbourhood ${f(r.states.neighbourhood.macro)}`,
     `    per state (point / neighbourhood): ${AUDIT_STATES.map((s) => `${s} ${f(r.states.point.perState[s])} / ${f(r.states.neighbourhood.perState[s])}`).join(', ')}`,
     `  ${r.seconds.toFixed(1)} s`,

@@ -20,10 +20,13 @@
  *     the radii, the mean of (mean Gaussian increase, FGSM increase) — the average neighbour and
  *     the locally worst one weighted alike; lower looks more like a member;
  *   - telling three states apart — retained (trained on and kept), forgotten, never seen — with a
- *     one-vs-rest logistic regression per state on standardised features (the loss enters as ℓ and ℓ²,
- *     so a middle band of losses can be one state), scored by 5-fold
- *     cross-validation, reported as per-state and macro ROC-AUC, once on the single-point loss alone
- *     and once on all neighbourhood features, so the difference is what the neighbourhood adds.
+ *     one-vs-rest logistic regression per state, and one per pair of states, scored by 5-fold
+ *     cross-validation, reported as ROC-AUCs, once on the single-point loss alone and once on all
+ *     neighbourhood features, so the difference is what the neighbourhood adds. Each feature enters
+ *     as its rank r in the pooled samples (label-free, so no leak across folds) as r − ½ and
+ *     (r − ½)²: losses and increases span many decades (10⁻⁶ … 10 on an overfit model), and on raw
+ *     values the few largest decide a linear fit; on ranks the loss alone scores its threshold AUC,
+ *     and the square lets a middle band be a state.
  */
 import type { Backend, Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
@@ -226,18 +229,42 @@ export async function fgsmOffsets(model: Mlp, x: Tensor, labels: Int32Array, par
 }
 
 /**
- * Feature rows of a neighbourhood: the single-point loss (ℓ and ℓ², so that a one-vs-rest
- * logistic regression can pick out a middle band of losses), or that and every statistic.
+ * Feature rows of a neighbourhood: the single-point loss, or that and every statistic (raw values;
+ * the classifiers rank them, `rankFeatures`).
  */
 export function auditFeatures(nb: Neighbourhood, which: 'point' | 'neighbourhood'): number[][] {
   const E = nb.eps.length;
   return Array.from({ length: nb.loss.length }, (_, i) => {
     const l = nb.loss[i]!;
-    if (which === 'point') return [l, l * l];
-    const f = [l, l * l, nb.slope[i]!, nb.score[i]!];
+    if (which === 'point') return [l];
+    const f = [l, nb.slope[i]!, nb.score[i]!];
     for (let e = 0; e < E; e++) f.push(nb.meanIncrease[i * E + e]!, nb.stdIncrease[i * E + e]!, nb.maxIncrease[i * E + e]!, nb.fgsmIncrease[i * E + e]!);
     return f;
   });
+}
+
+/**
+ * Each column replaced by its pooled rank r ∈ (0, 1) (mid-ranks for ties), entering as r − ½ and
+ * (r − ½)². Uses no labels, so ranking all rows before the cross-validation leaks nothing.
+ */
+export function rankFeatures(X: readonly (readonly number[])[]): number[][] {
+  const n = X.length;
+  const d = X[0]?.length ?? 0;
+  const out = X.map(() => new Array<number>(2 * d));
+  for (let j = 0; j < d; j++) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => X[a]![j]! - X[b]![j]!);
+    for (let s = 0; s < n; ) {
+      let t = s;
+      while (t < n && X[order[t]!]![j] === X[order[s]!]![j]) t++;
+      const r = (s + t) / 2 / n - 0.5; // mid-rank of the tie group, in (−½, ½)
+      for (let u = s; u < t; u++) {
+        out[order[u]!]![2 * j] = r;
+        out[order[u]!]![2 * j + 1] = r * r;
+      }
+      s = t;
+    }
+  }
+  return out;
 }
 
 export const AUDIT_STATES = ['retained', 'forgotten', 'unseen'] as const;
@@ -250,6 +277,40 @@ export interface StateAuc {
   macro: number;
   /** Forgotten vs never seen alone (the question after unlearning), from the same probabilities. */
   forgottenVsUnseen: number;
+}
+
+/**
+ * Cross-validated AUC of telling two groups of feature rows apart (`pos` the positives): a logistic
+ * regression fit on the other folds scores each fold (`folds`-fold, stratified: each group's rows
+ * dealt to the folds by a seeded permutation, so every fit sees the same group proportions). Unlike the three-state classifiers, it asks one question — e.g. forgotten vs never
+ * seen — which stays answerable when a third state looks like one of the two.
+ */
+/** Fold of each row of groups laid end to end: within each group a seeded permutation dealt round-robin. */
+function stratifiedFolds(sizes: readonly number[], folds: number, rng: Rng): Int32Array {
+  const fold = new Int32Array(sizes.reduce((a, v) => a + v, 0));
+  let at = 0;
+  let next = 0;
+  for (const size of sizes) {
+    rng.permutation(size).forEach((row) => (fold[at + row] = next++ % folds));
+    at += size;
+  }
+  return fold;
+}
+
+export function pairAuc(pos: readonly number[][], neg: readonly number[][], folds = 5, seed = 0): number {
+  if (pos.length < folds || neg.length < folds) fail('E_ARG', `each group needs at least ${folds} samples`, { field: '--samples' });
+  const X = rankFeatures([...pos, ...neg]);
+  const y = X.map((_, i) => (i < pos.length ? 1 : 0));
+  const n = X.length;
+  const fold = stratifiedFolds([pos.length, neg.length], folds, Rng.derive(seed, 'audit/pair-folds'));
+  const prob = new Float64Array(n);
+  for (let f = 0; f < folds; f++) {
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (fold[i] !== f) rows.push(i);
+    const clf = fitLogistic(rows.map((i) => X[i]!), rows.map((i) => y[i]!));
+    for (let i = 0; i < n; i++) if (fold[i] === f) prob[i] = clf.predict(X[i]!);
+  }
+  return rocAuc(prob.subarray(0, pos.length), prob.subarray(pos.length));
 }
 
 /**
@@ -267,16 +328,15 @@ export function stateAuc(features: Record<AuditState, number[][]>, folds = 5, se
   });
   const n = X.length;
   if (AUDIT_STATES.some((s) => features[s].length < folds)) fail('E_ARG', `each state needs at least ${folds} samples`, { field: '--samples' });
-  const fold = new Int32Array(n);
-  const perm = Rng.derive(seed, 'audit/folds').permutation(n);
-  perm.forEach((row, i) => (fold[row] = i % folds));
+  const R = rankFeatures(X);
+  const fold = stratifiedFolds(AUDIT_STATES.map((s) => features[s].length), folds, Rng.derive(seed, 'audit/folds'));
   const prob = AUDIT_STATES.map(() => new Float64Array(n));
   for (let f = 0; f < folds; f++) {
     const trainRows: number[] = [];
     for (let i = 0; i < n; i++) if (fold[i] !== f) trainRows.push(i);
     AUDIT_STATES.forEach((_, c) => {
-      const clf = fitLogistic(trainRows.map((i) => X[i]!), trainRows.map((i) => (y[i] === c ? 1 : 0)));
-      for (let i = 0; i < n; i++) if (fold[i] === f) prob[c]![i] = clf.predict(X[i]!);
+      const clf = fitLogistic(trainRows.map((i) => R[i]!), trainRows.map((i) => (y[i] === c ? 1 : 0)));
+      for (let i = 0; i < n; i++) if (fold[i] === f) prob[c]![i] = clf.predict(R[i]!);
     });
   }
   const perState = {} as Record<AuditState, number>;

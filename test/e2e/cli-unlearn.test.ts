@@ -154,6 +154,8 @@ describe('riverbed audit', () => {
     expect(j.forgottenScores).toHaveLength(20);
     expect(j.manifest.parameters.eps).toEqual([0.5, 1]);
     expect(r.stdout).toMatch(/FGSM increase at each ε/);
+    expect(r.stdout).toMatch(/two groups, 5-fold CV logistic AUC \(point \/ neighbourhood\): retained vs never seen 0\.\d{3} \/ 0\.\d{3}, forgotten vs never seen 0\.\d{3} \/ 0\.\d{3}/);
+    for (const k of ['retainedVsUnseen', 'forgottenVsUnseen']) for (const w of ['point', 'neighbourhood']) expect(j.pairs[k][w]).toBeGreaterThanOrEqual(0);
     for (const s of ['retained', 'forgotten', 'unseen']) expect(j.groups[s].fgsmIncrease).toHaveLength(2);
     for (const k of ['retainedVsUnseen', 'forgottenVsUnseen']) expect(j.direct[k].loss).toBeGreaterThanOrEqual(0);
   });
