@@ -129,11 +129,13 @@ export class TrainProbes {
 
   /**
    * The steps in (from, to] after which `measure` must run besides the multiples of `intervals`
-   * (train()'s probeAt): m − 1 for each measured step m of a ghosts probe.
+   * (train()'s probeAt): m − 1 for each measured step m of a ghosts probe, unless a multiple of an
+   * interval already brings it (ghosts:every=1 needs no list at all).
    */
   probeAt(from: number, to: number): number[] {
     const out = new Set<number>();
-    for (const e of this.beforeIntervals) for (let m = (Math.floor(from / e) + 1) * e; m <= to; m += e) if (m - 1 > from) out.add(m - 1);
+    const covered = (t: number) => this.intervals.some((e) => t % e === 0);
+    for (const e of this.beforeIntervals) for (let m = (Math.floor(from / e) + 1) * e; m <= to; m += e) if (m - 1 > from && !covered(m - 1)) out.add(m - 1);
     return [...out].sort((a, b) => a - b);
   }
 

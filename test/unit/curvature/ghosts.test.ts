@@ -177,6 +177,10 @@ for (const be of backends) {
           expect(probes.beforeIntervals).toEqual([3]);
           expect(probes.probeAt(0, 10)).toEqual([2, 5, 8]);
           expect(probes.probeAt(5, 10)).toEqual([8]);
+          // Steps another probe's interval brings are not listed again; every=1 lists none.
+          const both = new TrainProbes(model, { x: X, labels: L }, labels, [parseProbe('ghosts:every=3'), parseProbe('loss:every=4')]);
+          expect(both.probeAt(0, 12)).toEqual([2, 5, 11]);
+          expect(new TrainProbes(model, { x: X, labels: L }, labels, [parseProbe('ghosts:every=1')]).probeAt(0, 10)).toEqual([]);
           expect(await probes.measure(0)).toEqual([]); // no update at step 0
           await train(model, { x: X, labels }, { ...o, fused, probeEvery: probes.intervals, probeAt: probes.probeAt(0, 10), onProbe: async (t) => void (await probes.measure(t)) });
           // 5 steps per epoch, 10 in all: steps 3, 6, 9.
