@@ -15,8 +15,8 @@
  *      (h[perm], target under no_grad, autograd backward) and PyTorch with the hand-written gradient
  *      (no autograd), at 1 and 2 threads; the best peer at each setting is the one compared;
  *  (c) the machine's streaming read bandwidth measured now (the addon's vectorised sum over 256 MiB)
- *      with the same threads: the op must read z, μ, σ, r and write grad and terms at least once,
- *      4·B·(D + 2E + 1) + 4·B·(D + 1) bytes; that over the time is its effective bandwidth.
+ *      with the same threads: the op must read z, μ, σ, r and the pairing and write grad and terms
+ *      at least once, 4·B·(2D + 2E + 3) bytes; that over the time is its effective bandwidth.
  *
  * Rounds alternate riverbed and the peers; minimum times over all rounds are compared (medians are
  * printed too), and the one-thread CPU time of each side — which other processes on a loaded machine

@@ -168,6 +168,13 @@ export { runTraining, toDevice, type RunConfig, type RunResult } from './train/r
 export { TrajectoryRecorder, type TrajectoryManifest } from './train/recorder.js';
 export { accuracy, evaluateSamples, type SampleMetrics } from './train/evaluate.js';
 export { SAF_DIRECTIONS, SafState, checkSafConfig, parseSaf, safLossAndGradients, safTerm, type SafBatchResult, type SafConfig, type SafDirection } from './train/saf.js';
+export {
+  BISIMULATION_DEFAULT_GAMMA,
+  bisimulationLoss,
+  type BisimulationInputs,
+  type BisimulationOptions,
+  type BisimulationResult,
+} from './train/bisimulation.js';
 
 // Unlearning (docs/unlearning.md)
 export { parseForgetSpec, resolveForget, forgetInput, type ForgetSpec, type ForgetSplit, type TrainingRows } from './unlearn/forget.js';
