@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
- * Per-op profile of the issue's MNIST CNN training step on the native backend (issue 12; not a
- * benchmark with a peer, and not run by `npm run bench`: a tool for finding where a step's time
- * goes). The step is the trainer's composed path — gatherRows, Mlp.lossAndGradients, the SGD
- * momentum update — on real MNIST digits, batch 128. Every Backend method is wrapped: native ops
+ * Per-op profile of the issue's MNIST CNN on the native backend (issue 12; not a benchmark with a
+ * peer, and not run by `npm run bench`: a tool for finding where the time goes). CNN_OPS_MODE=train
+ * (default): the trainer's composed step — gatherRows, Mlp.lossAndGradients, the SGD momentum
+ * update — on real MNIST digits, batch 128; CNN_OPS_MODE=hvp: one fresh Hessian-vector product
+ * (CurvatureProduct, forward/backward recomputed) on 256 digits. Every Backend method is wrapped: native ops
  * run synchronously in the call, so the wall time of a call is the op (its output allocation
  * included). Rows are op × first-argument shape, with ms per step (min over rounds of the mean
  * over steps) and the share of the step.
  *
  *   node bench/cnn-ops.mjs                  # 20 steps × 3 rounds, default threads
  *   RIVERBED_THREADS=1 CNN_OPS_STEPS=10 node bench/cnn-ops.mjs
+ *   RIVERBED_THREADS=1 CNN_OPS_MODE=hvp CNN_OPS_STEPS=3 node bench/cnn-ops.mjs
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,10 +29,12 @@ const { parseModelDescription } = await import(dist('model/description.js'));
 const { Mlp } = await import(dist('model/mlp.js'));
 const { loadMnistPart } = await import(dist('data/mnist.js'));
 const { Optimizer, optimizerConfig } = await import(dist('train/optimizer.js'));
+const { CurvatureProduct } = await import(dist('model/hvp.js'));
 
 const STEPS = Number(process.env.CNN_OPS_STEPS ?? 20);
 const ROUNDS = Number(process.env.CNN_OPS_ROUNDS ?? 3);
-const BATCH = 128;
+const HVP = process.env.CNN_OPS_MODE === 'hvp';
+const BATCH = HVP ? 256 : 128;
 
 const be = await createBackend('native');
 const desc = parseModelDescription(JSON.parse(readFileSync(join(root, 'examples/cnn.json'), 'utf8')));
@@ -64,7 +68,16 @@ for (const name of [...OP_NAMES, 'upload', 'uploadInt', 'zeros', 'free']) {
   };
 }
 
+// hvp: one batch, a fixed vector; each "step" is one fresh product.
+const hvpBatch = HVP ? { x: be.gatherRows(x, be.uploadInt(Int32Array.from({ length: BATCH }, (_, i) => i), [BATCH])), labels: be.uploadInt(Int32Array.from(ds.labels.subarray(0, BATCH)), [BATCH]) } : undefined;
+const product = HVP ? new CurvatureProduct(model, [hvpBatch], { kind: 'hessian', cache: false }) : undefined;
+const vec = HVP ? be.upload(Float32Array.from({ length: model.parameterCount }, (_, i) => Math.sin(i)), [model.parameterCount]) : undefined;
+
 function step(s) {
+  if (HVP) {
+    be.free(product.apply(vec));
+    return;
+  }
   const idx = Int32Array.from({ length: BATCH }, (_, i) => s * BATCH + i);
   const idxT = be.uploadInt(idx, [BATCH]);
   const xb = be.gatherRows(x, idxT);
@@ -102,7 +115,7 @@ for (let r = 0; r < ROUNDS; r++) {
 const rows = [...best].sort((a, b) => b[1].cpu - a[1].cpu);
 const sum = (f) => rows.reduce((a, [, v]) => a + v[f], 0);
 console.log(
-  `CNN training step, native ${be.info().threads} thread(s), batch ${BATCH}, best round of ${ROUNDS} × ${STEPS} steps: ` +
+  `CNN ${HVP ? 'HVP (fresh)' : 'training step'}, native ${be.info().threads} thread(s), batch ${BATCH}, best round of ${ROUNDS} × ${STEPS} steps: ` +
     `${bestStep.toFixed(2)} ms wall (ops ${sum('ms').toFixed(2)}), ${bestCpu.toFixed(2)} ms CPU (ops ${sum('cpu').toFixed(2)})`,
 );
 console.log('   wall ms     CPU ms  CPU %  op [first tensor argument]');
