@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { RIVERBED_SH, docsBlocks, runShBlocks } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/checkpoints.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-checkpoints-'));
@@ -16,11 +17,9 @@ describe('docs/checkpoints.md', () => {
 
   it('runs every shell example; the shown listing and error are what riverbed prints', () => {
     requireBuiltCli();
-    const md = readFileSync(join(ROOT, 'docs', 'checkpoints.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const { md, blocks } = docsBlocks('checkpoints.md');
     expect(blocks).toHaveLength(2);
-    const fn = `riverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n`;
-    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${fn}${blocks.join('\n')}`], { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = runShBlocks(blocks, dir, 300_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const listing = /prints\n\n```\n([\s\S]*?)```/.exec(md)![1]!;
     expect(r.stdout).toContain(listing);
@@ -32,7 +31,7 @@ describe('docs/checkpoints.md', () => {
     expect(a.checkpoints.resumedFrom).toBe(join('run', 'checkpoints', 'step-00000025'));
     // The quoted refusal: the same command with another optimizer.
     const quoted = /```\n\s*(riverbed: error \[E_ARG\][^\n]*)\n\s*```/.exec(md)![1]!;
-    const bad = spawnSync('bash', ['-c', `${fn}riverbed train --dataset mnist --train-size 2000 --val-size 500 --hidden 32 --epochs 3 --backend js --resume run/checkpoints/step-00000025`], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const bad = spawnSync('bash', ['-c', `${RIVERBED_SH}riverbed train --dataset mnist --train-size 2000 --val-size 500 --hidden 32 --epochs 3 --backend js --resume run/checkpoints/step-00000025`], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim()).toBe(quoted);
   });

@@ -4,12 +4,12 @@
  * differ); the listing it shows is what riverbed writes, and the numbers it quotes for the example
  * are those of the run.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, runShBlocks } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/probes.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-probes-'));
@@ -17,11 +17,9 @@ describe('docs/probes.md', () => {
 
   it('runs every shell example; the listing, the exceeded steps and the SAF comparison are what riverbed gives', () => {
     requireBuiltCli();
-    const md = readFileSync(join(ROOT, 'docs', 'probes.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const { md, blocks } = docsBlocks('probes.md');
     expect(blocks).toHaveLength(2);
-    const fn = `riverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n`;
-    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${fn}${blocks.join('\n')}`], { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = runShBlocks(blocks, dir, 300_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const listing = /prints\n\n```\n([\s\S]*?)```/.exec(md)![1]!;
     expect(r.stdout).toContain(listing);
