@@ -2,12 +2,12 @@
  * docs/cli-curvature.md must run as written: every ```sh block, in order, in one empty directory
  * where `riverbed` is the built CLI and the package resolves by its name (as after npm install).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, linkPackage, runShBlocks } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/cli-curvature.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-curvature-'));
@@ -15,13 +15,10 @@ describe('docs/cli-curvature.md', () => {
 
   it('runs every shell example and produces the files it names', () => {
     requireBuiltCli();
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(ROOT, join(dir, 'node_modules', 'riverbed'), 'dir');
-    const md = readFileSync(join(ROOT, 'docs', 'cli-curvature.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    linkPackage(dir);
+    const { md, blocks } = docsBlocks('cli-curvature.md');
     expect(blocks.length).toBeGreaterThanOrEqual(4);
-    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
-    const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = runShBlocks(blocks, dir, 180_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     for (const f of ['w.safetensors', 'hv.npy', 'gv.npy', 'report.json', 'spectrum.png', 'spectrum.svg', 'block.json', 'trace.json']) {
       expect(existsSync(join(dir, f)), f).toBe(true);

@@ -2,12 +2,12 @@
  * docs/landscapes.md must run as written: every ```sh block, in order, in one empty directory
  * where `riverbed` is the built CLI; then the files it names exist and say what the page says.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, runShBlocks } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/landscapes.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-landscapes-'));
@@ -15,11 +15,9 @@ describe('docs/landscapes.md', () => {
 
   it('runs every shell example and produces what it says', () => {
     requireBuiltCli();
-    const md = readFileSync(join(ROOT, 'docs', 'landscapes.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const { md, blocks } = docsBlocks('landscapes.md');
     expect(blocks.length).toBeGreaterThanOrEqual(5);
-    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
-    const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', timeout: 600_000, env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = runShBlocks(blocks, dir, 600_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     // The example output's first line, less its backend and timing.
     const shown = /```\n(2-D slice:[^\n]*)/.exec(md)![1]!;

@@ -3,12 +3,12 @@
  * where `riverbed` is the built CLI and the package resolves by its name (as after npm install);
  * the printed example output must be what the command prints, and the values closed forms.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, linkPackage, runShBlocks } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/schedules.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-schedules-'));
@@ -16,13 +16,10 @@ describe('docs/schedules.md', () => {
 
   it('runs every shell example and produces what it says', () => {
     requireBuiltCli();
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(ROOT, join(dir, 'node_modules', 'riverbed'), 'dir');
-    const md = readFileSync(join(ROOT, 'docs', 'schedules.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    linkPackage(dir);
+    const { md, blocks } = docsBlocks('schedules.md');
     expect(blocks.length).toBeGreaterThanOrEqual(5);
-    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
-    const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = runShBlocks(blocks, dir, 180_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
 
     // The example output shown on the page (every line but the elision) is the first command's.

@@ -3,7 +3,7 @@
  * bash script in a directory of the test's, where `riverbed` is the built CLI.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../e2e/cli.js';
 
@@ -14,6 +14,12 @@ export const RIVERBED_SH = `riverbed() { ${JSON.stringify(process.execPath)} ${J
 export function docsBlocks(page: string): { md: string; blocks: string[] } {
   const md = readFileSync(join(ROOT, 'docs', page), 'utf8');
   return { md, blocks: [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!) };
+}
+
+/** Makes `riverbed` resolve by its name in dir (as after npm install), for examples that import it. */
+export function linkPackage(dir: string): void {
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'riverbed'), 'dir');
 }
 
 /** The blocks as one script in cwd (synchronously: for runs well under vitest's RPC timeout). */
