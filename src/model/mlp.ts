@@ -436,7 +436,7 @@ export class Mlp {
   ): { loss: Tensor; grads: Tensor[]; input?: Tensor } {
     const b = this.backend;
     const cache = this.forwardWithCache(x);
-    const { inputs, logits } = cache;
+    const { logits } = cache;
     let ce: { loss: Tensor; grad: Tensor };
     try {
       ce = b.softmaxCrossEntropy(logits, labels);
@@ -445,22 +445,44 @@ export class Mlp {
       throw e;
     }
     b.free(logits);
-    let g: Tensor | undefined;
-    const grads: Tensor[] = new Array(this.params.length);
-    const layers = this.description.layers;
-    // Nothing below the first layer with parameters needs a gradient, unless the input's is asked for.
-    const lowest = input ? 0 : layers.findIndex(hasParameters);
+    let g: Tensor;
     try {
       try {
         g = seed(b, ce.grad);
       } finally {
         b.free(ce.grad);
       }
+    } catch (e) {
+      this.freeCache(cache, false);
+      b.free(ce.loss);
+      throw e;
+    }
+    try {
+      return { loss: ce.loss, ...this.backwardFromLogits(cache, g, params, input) };
+    } catch (e) {
+      b.free(ce.loss);
+      throw e;
+    }
+  }
+
+  /**
+   * Back through the layers from g, the gradient at the logits of a `forwardWithCache` whose logits
+   * the caller has freed: the parameter gradients (parameter order) when `params`, and the input's
+   * gradient when `input`. Takes g and the cache (frees both, or returns g's last step as `input`);
+   * on a throw frees whatever it made.
+   */
+  backwardFromLogits(cache: ForwardCache, g: Tensor, params = true, input = false): { grads: Tensor[]; input?: Tensor } {
+    const b = this.backend;
+    const grads: Tensor[] = new Array(this.params.length);
+    const layers = this.description.layers;
+    // Nothing below the first layer with parameters needs a gradient, unless the input's is asked for.
+    const lowest = input ? 0 : layers.findIndex(hasParameters);
+    try {
       for (let i = layers.length - 1; i >= lowest; i--) {
         const pi = this.paramOf[i];
         if (params && pi) {
           if (pi[1] !== undefined) grads[pi[1]] = this.biasGrad(i, g);
-          grads[pi[0]] = this.weightGrad(i, inputs[i]!, g);
+          grads[pi[0]] = this.weightGrad(i, cache.inputs[i]!, g);
         }
         if (i > lowest || input) {
           const dh = this.inputGrad(i, g, cache);
@@ -470,15 +492,14 @@ export class Mlp {
       }
     } catch (e) {
       for (const t of grads) if (t) b.free(t);
-      if (g) b.free(g);
-      b.free(ce.loss);
+      b.free(g);
       throw e;
     } finally {
       this.freeCache(cache, false);
     }
-    if (input) return { loss: ce.loss, grads, input: g };
+    if (input) return { grads, input: g };
     b.free(g);
-    return { loss: ce.loss, grads };
+    return { grads };
   }
 
   /** Frees the parameter tensors; the model is unusable afterwards. */

@@ -27,7 +27,6 @@
  */
 import type { Tensor } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { hasParameters } from '../model/description.js';
 import type { Mlp } from '../model/mlp.js';
 
 export type SafDirection = 'current-recorded' | 'recorded-current';
@@ -144,7 +143,7 @@ export async function safLossAndGradients(
   const b = model.backend;
   const batch = x.shape[0]!;
   const cache = model.forwardWithCache(x);
-  const { inputs, logits } = cache;
+  const { logits } = cache;
   let ce: { loss: Tensor; grad: Tensor };
   let z: Float32Array;
   try {
@@ -170,12 +169,9 @@ export async function safLossAndGradients(
     klSum += t.kl;
     for (let c = 0; c < C; c++) term[i * C + c] = t.grad[c]! / batch;
   }
-  const grads: Tensor[] = new Array(model.params.length);
-  const layers = model.description.layers;
-  const lowest = layers.findIndex(hasParameters);
   let g: Tensor | undefined;
   try {
-    // As Mlp.lossAndGradients: the mean's gradient at the logits, then back through the layers.
+    // As Mlp.lossAndGradients: the mean's gradient at the logits (plus the term), then back through the layers.
     g = b.scale(1 / batch, ce.grad);
     if (active > 0) {
       const tt = b.upload(term, [batch, C]);
@@ -184,29 +180,21 @@ export async function safLossAndGradients(
       b.free(g);
       g = sum;
     }
-    for (let i = layers.length - 1; i >= lowest; i--) {
-      const pi = model.paramOf[i];
-      if (pi) {
-        if (pi[1] !== undefined) grads[pi[1]] = model.biasGrad(i, g);
-        grads[pi[0]] = model.weightGrad(i, inputs[i]!, g);
-      }
-      if (i > lowest) {
-        const dh = model.inputGrad(i, g, cache);
-        b.free(g);
-        g = dh;
-      }
-    }
   } catch (e) {
-    for (const t of grads) if (t) b.free(t);
     if (g) b.free(g);
     b.free(ce.loss);
+    model.freeCache(cache, false);
     throw e;
   } finally {
     b.free(ce.grad);
-    model.freeCache(cache, false);
   }
-  b.free(g);
-  return { loss: ce.loss, grads, logq, kl: active > 0 ? klSum / active : undefined };
+  try {
+    const { grads } = model.backwardFromLogits(cache, g);
+    return { loss: ce.loss, grads, logq, kl: active > 0 ? klSum / active : undefined };
+  } catch (e) {
+    b.free(ce.loss);
+    throw e;
+  }
 }
 
 /** A stamp no epoch − E equals. */
