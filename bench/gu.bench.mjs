@@ -23,7 +23,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TORCH_PY, cpuMs, dist, firstError, loadLine, machine, median, peerEnv, probeTorch, requireDist, root, runPeer, writeResults } from './lib.mjs';
+import { TORCH_PY, dist, firstError, loadLine, machine, median, peerEnv, probeTorch, requireDist, root, runPeer, timeSync, writeResults } from './lib.mjs';
 
 requireDist('unlearn/gu.js');
 const { createBackend } = await import(dist('backends/select.js'));
@@ -53,26 +53,12 @@ async function time(fn, repeats) {
   }
   return median(ts);
 }
-/** Median and min wall time and min CPU time (this process) of a synchronous fn. */
-function timeCpu(fn, repeats) {
-  fn();
-  const wall = [];
-  const cpu = [];
-  for (let i = 0; i < repeats; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    fn();
-    wall.push(performance.now() - t0);
-    cpu.push(cpuMs(c0));
-  }
-  return { median_ms: median(wall), min_ms: Math.min(...wall), cpu_min_ms: Math.min(...cpu) };
-}
 
 // ---- (a) native, in a child: the stream read and the projection on the threads the parent set ----
 if (process.argv[2] === '--projection-child') {
   const be = await createBackend('native');
   const big = uniform(64 * 2 ** 20, 1);
-  const stream = timeCpu(() => void nativeSumBandwidth(big), 10);
+  const stream = timeSync(() => void nativeSumBandwidth(big), { warmup: 1, repeats: 10 });
   const streamBytes = big.length * 4;
   const out = { threads: be.info().threads, stream: { ...stream, GBs: streamBytes / stream.min_ms / 1e6, cpuGBs: streamBytes / stream.cpu_min_ms / 1e6 }, k: {} };
   const g = be.upload(uniform(P, 2), [P]);
@@ -80,7 +66,7 @@ if (process.argv[2] === '--projection-child') {
   for (const k of [8, 16, 32]) {
     const basis = be.upload(uniform(k * P, 4 + k), [k, P]);
     for (const weighted of [false, true]) {
-      const t = timeCpu(() => be.free(be.guProject(g, basis, weighted ? h : undefined, 0, k)), REPEATS);
+      const t = timeSync(() => be.free(be.guProject(g, basis, weighted ? h : undefined, 0, k)), { warmup: 1, repeats: REPEATS });
       const bytes = (2 * k + 3 + (weighted ? 1 : 0)) * 4 * P;
       out.k[`k${k}${weighted ? '-metric' : ''}`] = { ...t, bytes, GBs: bytes / t.min_ms / 1e6, cpuGBs: bytes / t.cpu_min_ms / 1e6, ofStream: bytes / t.min_ms / 1e6 / out.stream.GBs, cpuOfStream: bytes / t.cpu_min_ms / 1e6 / out.stream.cpuGBs };
     }
