@@ -30,7 +30,7 @@ import { optimizerOverrides } from './optimizer-options.js';
 import { disposeQuietly, progressBar } from './options.js';
 import { requireTrainingFits } from './resources.js';
 import { SCHEDULE_FLAGS, scheduleFromOptions } from './schedule-options.js';
-import { type TrainCliOptions, checkModel, loadData } from './train.js';
+import { type TrainCliOptions, checkModel, loadData, trainInputs } from './train.js';
 import { probeBatch } from './train-probes.js';
 
 export interface BranchCliOptions {
@@ -84,12 +84,7 @@ function outputs(o: TrainCliOptions, plan: readonly Pick<BranchPlan, 'fraction' 
   if (withCheckpoints) for (const s of new Set(plan.map((p) => p.start))) for (const f of CHECKPOINT_FILES) files.push(join('main', checkpointPath(s), f));
   if (o.valleyEvery !== undefined) files.push(VALLEY_FILE, ...VALLEY_PLOTS.flatMap((p) => [`${p.file}.svg`, `${p.file}.png`]));
   checkOutputPlan({
-    inputs: [
-      { flag: '--model', path: o.model },
-      { flag: '--inputs', path: o.inputs },
-      { flag: '--labels', path: o.labels },
-      { flag: '--init', path: o.init },
-    ],
+    inputs: trainInputs(o),
     dirs: [{ flag: '--run', path: o.run, files, guard: { what: 'a branching run', force: o.force === true } }],
   });
 }

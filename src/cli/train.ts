@@ -22,7 +22,7 @@ import { collectProbe, exceededSteps, makeProbes, probeBatch, probeFiles, probeS
 import { type ProbeSpec, representationLayer } from '../curvature/train-probes.js';
 import { type CheckpointRun, CheckpointWriter, dataDigest, loadResume } from '../train/checkpoint.js';
 import { type SafConfig, parseSaf } from '../train/saf.js';
-import type { PlanDir } from '../io/output-plan.js';
+import type { PlanDir, PlanInput } from '../io/output-plan.js';
 import { type RunConfig, type RunHooks, runTraining, toDevice } from '../train/run.js';
 import { type ScheduleConfig, compileSchedule } from '../train/schedule.js';
 import { RECORD_FILES } from '../train/recorder.js';
@@ -375,17 +375,21 @@ function onlineCldHooks(o: TrainCliOptions, data: Loaded, cfg: RunConfig): { cld
   };
 }
 
+/** The files a training run reads (for the output rule: none of them may be an output). */
+export function trainInputs(o: TrainCliOptions): PlanInput[] {
+  return [
+    { flag: '--model', path: o.model },
+    { flag: '--inputs', path: o.inputs },
+    { flag: '--labels', path: o.labels },
+    { flag: '--init', path: o.init },
+  ];
+}
+
 /** The output rule (src/io/output-plan.ts) before any work: no output is an input, a special file, unwritable, or an existing run without --force. */
 function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir, probes?: ProbeSpec[]): void {
   const probeDir = rp.runDir ?? o.record;
   checkOutputPlan({
-    inputs: [
-      { flag: '--model', path: o.model },
-      { flag: '--inputs', path: o.inputs },
-      { flag: '--labels', path: o.labels },
-      { flag: '--init', path: o.init },
-      ...resumeInputs(rp),
-    ],
+    inputs: [...trainInputs(o), ...resumeInputs(rp)],
     files: [
       { flag: '--save', path: o.save },
       { flag: '--online-cld', path: o.onlineCld },
