@@ -32,6 +32,10 @@ export interface LinePlot {
 /** A series with at most this many points gets error bars and point marks; longer ones a band. */
 export const BAR_POINTS_MAX = 24;
 
+/** A points-only series' mark, on the plot and in the legend. */
+const EVENT_SHAPE = 'triangle-up';
+const EVENT_SIZE = 90;
+
 /**
  * Categorical palette: Tableau 10 (Vega's `tableau10`), then four dark, distinct hues so that a
  * comparison of up to 14 methods never gives two series the same colour.
@@ -109,7 +113,9 @@ export function lineChartSpec(plot: LinePlot): object {
   const bars = names.filter(isBar);
   const markOnly = plot.series.filter((s) => s.pointsOnly).map((s) => s.name);
   const pointed = names.filter((n) => short.has(n) && !markOnly.includes(n));
-  const inList = (list: string[]) => `indexof(${JSON.stringify(list)}, datum.series) >= 0`;
+  const inList = (list: string[], field = 'datum.series') => `indexof(${JSON.stringify(list)}, ${field}) >= 0`;
+  /** A symbol at each (x, y) of a data set, styled by `style`. */
+  const symbols = (data: string, style: object) => ({ type: 'symbol', from: { data }, encode: { enter: { x: { scale: 'x', field: 'x' }, y: { scale: 'y', field: 'y' }, ...style } } });
   const logX = plot.xScale === 'log';
   const logY = plot.yScale === 'log';
   const xTicks = [...new Set(data.map((r) => r.x))].sort((a, b) => a - b);
@@ -225,7 +231,7 @@ export function lineChartSpec(plot: LinePlot): object {
               labelLimit: 260,
               // A points-only series shows its mark in the legend, the others a stroke.
               ...(markOnly.length > 0
-                ? { encode: { symbols: { update: { shape: { signal: `${inList(markOnly).replace(/datum\.series/g, 'datum.value')} ? 'triangle-up' : 'stroke'` }, size: { signal: `${inList(markOnly).replace(/datum\.series/g, 'datum.value')} ? 90 : 300` } } } } }
+                ? { encode: { symbols: { update: { shape: { signal: `${inList(markOnly, 'datum.value')} ? '${EVENT_SHAPE}' : 'stroke'` }, size: { signal: `${inList(markOnly, 'datum.value')} ? ${EVENT_SIZE} : 300` } } } } }
                 : {}),
             },
           ]
@@ -263,35 +269,8 @@ export function lineChartSpec(plot: LinePlot): object {
           },
         },
       })),
-      {
-        type: 'symbol',
-        from: { data: 'dots' },
-        encode: {
-          enter: {
-            x: { scale: 'x', field: 'x' },
-            y: { scale: 'y', field: 'y' },
-            fill: { value: 'white' },
-            stroke: { scale: 'color', field: 'series' },
-            strokeWidth: { value: 2 },
-            size: { value: 36 },
-          },
-        },
-      },
-      {
-        type: 'symbol',
-        from: { data: 'marksOnly' },
-        encode: {
-          enter: {
-            x: { scale: 'x', field: 'x' },
-            y: { scale: 'y', field: 'y' },
-            shape: { value: 'triangle-up' },
-            fill: { scale: 'color', field: 'series' },
-            stroke: { value: 'white' },
-            strokeWidth: { value: 0.5 },
-            size: { value: 90 },
-          },
-        },
-      },
+      symbols('dots', { fill: { value: 'white' }, stroke: { scale: 'color', field: 'series' }, strokeWidth: { value: 2 }, size: { value: 36 } }),
+      symbols('marksOnly', { shape: { value: EVENT_SHAPE }, fill: { scale: 'color', field: 'series' }, stroke: { value: 'white' }, strokeWidth: { value: 0.5 }, size: { value: EVENT_SIZE } }),
     ],
   };
 }
