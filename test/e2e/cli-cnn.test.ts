@@ -4,9 +4,7 @@
  * the library's products and a dense eigen-solve, `coreset evaluate --model` and `demo --model`,
  * and one-line refusals of models that do not fit the data.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsBackend } from '../../src/backends/js/index.js';
@@ -17,21 +15,7 @@ import { CurvatureProduct } from '../../src/model/hvp.js';
 import { Mlp } from '../../src/model/mlp.js';
 import { jacobiEigen } from '../helpers/dense.js';
 import { randomArray, randomInts } from '../helpers/backends.js';
-
-const CLI = resolve('dist/cli/main.js');
-
-function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectCleanFailure(r: { code: number; stderr: string }, code: string, ...parts: string[]): void {
-  expect(r.code, r.stderr).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`[${code}]`);
-  for (const p of parts) expect(lines[0]).toContain(p);
-}
+import { cliTempDir, expectCleanFailure, riverbed } from '../helpers/cli-run.js';
 
 /** A small CNN on the digits: every layer kind, a few thousand parameters (quick on js). */
 const DIGITS_CNN = {
@@ -67,8 +51,7 @@ const N = 12;
 
 let dir: string;
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-cnn-'));
+  dir = cliTempDir('cnn');
   writeFileSync(join(dir, 'digits-cnn.json'), JSON.stringify(DIGITS_CNN));
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(TINY));
   writeNpy(join(dir, 'x4.npy'), randomArray(N * 60, 7, -2, 2), [N, 2, 6, 5]);

@@ -3,33 +3,14 @@
  * summary recomputed from the runs, a run manifest), the plots, the table; bad input is one line,
  * exit 2, nothing written.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-
-const CLI = resolve('dist/cli/main.js');
-/** Async, so the test worker's event loop stays free while a run takes a minute (vitest's RPC times out otherwise). */
-function riverbed(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: unknown }).code as number) ?? -1 : 0, stdout, stderr });
-    });
-  });
-}
-function expectCleanFailure(r: { code: number; stderr: string }, code: string, ...parts: string[]): void {
-  expect(r.code, r.stderr).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`[${code}]`);
-  for (const p of parts) expect(lines[0]).toContain(p);
-}
+import { cliTempDir, expectCleanFailure, riverbedAsync as riverbed } from '../helpers/cli-run.js';
 
 let dir: string;
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-continual-'));
+  dir = cliTempDir('continual');
 });
 
 describe('riverbed continual', () => {

@@ -23,21 +23,9 @@ import { JsBackend } from '../../src/backends/js/index.js';
 import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { mlpDescription } from '../../src/model/description.js';
 import { Mlp } from '../../src/model/mlp.js';
+import { type CliRun as Run, riverbedAsyncIn as riverbed } from '../helpers/cli-run.js';
 import { CLI, ROOT, requireBuiltCli } from './cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-/** Async, so the worker's event loop stays free while the CLI runs (vitest's RPC times out otherwise). */
-function riverbed(cwd: string, ...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 2 ** 20, env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) => {
-      done({ code: err ? (((err as { code?: unknown }).code as number) ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
 const ok = (r: Run) => expect(r.code, r.stderr + r.stdout).toBe(0);
 function expectOneLineError(r: Run, code: string, ...parts: string[]): void {
   expect(r.code, r.stderr).toBe(2);

@@ -5,23 +5,14 @@
  * constant-rate run they belong to) to the main branch's final weights; the run directory holds
  * what docs/schedules.md lists; the river-valley files with --valley-every.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeNpy } from '../../src/io/npy.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { Rng } from '../../src/model/rng.js';
 import { backendsUnderTest } from '../helpers/backends.js';
+import { cliTempDir, riverbedIn as riverbed, writeBlobs } from '../helpers/cli-run.js';
 
-const CLI = resolve('dist/cli/main.js');
 const backends = (await backendsUnderTest(['js', 'native'])).filter((b) => !b.skip);
-
-function riverbed(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 async function weights(file: string): Promise<Record<string, number[]>> {
   const c = await readSafetensors(file);
@@ -30,18 +21,8 @@ async function weights(file: string): Promise<Record<string, number[]>> {
 
 let dir: string;
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-branches-'));
-  const n = 230;
-  const r = new Rng(4);
-  const x = new Float32Array(n * 6);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 6; j++) x[i * 6 + j] = (j === y[i] ? 1 : 0) + r.uniform(-1, 1);
-  }
-  writeNpy(join(dir, 'x.npy'), x, [n, 6]);
-  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  dir = cliTempDir('branches');
+  writeBlobs(dir, { n: 230, features: 6, lift: 1, seed: 4 });
 });
 
 // 207 training rows in batches of 20: 11 steps per epoch; --epochs 6 → budgets 2, 3, 6 epochs = 22, 33, 66 steps.

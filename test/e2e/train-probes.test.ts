@@ -6,43 +6,16 @@
  * line, nothing written. `riverbed train --saf`: λ = 0 saves the weights of a plain run byte for
  * byte (js), λ > 0 others, the summary's KL; misuse is one line.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeNpy } from '../../src/io/npy.js';
-import { Rng } from '../../src/model/rng.js';
-import { CLI, requireBuiltCli } from './cli.js';
-
-function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectCleanFailure(r: { code: number; stderr: string }, code: string, ...parts: string[]): void {
-  expect(r.code, r.stderr).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`[${code}]`);
-  for (const p of parts) expect(lines[0]).toContain(p);
-}
+import { cliTempDir, expectCleanFailure, riverbed, writeBlobs } from '../helpers/cli-run.js';
 
 let dir: string;
 let base: string[];
 beforeAll(() => {
-  requireBuiltCli();
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-probes-'));
-  const n = 230;
-  const r = new Rng(4);
-  const x = new Float32Array(n * 6);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 6; j++) x[i * 6 + j] = (j === y[i] ? 2 : 0) + r.uniform(-1, 1);
-  }
-  writeNpy(join(dir, 'x.npy'), x, [n, 6]);
-  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  dir = cliTempDir('probes');
+  writeBlobs(dir, { n: 230, features: 6, lift: 2, seed: 4 });
   // 207 training rows in batches of 20: 11 steps per epoch, 33 in all; sgd at 2.0 overshoots early.
   base = ['train', '--inputs', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--hidden', '8', '--epochs', '3', '--batch-size', '20', '--seed', '3', '--lr', '2', '--json', '--backend', 'js'];
 });

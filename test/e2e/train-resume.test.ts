@@ -5,31 +5,14 @@
  * `--optimizer adagrad|classp` with their flags; a resume from another model, optimizer or data,
  * and the other misuses: one stderr line, exit 2, nothing written or changed.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeNpy } from '../../src/io/npy.js';
-import { Rng } from '../../src/model/rng.js';
 import { backendsUnderTest } from '../helpers/backends.js';
+import { cliTempDir, expectCleanFailure, riverbed, writeBlobs } from '../helpers/cli-run.js';
 
-const CLI = resolve('dist/cli/main.js');
 const backends = await backendsUnderTest();
-
-function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectCleanFailure(r: { code: number; stdout: string; stderr: string }, code: string, ...parts: string[]): void {
-  expect(r.code, r.stderr).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`[${code}]`);
-  for (const p of parts) expect(lines[0]).toContain(p);
-}
 
 /** Every file under dir with its bytes' hash, size and inode (what "nothing changed" means). */
 function tree(dir: string): Record<string, string> {
@@ -48,18 +31,8 @@ function tree(dir: string): Record<string, string> {
 let dir: string;
 let base: string[];
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-resume-'));
-  const n = 230;
-  const r = new Rng(4);
-  const x = new Float32Array(n * 6);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 6; j++) x[i * 6 + j] = (j === y[i] ? 2 : 0) + r.uniform(-1, 1);
-  }
-  writeNpy(join(dir, 'x.npy'), x, [n, 6]);
-  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  dir = cliTempDir('resume');
+  writeBlobs(dir, { n: 230, features: 6, lift: 2, seed: 4 });
   // 207 training rows in batches of 20: 11 steps per epoch, the last of 7 rows; 3 epochs = 33 steps.
   base = ['train', '--inputs', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--hidden', '8', '--epochs', '3', '--batch-size', '20', '--seed', '3', '--json'];
 });

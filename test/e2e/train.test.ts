@@ -1,49 +1,22 @@
 /**
  * `riverbed train` and `riverbed demo` end to end through the built CLI (npm test builds first).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy.js';
-import { Rng } from '../../src/model/rng.js';
-
-const CLI = resolve('dist/cli/main.js');
-
-function riverbed(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+import { cliTempDir, expectCleanFailure, riverbed, writeBlobs } from '../helpers/cli-run.js';
 
 let dir: string;
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  dir = mkdtempSync(join(tmpdir(), 'riverbed-e2e-train-'));
+  dir = cliTempDir('train');
   // Three separable blobs in 4-D.
-  const n = 300;
-  const r = new Rng(1);
-  const x = new Float32Array(n * 4);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 3 : 0) + r.uniform(-0.5, 0.5);
-  }
-  writeNpy(join(dir, 'x.npy'), x, [n, 4]);
-  writeNpy(join(dir, 'y.npy'), y, [n], { dtype: 'i8' });
+  writeBlobs(dir, { n: 300, features: 4, lift: 3, seed: 1, noise: 0.5 });
   writeFileSync(
     join(dir, 'model.json'),
     JSON.stringify({ format: 'riverbed.model', version: 1, layers: [{ type: 'linear', in: 4, out: 8 }, { type: 'gelu' }, { type: 'linear', in: 8, out: 3 }], loss: 'cross_entropy' }),
   );
 });
-
-function expectCleanFailure(r: { code: number; stdout: string; stderr: string }, code: string, ...parts: string[]): void {
-  expect(r.code, r.stderr).toBe(2);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toContain(`[${code}]`);
-  for (const p of parts) expect(lines[0]).toContain(p);
-}
 
 describe('riverbed train', () => {
   it('trains on .npy data, records trajectories and saves weights that load back', () => {
