@@ -14,7 +14,6 @@
  *    beyond the page itself. Without chromium the browser test is skipped with the reason; with
  *    CI=true a missing chromium fails.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,7 +23,8 @@ import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { mlpDescription } from '../../src/model/description.js';
 import { Mlp } from '../../src/model/mlp.js';
 import { type CliRun as Run, riverbedAsyncIn as riverbed } from '../helpers/cli-run.js';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, runShBlocksAsync } from '../helpers/docs-examples.js';
+import { ROOT, requireBuiltCli } from './cli.js';
 
 const ok = (r: Run) => expect(r.code, r.stderr + r.stdout).toBe(0);
 function expectOneLineError(r: Run, code: string, ...parts: string[]): void {
@@ -255,14 +255,12 @@ describe('riverbed report', () => {
 
 describe('docs/report.md', () => {
   it('runs as written and prints what it shows', async () => {
-    const md = readFileSync(join(ROOT, 'docs', 'report.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const { md, blocks } = docsBlocks('report.md');
     expect(blocks.length).toBe(2);
     const d = join(dir, 'docs');
     mkdirSync(d);
-    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
-    const r = await new Promise<Run>((done) => execFile('bash', ['-c', script], { cwd: d, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 2 ** 20, env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) => done({ code: err ? (((err as { code?: unknown }).code as number) ?? -1) : 0, stdout, stderr })));
-    ok(r);
+    const r = await runShBlocksAsync(blocks, d, 600_000);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
     // The printed lines, less the sizes and the absolute path of the default output.
     const shown = /```\n(report of run:[^\n]*)\n(report of land:[^\n]*)\n```/.exec(md)!;
     for (const line of [shown[1]!, shown[2]!]) expect(r.stdout).toContain(line.replace(/ → .*/, ' → '));

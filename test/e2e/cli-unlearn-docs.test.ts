@@ -4,12 +4,12 @@
  * files it says it writes exist and say what they should (retraining without class 3 never predicts
  * a 3; the evaluation has a row per method; the API example prints GU's steps).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, requireBuiltCli } from './cli.js';
+import { docsBlocks, linkPackage, runShBlocksAsync } from '../helpers/docs-examples.js';
+import { requireBuiltCli } from './cli.js';
 
 describe('docs/unlearning.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'riverbed-docs-unlearning-'));
@@ -17,21 +17,11 @@ describe('docs/unlearning.md', () => {
 
   it('runs every shell example and writes what it says', async () => {
     requireBuiltCli();
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(ROOT, join(dir, 'node_modules', 'riverbed'), 'dir');
-    const md = readFileSync(join(ROOT, 'docs', 'unlearning.md'), 'utf8');
-    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    linkPackage(dir);
+    const { blocks } = docsBlocks('unlearning.md');
     expect(blocks.length).toBe(2);
-    const script = `set -euo pipefail\nriverbed() { ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"; }\n${blocks.join('\n')}`;
     // Asynchronous: a blocking spawnSync of minutes starves vitest's worker RPC.
-    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn('bash', ['-c', script], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      p.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    const r = await runShBlocksAsync(blocks, dir, 900_000);
     expect(r.status, r.stderr + r.stdout).toBe(0);
 
     expect(r.stdout).toMatch(/unlearn gu: mnist, forget class 3 \(\d+ samples, \d+ retained\)/);

@@ -2,7 +2,7 @@
  * Running a docs page's examples as written: its ```sh blocks, in order, as one `set -euo pipefail`
  * bash script in a directory of the test's, where `riverbed` is the built CLI.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../e2e/cli.js';
@@ -22,8 +22,28 @@ export function linkPackage(dir: string): void {
   symlinkSync(ROOT, join(dir, 'node_modules', 'riverbed'), 'dir');
 }
 
+export interface ShRun {
+  /** The exit status; null when killed (timeout). */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const script = (blocks: string[]) => `set -euo pipefail\n${RIVERBED_SH}${blocks.join('\n')}`;
+const env = () => ({ ...process.env, FORCE_COLOR: '0' });
+
 /** The blocks as one script in cwd (synchronously: for runs well under vitest's RPC timeout). */
-export function runShBlocks(blocks: string[], cwd: string, timeout: number): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['-c', `set -euo pipefail\n${RIVERBED_SH}${blocks.join('\n')}`], { cwd, encoding: 'utf8', timeout, env: { ...process.env, FORCE_COLOR: '0' } });
+export function runShBlocks(blocks: string[], cwd: string, timeout: number): ShRun {
+  const r = spawnSync('bash', ['-c', script(blocks)], { cwd, encoding: 'utf8', timeout, env: env() });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, awaited: a run of minutes would starve vitest's worker RPC if waited for. */
+export function runShBlocksAsync(blocks: string[], cwd: string, timeout: number): Promise<ShRun> {
+  return new Promise((done) => {
+    execFile('bash', ['-c', script(blocks)], { cwd, encoding: 'utf8', timeout, maxBuffer: 64 * 2 ** 20, env: env() }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      done({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
 }
