@@ -176,7 +176,7 @@ export function lineChartSpec(plot: LinePlot): object {
       },
       legend: { labelFont: FONT, titleFont: FONT, labelFontSize: 11, titleFontSize: 12, symbolStrokeWidth: 2 },
     },
-    title: { text: plot.title },
+    title: { text: titleLines(plot.title, width) },
     data: [
       { name: 'points', values: data },
       { name: 'bars', source: 'points', transform: [{ type: 'filter', expr: inList(bars) }] },
@@ -273,4 +273,25 @@ export function lineChartSpec(plot: LinePlot): object {
       symbols('marksOnly', { shape: { value: EVENT_SHAPE }, fill: { scale: 'color', field: 'series' }, stroke: { value: 'white' }, strokeWidth: { value: 0.5 }, size: { value: EVENT_SIZE } }),
     ],
   };
+}
+
+/**
+ * A title longer than the chart is wide, as lines (Vega draws a string[] as several lines):
+ * otherwise a long model description widens the whole canvas and squeezes the chart into a corner.
+ * Breaks after ", " or before " (" / " — "; a short title stays one string.
+ */
+export function titleLines(title: string, width: number): string | string[] {
+  const maxChars = Math.max(40, Math.floor((width + 160) / 8.5)); // ~8.5 px per character at 15 px bold
+  if (title.length <= maxChars) return title;
+  const pieces = title.split(/(?<=, )|(?= \()|(?= — )/);
+  const lines: string[] = [];
+  let line = '';
+  for (const piece of pieces) {
+    if (line && (line + piece).length > maxChars) {
+      lines.push(line.trimEnd());
+      line = piece.trimStart();
+    } else line += piece;
+  }
+  if (line) lines.push(line.trimEnd());
+  return lines;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RiverbedError } from '../../../src/errors.js';
 import { BAR_POINTS_MAX, lineChartSpec, renderSvg, writePlot, type LinePlot } from '../../../src/plot/index.js';
+import { titleLines } from '../../../src/plot/spec.js';
 
 type AnySpec = Record<string, any>;
 const spec = (p: LinePlot) => lineChartSpec(p) as AnySpec;
@@ -107,5 +108,18 @@ describe('renderSvg / writePlot', () => {
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expect(png.readUInt32BE(16)).toBeGreaterThan(1000); // 2× zoom of a ~600 px wide chart
     expect(readFileSync(out.svg, 'utf8')).toContain('Accuracy vs fraction');
+  });
+});
+
+describe('titleLines', () => {
+  it('keeps a short title whole and breaks a long one at its clauses, losing no text', () => {
+    expect(titleLines('T', 480)).toBe('T');
+    const long = 'fashion-mnist: coreset test accuracy (1x28x28-conv32k3p1(relu)-maxpool2-conv64k3p1(relu)-maxpool2-flatten-128(relu)-10, 3 seeds, mean ± std)';
+    const lines = titleLines(long, 480) as string[];
+    expect(Array.isArray(lines)).toBe(true);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(Math.max(40, Math.floor((480 + 160) / 8.5)) + 60);
+    expect(lines.join(' ').replace(/\s+/g, ' ')).toBe(long.replace(/\s+/g, ' '));
+    expect(lines[0]).toBe('fashion-mnist: coreset test accuracy');
   });
 });
