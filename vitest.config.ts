@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // One event-loop turn after each test: long runs of spawnSync tests otherwise starve vitest's worker RPC.
+    setupFiles: ['test/helpers/yield-between-tests.ts'],
   },
 });
