@@ -16,10 +16,10 @@ import { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { toDevice } from '../train/run.js';
 import { AUDIT_DEFAULTS, AUDIT_STATES, type AuditState, type Neighbourhood, type StateAuc, auditFeatures, auditNeighbourhood, checkAuditOptions, pairAuc, stateAuc } from '../unlearn/audit.js';
-import { forgetInput, parseForgetSpec, resolveForget } from '../unlearn/forget.js';
+import { parseForgetSpec, resolveForget } from '../unlearn/forget.js';
 import { rocAuc } from '../unlearn/metrics.js';
 import { disposeQuietly, intOption, note, numberOption } from './options.js';
-import { type DataCli, addDataOptions, checkModel, loadData } from './unlearn-data.js';
+import { type DataCli, addDataOptions, checkModel, loadData, unlearnInputPaths, unlearnInputs } from './unlearn-data.js';
 
 interface AuditCli extends DataCli {
   model: string;
@@ -133,14 +133,7 @@ async function auditCommand(o: AuditCli): Promise<AuditReport> {
   const spec = parseForgetSpec(o.forget);
   const backendChoice = parseBackendChoice(o.backend);
   checkOutputPlan({
-    inputs: [
-      { flag: '--model', path: o.model },
-      { flag: '--weights', path: o.weights },
-      { flag: '--inputs', path: o.inputs },
-      { flag: '--labels', path: o.labels },
-      { flag: '--forget', path: forgetInput(spec) },
-      { flag: '--reference-samples', path: o.referenceSamples },
-    ],
+    inputs: unlearnInputs(o, spec),
     files: [{ flag: '--out', path: o.out }],
   });
   const desc = await loadModelDescription(o.model);
@@ -207,7 +200,7 @@ async function auditCommand(o: AuditCli): Promise<AuditReport> {
       report.manifest = runManifest({
         backend: backend.name,
         seeds: [o.seed],
-        inputs: [o.model, o.weights, o.inputs, o.labels, forgetInput(spec), o.referenceSamples].filter((p): p is string => p !== undefined),
+        inputs: unlearnInputPaths(o, spec),
         parameters: { dataset: o.dataset ?? null, forget: o.forget, k: o.k, eps, perState: o.perState },
       });
       writeFileAtomic(o.out, JSON.stringify(report, null, 2) + '\n');

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { type Dataset, loadNpyDataset, numClasses, splitDataset } from '../data/dataset.js';
 import { fail } from '../errors.js';
+import type { PlanInput } from '../io/output-plan.js';
 import { type ModelDescription, inputSize, outputSize } from '../model/description.js';
+import { type ForgetSpec, forgetInput } from '../unlearn/forget.js';
 import { intOption, numberOption } from './options.js';
 
 export interface DataCli {
@@ -71,3 +73,23 @@ export function checkModel(desc: ModelDescription, file: string, features: numbe
   if (outputSize(desc) < classes) fail('E_MODEL', `the model has ${outputSize(desc)} outputs but the labels need ${classes} classes`, { file, field: 'layers[-1].out' });
 }
 
+
+/**
+ * The files an unlearning command reads — model, weights, data, forget indices, reference samples —
+ * flagged for the output rule; absent ones are undefined. The run manifests list the same paths.
+ */
+export function unlearnInputs(o: { model?: string; weights?: string; inputs?: string; labels?: string; referenceSamples?: string }, spec: ForgetSpec): PlanInput[] {
+  return [
+    { flag: '--model', path: o.model },
+    { flag: '--weights', path: o.weights },
+    { flag: '--inputs', path: o.inputs },
+    { flag: '--labels', path: o.labels },
+    { flag: '--forget', path: forgetInput(spec) },
+    { flag: '--reference-samples', path: o.referenceSamples },
+  ];
+}
+
+/** The paths of `unlearnInputs` that are given, in order (for a run manifest). */
+export function unlearnInputPaths(o: Parameters<typeof unlearnInputs>[0], spec: ForgetSpec): string[] {
+  return unlearnInputs(o, spec).flatMap((i) => (i.path === undefined ? [] : [i.path]));
+}

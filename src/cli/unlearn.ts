@@ -19,12 +19,12 @@ import { Mlp } from '../model/mlp.js';
 import { renderSvg, svgToPng } from '../plot/index.js';
 import { toDevice } from '../train/run.js';
 import { type EvalSets, type HarnessData, type ModelMetrics, evaluateUnlearning, measure } from '../unlearn/evaluate.js';
-import { type ForgetSpec, forgetInput, parseForgetSpec, resolveForget } from '../unlearn/forget.js';
+import { type ForgetSpec, parseForgetSpec, resolveForget } from '../unlearn/forget.js';
 import { GU_GEOMETRIES, GU_SCOPES, type GuGeometry, type GuScope } from '../unlearn/gu.js';
 import { UNLEARN_METHODS, type UnlearnConfig, type UnlearnMethod, type UnlearnReport, parseUnlearnMethod, unlearn, unlearnConfig } from '../unlearn/methods.js';
 import { formatHarness, harnessPlot } from '../unlearn/report.js';
 import { disposeQuietly, intOption, note, numberOption, progressBar, startOnFirstReport } from './options.js';
-import { type DataCli, addDataOptions, checkModel, loadData } from './unlearn-data.js';
+import { type DataCli, addDataOptions, checkModel, loadData, unlearnInputPaths, unlearnInputs } from './unlearn-data.js';
 
 interface MethodCli extends DataCli {
   model: string;
@@ -166,13 +166,7 @@ async function methodCommand(method: UnlearnMethod, o: MethodCli): Promise<Unlea
   const spec = parseForgetSpec(o.forget);
   const backendChoice = parseBackendChoice(o.backend);
   checkOutputPlan({
-    inputs: [
-      { flag: '--model', path: o.model },
-      { flag: '--weights', path: o.weights },
-      { flag: '--inputs', path: o.inputs },
-      { flag: '--labels', path: o.labels },
-      { flag: '--forget', path: forgetInput(spec) },
-    ],
+    inputs: unlearnInputs(o, spec),
     files: [{ flag: '--out', path: o.out }],
   });
   const desc = await loadModelDescription(o.model);
@@ -324,11 +318,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<Awaited<ReturnTyp
   }
   const backendChoice = parseBackendChoice(o.backend);
   checkOutputPlan({
-    inputs: [
-      { flag: '--inputs', path: o.inputs },
-      { flag: '--labels', path: o.labels },
-      { flag: '--forget', path: forgetInput(spec) },
-    ],
+    inputs: unlearnInputs(o, spec),
     dirs: [{ flag: '--out', path: o.out, files: EVALUATE_FILES }],
   });
   const data = await loadData(o);
@@ -360,7 +350,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<Awaited<ReturnTyp
     ...runManifest({
       backend: result.backend,
       seeds,
-      inputs: [o.inputs, o.labels, forgetInput(spec)].filter((p): p is string => p !== undefined),
+      inputs: unlearnInputPaths(o, spec),
       parameters: {
         dataset: o.dataset ?? null,
         forget: o.forget,
