@@ -267,16 +267,8 @@ if (PARTS.includes('train')) {
   if (torchOk && t1.failed) console.log(`  (d) PyTorch one-thread run failed: ${t1.failed}`);
   if (!rb1.failed) {
     const rc = Math.min(...rb1.epoch_cpu_ms);
-    const gf = flops1 / 1e6 / rc;
     res.singleThreadCpu = { samples: SINGLE_SAMPLES, riverbed_ms: rc, riverbedWall_ms: Math.min(...rb1.epoch_ms) };
-    let line = `  (d) one thread each, CPU time over the first ${SINGLE_SAMPLES} digits: riverbed ${fmt(rc)} (${gf.toFixed(0)} GFLOP/s per CPU second${pct(gf, peak1cpu, '1-thread GEMM peak per CPU second')})`;
-    if (!t1.failed) {
-      res.singleThreadCpu.torch_ms = t1.cpu_min_ms;
-      res.singleThreadCpu.torchVariant = variant(t1.best);
-      res.singleThreadCpu.ratio = t1.cpu_min_ms / rc;
-      line += `, PyTorch (${variant(t1.best)}) ${fmt(t1.cpu_min_ms)} → ${res.singleThreadCpu.ratio.toFixed(2)}×`;
-    }
-    console.log(line);
+    reportSingleThread(res.singleThreadCpu, `over the first ${SINGLE_SAMPLES} digits`, rc, flops1, t1, peak1cpu);
   }
   // Each side at its best of every run, per 10 000 digits (the one-thread runs may cover fewer digits).
   const per10k = (ms, n) => (ms * 10_000) / n;
@@ -341,16 +333,8 @@ if (PARTS.includes('hvp')) {
   if (torchOk && t1.failed) console.log(`  (d) PyTorch one-thread run failed: ${t1.failed}`);
   if (!rb1.failed) {
     const rc = rb1.fresh.cpu_min_ms;
-    const gf = hvpFlops / 1e6 / rc;
     res.singleThreadCpu = { riverbed_ms: rc };
-    let line = `  (d) one thread each, CPU time per product: riverbed ${fmt(rc)} (${gf.toFixed(0)} GFLOP/s per CPU second${pct(gf, peak1cpu, '1-thread GEMM peak per CPU second')})`;
-    if (!t1.failed) {
-      res.singleThreadCpu.torch_ms = t1.cpu_min_ms;
-      res.singleThreadCpu.torchVariant = variant(t1.best);
-      res.singleThreadCpu.ratio = t1.cpu_min_ms / rc;
-      line += `, PyTorch (${variant(t1.best)}) ${fmt(t1.cpu_min_ms)} → ${res.singleThreadCpu.ratio.toFixed(2)}×`;
-    }
-    console.log(line);
+    reportSingleThread(res.singleThreadCpu, 'per product', rc, hvpFlops, t1, peak1cpu);
   }
   const mine = [!rb.failed && { label: `${rb.threads} threads`, ms: rb.fresh.min_ms }, !rb1.failed && { label: '1 thread', ms: rb1.fresh.min_ms }].filter(Boolean);
   const theirs = [...Object.entries(res.torch).map(([k, t]) => ({ label: `${k}, ${variant(t.best)}`, ms: t.min_ms })), !t1.failed && { label: `threads1_openblas1, ${variant(t1.best)}`, ms: t1.min_ms }].filter(Boolean);
@@ -365,3 +349,16 @@ if (PARTS.includes('hvp')) {
 results.loadAtEnd = machine().loadavg;
 console.log(`\nat the end: ${loadLine()}`);
 writeResults('cnn', results);
+
+/** Part (d) of both benches: riverbed's one-thread CPU time against PyTorch's, into `out` and one printed line. */
+function reportSingleThread(out, what, rc, flops, t1, peak1cpu) {
+  const gf = flops / 1e6 / rc;
+  let line = `  (d) one thread each, CPU time ${what}: riverbed ${fmt(rc)} (${gf.toFixed(0)} GFLOP/s per CPU second${pct(gf, peak1cpu, '1-thread GEMM peak per CPU second')})`;
+  if (!t1.failed) {
+    out.torch_ms = t1.cpu_min_ms;
+    out.torchVariant = variant(t1.best);
+    out.ratio = t1.cpu_min_ms / rc;
+    line += `, PyTorch (${variant(t1.best)}) ${fmt(t1.cpu_min_ms)} → ${out.ratio.toFixed(2)}×`;
+  }
+  console.log(line);
+}
