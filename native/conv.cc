@@ -39,6 +39,7 @@
 #include "gemm.h"
 #include "pool.h"
 #include "registry.h"
+#include "transpose.h"
 
 #if RB_X86
 #include <immintrin.h>
@@ -295,31 +296,12 @@ RB_TARGET_AVX512 void transpose_out_avx512(const ConvShape& s, const float* c, c
     for (size_t p0 = 0; p0 < P; p0 += 16) {
       const int pn = (int)std::min<size_t>(16, P - p0);
       const __mmask16 pm = pn == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << pn) - 1u);
-      __m512 r[16], t[16];
+      __m512 r[16];
       for (int i = 0; i < 16; i++) r[i] = i < pn ? _mm512_maskz_loadu_ps(om, c + (p0 + i) * O + o0) : _mm512_setzero_ps();
-      for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-      }
-      for (int k = 0; k < 4; k++) {
-        const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 1]);
-        const __m512d cc = _mm512_castps_pd(t[4 * k + 2]), d = _mm512_castps_pd(t[4 * k + 3]);
-        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, cc));
-        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, cc));
-        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-      }
-      for (int q = 0; q < 4; q++) {
-        const __m512 x0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44), x1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
-        const __m512 x2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44), x3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
-        t[q] = _mm512_shuffle_f32x4(x0, x2, 0x88);
-        t[4 + q] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
-        t[8 + q] = _mm512_shuffle_f32x4(x1, x3, 0x88);
-        t[12 + q] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
-      }
-      // t[i]: column o0 + i of the block, i.e. output channel o0 + i at positions p0..p0+15.
+      transpose16(r);
+      // r[i]: column o0 + i of the block, i.e. output channel o0 + i at positions p0..p0+15.
       for (int i = 0; i < on; i++) {
-        const __m512 v = _mm512_add_ps(t[i], _mm512_set1_ps(bias ? bias[o0 + i] : 0.f));
+        const __m512 v = _mm512_add_ps(r[i], _mm512_set1_ps(bias ? bias[o0 + i] : 0.f));
         _mm512_mask_storeu_ps(yn + (o0 + i) * P + p0, pm, v);
       }
     }
