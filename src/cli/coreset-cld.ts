@@ -22,7 +22,8 @@ import { writeFilesAtomic } from '../io/atomic.js';
 import { runManifest } from '../io/manifest.js';
 import { checkOutputPlan } from '../io/output-plan.js';
 import { type BudgetCliOptions, addBudgetOptions, parseBudgetOptions, requireSelection } from './budget-options.js';
-import { parseInteger } from './numbers.js';
+import { parseInteger, progressEveryFromEnv } from './numbers.js';
+import { progressLines } from './progress-lines.js';
 import { writeSelection } from './coreset-output.js';
 
 export interface CldCommandOptions extends BudgetCliOptions {
@@ -52,8 +53,28 @@ interface Progress {
   stop(): void;
 }
 
+function streamRate(p: StreamProgress): string {
+  const s = Math.max(p.elapsedMs, 1) / 1000;
+  return `${(p.samplesDone / s / 1e6).toFixed(2)} M samples/s, ${(p.bytesRead / s / 1e9).toFixed(2)} GB/s`;
+}
+
 async function makeProgress(total: number): Promise<Progress> {
-  if (!process.stderr.isTTY) return { update: () => {}, stream: () => {}, stop: () => {} };
+  if (!process.stderr.isTTY) {
+    // a log (Slurm, CI): a line now and then while streaming, the only phase that takes long
+    const lines = progressLines('coreset cld', process.stderr, progressEveryFromEnv());
+    let started = false;
+    return {
+      update: () => {},
+      stream: (p) => {
+        if (!started) {
+          started = true;
+          lines.start(p.samples);
+        }
+        lines.update(p.samplesDone, { info: `samples, ${streamRate(p)}` });
+      },
+      stop: () => lines.stop(),
+    };
+  }
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: 'coreset cld [{bar}] {value}/{total} {step}', stream: process.stderr, clearOnComplete: true, hideCursor: true },
@@ -70,9 +91,7 @@ async function makeProgress(total: number): Promise<Progress> {
         streaming = true;
         bar.setTotal(p.samples);
       }
-      const s = Math.max(p.elapsedMs, 1) / 1000;
-      const rate = `${(p.samplesDone / s / 1e6).toFixed(2)} M samples/s, ${(p.bytesRead / s / 1e9).toFixed(2)} GB/s`;
-      bar.update(p.samplesDone, { step: `samples (${rate})` });
+      bar.update(p.samplesDone, { step: `samples (${streamRate(p)})` });
     },
     stop: () => bar.stop(),
   };

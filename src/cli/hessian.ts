@@ -20,7 +20,7 @@ import { renderSvg, svgToPng } from '../plot/index.js';
 import type { Mlp } from '../model/mlp.js';
 import { VERSION } from '../version.js';
 import { curvatureInputs, loadProblem, openModel, requireOption } from './curvature-inputs.js';
-import { intOption, numberOption } from './options.js';
+import { type ProgressBar, intOption, numberOption, progressEveryFromEnv, progressLines } from './options.js';
 import { requireDensityFits, requireErrorBarsFit } from './resources.js';
 
 interface HessianCliOptions {
@@ -147,6 +147,7 @@ export function registerHessian(program: Command): void {
 /** Progress on stderr when it is a terminal: one bar per phase, counting HVPs. */
 class Progress {
   private bar?: SingleBar;
+  private lines?: ProgressBar;
   private total = 0;
   private done = 0;
   constructor(private readonly enabled: boolean) {}
@@ -155,6 +156,11 @@ class Progress {
     if (!this.enabled) return;
     this.total = total;
     this.done = 0;
+    if (!process.stderr.isTTY) {
+      this.lines = progressLines(`${label} (${unit})`, process.stderr, progressEveryFromEnv());
+      this.lines.start(total);
+      return;
+    }
     this.bar = new SingleBar({
       stream: process.stderr,
       format: `${label.padEnd(12)} {bar} {value}/{total} ${unit} | {duration_formatted}`,
@@ -166,14 +172,17 @@ class Progress {
   }
   /** One more HVP (or repeat) in the current phase (a Lanczos run's length is not known ahead: the total grows). */
   tick(): void {
-    if (!this.bar) return;
     const done = ++this.done;
+    this.lines?.update(done);
+    if (!this.bar) return;
     if (done > this.total) this.bar.setTotal((this.total = Math.ceil(done * 1.5)));
     this.bar.update(done);
   }
   stop(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.lines?.stop();
+    this.lines = undefined;
   }
 }
 
@@ -297,7 +306,7 @@ export async function hessianCommand(o: HessianCliOptions): Promise<HessianRepor
   if (density) requireDensityFits({ probes: o.densityProbes, steps: o.densitySteps, points: o.gridPoints, parameters: problem.parameters });
   if (bars) requireErrorBarsFit({ sizes: bars.sizes.length, repeats: bars.repeats, values: topK + bottomK + (asked.trace ? 1 : 0) });
   const { backend, model, reason } = await openModel(problem, files.weights, o.backend);
-  const progress = new Progress(process.stderr.isTTY === true && !o.json);
+  const progress = new Progress(!o.json);
   const t0 = performance.now();
   const data: HostData = { inputs: problem.data.inputs, labels: problem.data.labels, count: problem.data.count, features: problem.data.features };
   const batches = uploadBatches(backend, data, o.batchSize);

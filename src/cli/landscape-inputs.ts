@@ -116,7 +116,7 @@ export async function openModel(d: ModelDescription, weights: string, data: Land
   }
 }
 
-/** A progress bar over points (silent off a terminal or with --json). */
+/** A progress bar over points (plain lines off a terminal, none with --json). */
 export function pointsBar(label: string, o: { json?: boolean }): { start(total: number): void; update(v: number): void; stop(): void } {
   const bar = progressBar(label, o.json);
   return { start: (t) => bar.start(t), update: (v) => bar.update(v), stop: () => bar.stop() };

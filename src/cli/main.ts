@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { checkNativeEnvironment } from '../backends/native/host.js';
 import { RiverbedError } from '../errors.js';
+import { progressEveryFromEnv } from './numbers.js';
 import { VERSION } from '../version.js';
 
 /** Registers a subcommand; `argv` lets a command group load only the member being run. */
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram(argv);
   try {
     checkNativeEnvironment(); // a bad RIVERBED_THREADS/ISA/NATIVE_POOL_MB stops every command, not only those that load the addon
+    progressEveryFromEnv(); // likewise a bad RIVERBED_PROGRESS_EVERY, before an hour of work
     await program.parseAsync(argv);
     return 0;
   } catch (err) {

@@ -28,3 +28,12 @@ export function parseInteger(text: string, field: string, min: number, max = Num
   if (n > max) fail('E_ARG', `"${text}" is too large: expected ${range}`, { field });
   return n;
 }
+
+/** RIVERBED_PROGRESS_EVERY: seconds between progress lines off a terminal (default 60; 0: none). */
+export function progressEveryFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.RIVERBED_PROGRESS_EVERY;
+  if (v === undefined || v === '') return 60;
+  const s = parseDecimal(v, 'RIVERBED_PROGRESS_EVERY', 'a number of seconds ≥ 0 (0: no progress lines off a terminal; default 60)');
+  if (s < 0) fail('E_ARG', `expected a number of seconds ≥ 0, got "${v}"`, { field: 'RIVERBED_PROGRESS_EVERY' });
+  return s;
+}

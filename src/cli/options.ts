@@ -1,14 +1,16 @@
 /**
  * Small helpers every subcommand shares: option parsers that fail with one-line E_ARG errors,
- * a progress bar that stays silent off a terminal, stderr notes, and a backend dispose that
+ * a progress bar (plain lines off a terminal), stderr notes, and a backend dispose that
  * tolerates a second call. Kept apart from the commands so that importing them loads nothing else.
  */
 import { SingleBar } from 'cli-progress';
 import type { Backend } from '../backends/backend.js';
 import { fail } from '../errors.js';
-import { parseDecimal, parseInteger } from './numbers.js';
+import { parseDecimal, parseInteger, progressEveryFromEnv } from './numbers.js';
+import { type ProgressBar, SILENT, progressLines } from './progress-lines.js';
 
-export { parseDecimal, parseInteger } from './numbers.js';
+export { parseDecimal, parseInteger, progressEveryFromEnv } from './numbers.js';
+export { type ProgressBar, progressLines } from './progress-lines.js';
 
 export function intOption(field: string, min = 1): (v: string) => number {
   return (v) => parseInteger(v, field, min);
@@ -21,15 +23,13 @@ export function numberOption(field: string, check: (n: number) => boolean, what:
   };
 }
 
-export interface ProgressBar {
-  start(total: number): void;
-  update(v: number, payload?: Record<string, string>): void;
-  stop(): void;
-}
-
-/** A cli-progress bar on stderr, or a no-op when `quiet` (--json) or stderr is not a terminal (pipes, CI). */
+/**
+ * A cli-progress bar on stderr; off a terminal, a plain line now and then (`progressLines`);
+ * nothing when `quiet` (--json).
+ */
 export function progressBar(label: string, quiet = false): ProgressBar {
-  if (quiet || !process.stderr.isTTY) return { start() {}, update() {}, stop() {} };
+  if (quiet) return SILENT;
+  if (!process.stderr.isTTY) return progressLines(label, process.stderr, progressEveryFromEnv());
   const bar = new SingleBar({
     stream: process.stderr,
     format: `${label.padEnd(16)} {bar} {percentage}% | {value}/{total} | ETA {eta_formatted} {info}`,

@@ -241,6 +241,7 @@ export const CASES: FileSafetyCase[] = [
   { name: 'train --labels .npy with junk after its header dict', setup: junkHeaderLabels, argv: withOption(TRAIN, '--labels', '$D/yj.npy'), names: '$D/yj.npy: header: header is not a .npy header dict: trailing bytes', code: 'E_FORMAT' },
   { name: 'RIVERBED_THREADS=4x', env: { RIVERBED_THREADS: '4x' }, argv: [...baseline('random'), '--out', '$D/sel.json'], names: 'RIVERBED_THREADS: "4x" is not a thread count', code: 'E_ARG' },
   { name: 'RIVERBED_ISA=avx3', env: { RIVERBED_ISA: 'avx3' }, argv: [...HVP, '--out', '$D/hv.npy'], names: 'RIVERBED_ISA', code: 'E_ARG' },
+  { name: 'RIVERBED_PROGRESS_EVERY=soon', env: { RIVERBED_PROGRESS_EVERY: 'soon' }, argv: [...TRAIN, '--save', '$D/w2.safetensors'], names: 'RIVERBED_PROGRESS_EVERY', code: 'E_ARG' },
   { name: 'RIVERBED_NATIVE_POOL_MB=lots', env: { RIVERBED_NATIVE_POOL_MB: 'lots' }, argv: [...TRAIN, '--save', '$D/w2.safetensors'], names: 'RIVERBED_NATIVE_POOL_MB', code: 'E_ARG' },
   { name: 'coreset cld --max-memory 99999999999TB says too large', argv: [...CLD, '--max-memory', '99999999999TB', '--out', '$D/sel.json'], names: '--max-memory: size "99999999999TB" is too large: at most', code: 'E_ARG' },
 
