@@ -57,7 +57,7 @@ const EXCLUDED: [keyof TrainCliOptions, string, string][] = [
   ['checkpointEvery', '--checkpoint-every', 'checkpoints are taken at the branch points'],
   ['probe', '--probe', 'use --valley-every for the river-valley probe'],
   ['save', '--save', 'every branch\'s weights go into --run DIR'],
-  ['saf', '--saf', 'SAF\'s recorded outputs are not kept in the snapshots a branch starts from'],
+  ['saf', '--saf', 'a branching run does not carry SAF into its branches yet (plain --run checkpoints do)'],
 ];
 
 export interface BranchSummary {

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { fail } from '../errors.js';
 import type { PlanDir, PlanInput } from '../io/output-plan.js';
 import { describeModel } from '../model/description.js';
-import { type CheckpointRun, type CheckpointState, CHECKPOINT_FILES, checkSameRun, checkpointPath, checkpointSteps, locateCheckpoint, readCheckpointState, recordRowPath } from '../train/checkpoint.js';
+import { type CheckpointRun, type CheckpointState, checkSameRun, checkpointFiles, checkpointPath, checkpointSteps, locateCheckpoint, readCheckpointState, recordRowPath } from '../train/checkpoint.js';
 import { intOption } from './options.js';
 
 export interface ResumeCliOptions {
@@ -69,7 +69,7 @@ export function runDirPlan(p: ResumePlan, run: CheckpointRun, total: number, per
   if (p.runDir === undefined) return undefined;
   const every = p.every ?? p.from?.state.every ?? perEpoch;
   const start = p.from?.state.step ?? 0;
-  const files = checkpointSteps(start, total, every, p.stopAfter).flatMap((t) => CHECKPOINT_FILES.map((f) => `${checkpointPath(t)}/${f}`));
+  const files = checkpointSteps(start, total, every, p.stopAfter).flatMap((t) => checkpointFiles(run).map((f) => `${checkpointPath(t)}/${f}`));
   if (run.record) {
     const rows = (run.record.init ? 1 : 0) + run.epochs;
     // Rows already in this run directory stay; into another directory the resumed rows are written too.

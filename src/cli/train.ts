@@ -199,7 +199,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   const backendChoice = parseBackendChoice(o.backend);
   if (o.checkpoints !== undefined && o.record === undefined) fail('E_ARG', 'checkpoints go into the run directory: give --record DIR too', { field: '--checkpoints' });
   const rp = resumePlan(o);
-  const saf = o.saf !== undefined ? safOption(o, rp) : undefined;
+  const saf = o.saf !== undefined ? safOption(o) : undefined;
   const probeDir = rp.runDir ?? o.record;
   const probes = probeSpecs(o.probe, probeDir);
   checkOutputs(o, rp, undefined, probes);
@@ -228,6 +228,7 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     model: desc, optimizer, schedule: { ...schedule, totalSteps: stepsPerEpoch(data.train.count, o.batchSize) * o.epochs }, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
     ...(o.record !== undefined ? { record: { init: !!o.recordInit } } : {}),
     ...(probes ? { probes: { specs: probes.map((p) => ({ name: p.name, every: p.every, ...(p.layer !== undefined ? { layer: p.layer } : {}) })), size: Math.min(o.probeSize, data.train.count) } } : {}),
+    ...(saf ? { saf } : {}),
   };
   const rd = runDirPlan(rp, runInfo, runInfo.schedule.totalSteps, stepsPerEpoch(data.train.count, o.batchSize), o.force === true);
   if (rd) checkOutputs(o, rp, rd.dir, probes);
@@ -402,10 +403,9 @@ function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir, prob
   });
 }
 
-/** --saf: parsed and checked against the run before any work (not with checkpoints: its recorded outputs are not in them). */
-function safOption(o: TrainCliOptions, rp: ResumePlan): Required<SafConfig> {
+/** --saf: parsed and checked against the run before any work (checkpoints of --run carry its state: saf.safetensors). */
+function safOption(o: TrainCliOptions): Required<SafConfig> {
   const saf = parseSaf(o.saf!);
-  if (rp.runDir !== undefined) fail('E_ARG', "SAF's recorded outputs are not kept in checkpoints: a run with --saf cannot use --run or --resume", { field: '--saf' });
   if (saf.epochs >= o.epochs) fail('E_ARG', `epochs=${saf.epochs}: the term compares with outputs recorded E epochs earlier, so E must be below --epochs ${o.epochs}`, { field: '--saf' });
   return saf;
 }

@@ -6,12 +6,13 @@
  *                             optimizer.safetensors  the optimizer's state tensors (`0.weight.exp_avg`, …)
  *                             order.npy              int32: this epoch's order of the training rows
  *                             state.json             everything else (written last: a checkpoint without it is incomplete)
+ *                             saf.safetensors        with --saf: SAF's recorded outputs and the epoch that wrote each
  *   record/row-0003.safetensors                      with --record: the recorder's rows, one per recorded checkpoint
  *
  * state.json (format "riverbed.checkpoint", version 1): the step, epoch and position in it, the
  * shuffle stream's state, the epoch's partial loss sum, the finished epochs' losses, classp's moved
- * fractions, how many recorder rows belong to it, and the run it belongs to (model, optimizer,
- * schedule, epochs, batch size, seed, data identity). A resume compares that run with the command's
+ * fractions, how many recorder rows belong to it, SAF's KL sums, and the run it belongs to (model,
+ * optimizer, schedule, SAF settings, epochs, batch size, seed, data identity). A resume compares that run with the command's
  * and refuses any difference before doing anything.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -28,11 +29,19 @@ import type { SampleMetrics } from './evaluate.js';
 import type { OptimizerConfig } from './optimizer.js';
 import type { Checkpoint, TrajectoryRecorder } from './recorder.js';
 import type { ScheduleConfig } from './schedule.js';
+import type { SafConfig, SafSnapshot } from './saf.js';
 import type { TrainResume, TrainSnapshot } from './trainer.js';
 
 export const CHECKPOINT_FORMAT = 'riverbed.checkpoint';
 export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_FILES = ['weights.safetensors', 'optimizer.safetensors', 'order.npy', 'state.json'] as const;
+/** A checkpoint's SAF state, beside the files above in a run with SAF. */
+export const SAF_FILE = 'saf.safetensors';
+
+/** The files of one checkpoint of `run`. */
+export function checkpointFiles(run: Pick<CheckpointRun, 'saf'>): string[] {
+  return run.saf ? [...CHECKPOINT_FILES.slice(0, 3), SAF_FILE, 'state.json'] : [...CHECKPOINT_FILES];
+}
 /** state.json holds a few numbers per step and epoch (classp's fractions); 256 MiB is far beyond any run. */
 const STATE_LIMIT = 256 * 2 ** 20;
 
@@ -49,6 +58,8 @@ export interface CheckpointRun {
   record?: { init: boolean };
   /** With --probe: the probes, their intervals (and layer options) and the probe batch size. */
   probes?: { specs: { name: string; every: number; layer?: number }[]; size: number };
+  /** With --saf: its settings (saf.safetensors holds its state). */
+  saf?: Required<SafConfig>;
 }
 
 /** A probe measurement as checkpoints keep it (curvature/train-probes.ts ProbeRecord). */
@@ -74,6 +85,8 @@ export interface CheckpointState {
   every: number;
   /** With --probe: every measurement up to this step. */
   probes?: ProbeRecordData[];
+  /** With --saf: the running epoch's KL sum and batch count, and the finished epochs' means. */
+  saf?: { klSum: number; klBatches: number; meanKl: number[] };
   run: CheckpointRun;
 }
 
@@ -156,6 +169,7 @@ export class CheckpointWriter {
       recorded: rows,
       every: this.every,
       ...(this.probeRecords ? { probes: this.probeRecords().map((r) => ({ probe: r.probe, step: r.step, values: { ...r.values } })) } : {}),
+      ...(s.saf ? { saf: { klSum: s.saf.klSum, klBatches: s.saf.klBatches, meanKl: s.saf.meanKl } } : {}),
       run: this.run,
     };
     try {
@@ -163,6 +177,7 @@ export class CheckpointWriter {
         { path: join(dir, 'weights.safetensors'), data: encodeSafetensors(await model.toHost(), { format: 'pt', 'riverbed.model': JSON.stringify(model.description), 'riverbed.step': String(s.step) }) },
         { path: join(dir, 'optimizer.safetensors'), data: encodeSafetensors(await s.optimizer.stateToHost(names), { 'riverbed.optimizer': s.optimizer.config.name, 'riverbed.step': String(s.step) }) },
         { path: join(dir, 'order.npy'), data: encodeNpy(s.order, [s.order.length]) },
+        ...(s.saf ? [{ path: join(dir, SAF_FILE), data: encodeSaf(s.saf, this.run.saf!.epochs) }] : []),
       ]);
       writeFileAtomic(join(dir, 'state.json'), JSON.stringify(state) + '\n');
     } catch (e) {
@@ -238,6 +253,10 @@ export function checkSameRun(s: CheckpointState, run: CheckpointRun, dir: string
     const p = (x: CheckpointRun['probes']) => (x ? `${x.specs.map((q) => `${q.name}${q.layer !== undefined ? `:layer=${q.layer}` : ''}:every=${q.every}`).join(' ')} on ${x.size} samples` : 'no probes');
     differ('other probes', p(s.run.probes), p(run.probes));
   }
+  if (j(s.run.saf ?? null) !== j(run.saf ?? null)) {
+    const f = (x: CheckpointRun['saf']) => (x ? `--saf lambda=${x.lambda},epochs=${x.epochs},tau=${x.temperature},direction=${x.direction}` : 'no --saf');
+    differ('another SAF', f(s.run.saf), f(run.saf));
+  }
   if (j(s.run.record ?? null) !== j(run.record ?? null)) {
     const r = (x: CheckpointRun['record']) => (x ? `--record${x.init ? ' --record-init' : ''}` : 'no --record');
     differ('another recording', r(s.run.record), r(run.record));
@@ -270,8 +289,11 @@ export async function loadResume(
     };
     rows.push({ checkpoint: (cp === 'init' ? 'init' : Number(cp)) as Checkpoint, train: metrics('train'), val: metrics('val') });
   }
+  const safFile = join(dir, SAF_FILE);
+  const saf = s.run.saf ? await readSaf(safFile, s) : undefined;
   return {
     resume: {
+      ...(saf ? { saf, safFile } : {}),
       step: s.step,
       epoch: s.epoch,
       position: s.position,
@@ -287,4 +309,35 @@ export async function loadResume(
     rows,
     probes: s.probes ?? [],
   };
+}
+
+/**
+ * SAF's state as saf.safetensors: `outputs` [E, rows, C] (log q at temperature τ, float32) and
+ * `stamp` [E, rows], the epoch that wrote each (slot, row) — float32 (the format riverbed writes),
+ * exact for epochs below 2^24; SAF_NEVER (−2^31, also exact) where nothing was written yet.
+ */
+function encodeSaf(s: SafSnapshot, epochs: number): Uint8Array {
+  const rows = s.stamp.length / epochs;
+  return encodeSafetensors([
+    { name: 'outputs', shape: [epochs, rows, s.outputs.length / s.stamp.length], data: s.outputs },
+    { name: 'stamp', shape: [epochs, rows], data: Float32Array.from(s.stamp) },
+  ]);
+}
+
+async function readSaf(file: string, s: CheckpointState): Promise<SafSnapshot> {
+  const bad = (what: string) => fail('E_FORMAT', what, { file, field: '--resume' });
+  const k = s.saf;
+  if (!k || !Number.isFinite(k.klSum) || !Number.isSafeInteger(k.klBatches) || !Array.isArray(k.meanKl) || !k.meanKl.every((v) => typeof v === 'number')) {
+    bad(`state.json of a run with --saf has no valid saf {klSum, klBatches, meanKl}`);
+  }
+  const c = await readSafetensors(file);
+  const outputs = c.tensors.get('outputs');
+  const stamp = c.tensors.get('stamp');
+  if (!outputs || !stamp) return bad('expected the tensors outputs and stamp');
+  const E = s.run.saf!.epochs;
+  if (stamp.shape.length !== 2 || stamp.shape[0] !== E || outputs.shape.length !== 3 || outputs.shape[0] !== E || outputs.shape[1] !== stamp.shape[1]) {
+    bad(`expected outputs [${E}, rows, classes] and stamp [${E}, rows], got [${outputs.shape.join(', ')}] and [${stamp.shape.join(', ')}]`);
+  }
+  if (!stamp.data.every((v) => Number.isInteger(v))) bad('stamp holds a value that is not an epoch number');
+  return { outputs: outputs.data, stamp: Int32Array.from(stamp.data), klSum: k!.klSum, klBatches: k!.klBatches, meanKl: [...k!.meanKl] };
 }

@@ -198,7 +198,22 @@ export async function safLossAndGradients(
 }
 
 /** A stamp no epoch − E equals. */
-const NEVER = -(2 ** 31);
+export const SAF_NEVER = -(2 ** 31);
+const NEVER = SAF_NEVER;
+
+/**
+ * SafState as a checkpoint keeps it: the recorded outputs [E·rows·C], the epoch that wrote each
+ * (slot, row) [E·rows] (SAF_NEVER: not yet), and the running epoch's KL sum and batch count with
+ * the finished epochs' means — with the weights and optimizer state, all that the rest of the run
+ * reads from SAF, so a resume repeats the run bit for bit.
+ */
+export interface SafSnapshot {
+  outputs: Float32Array;
+  stamp: Int32Array;
+  klSum: number;
+  klBatches: number;
+  meanKl: number[];
+}
 
 /**
  * SAF across a run: the recorded outputs of the last E epochs (E·rows·C float32) and which epoch
@@ -259,6 +274,34 @@ export class SafState {
       this.klBatches++;
     }
     return { loss: r.loss, grads: r.grads };
+  }
+
+  /** A copy of everything the rest of the run reads (see SafSnapshot). */
+  snapshot(): SafSnapshot {
+    return { outputs: this.store.slice(), stamp: this.stamp.slice(), klSum: this.klSum, klBatches: this.klBatches, meanKl: [...this.meanKl] };
+  }
+
+  /**
+   * Continues from `s` taken at 1-based epoch `epoch` of this run: sizes must match this state's,
+   * and every stamp must be an epoch already trained (≤ epoch) in its slot, or SAF_NEVER.
+   */
+  restore(s: SafSnapshot, epoch: number, file?: string): void {
+    const bad = (what: string) => fail('E_FORMAT', `cannot resume SAF: ${what}`, file !== undefined ? { file } : {});
+    if (s.outputs.length !== this.store.length) bad(`${s.outputs.length} recorded outputs, expected ${this.config.epochs} × ${this.rows} × ${this.classes} = ${this.store.length}`);
+    if (s.stamp.length !== this.stamp.length) bad(`${s.stamp.length} stamps, expected ${this.config.epochs} × ${this.rows} = ${this.stamp.length}`);
+    const E = this.config.epochs;
+    for (let k = 0; k < s.stamp.length; k++) {
+      const e = s.stamp[k]!;
+      if (e !== NEVER && !(e >= 1 && e <= epoch && e % E === Math.floor(k / this.rows))) bad(`stamp ${e} in slot ${Math.floor(k / this.rows)} is not an epoch ≤ ${epoch} of that slot`);
+    }
+    for (let i = 0; i < s.outputs.length; i++) if (Number.isNaN(s.outputs[i]!)) bad(`recorded output ${i} is NaN`);
+    if (!(Number.isFinite(s.klSum) && Number.isSafeInteger(s.klBatches) && s.klBatches >= 0)) bad(`KL sum ${s.klSum} over ${s.klBatches} batches`);
+    if (s.meanKl.length !== Math.max(0, epoch - 1 - E) || !s.meanKl.every(Number.isFinite)) bad(`${s.meanKl.length} epoch KL means at epoch ${epoch}, expected ${Math.max(0, epoch - 1 - E)}`);
+    this.store.set(s.outputs);
+    this.stamp.set(s.stamp);
+    this.klSum = s.klSum;
+    this.klBatches = s.klBatches;
+    this.meanKl.splice(0, this.meanKl.length, ...s.meanKl);
   }
 
   /** Closes an epoch's KL mean (epochs with the term only). */

@@ -12,7 +12,7 @@ import { isLinear, isMlpDescription, outputSize } from '../model/description.js'
 import type { Mlp } from '../model/mlp.js';
 import { Rng } from '../model/rng.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
-import { type SafConfig, SafState } from './saf.js';
+import { type SafConfig, type SafSnapshot, SafState } from './saf.js';
 import { type ScheduleConfig, learningRate } from './schedule.js';
 
 export interface TrainSet {
@@ -53,7 +53,7 @@ export interface TrainOptions {
   penalty?: GradientPenalty;
   /**
    * SAF's trajectory term λ·τ²·KL against each sample's output of E epochs earlier (train/saf.ts);
-   * implies the composed path; not with snapshots or a resume (its recorded outputs are not in them).
+   * implies the composed path; snapshots carry its state (TrainSnapshot.saf) and a resume needs it.
    */
   saf?: SafConfig;
   /** Call `onSave` after every `saveEvery` optimizer steps (global count), awaited before the next step. */
@@ -106,6 +106,9 @@ export interface TrainResumeState {
 /** What `resume` takes: a snapshot's position and its optimizer state as `stateToHost` named it. */
 export interface TrainResume extends TrainResumeState {
   optimizerState: ReadonlyMap<string, { data: Float32Array }>;
+  /** With `saf`: its state at the snapshot (a run with SAF resumes only with it), and its file for errors. */
+  saf?: SafSnapshot;
+  safFile?: string;
   /** Named in errors about the state. */
   file?: string;
 }
@@ -113,6 +116,8 @@ export interface TrainResume extends TrainResumeState {
 export interface TrainSnapshot extends TrainResumeState {
   /** The optimizer (its state tensors, `stateToHost`); the weights are the model's. */
   optimizer: Optimizer;
+  /** With `saf`: a copy of its recorded outputs and KL sums. */
+  saf?: SafSnapshot;
 }
 
 export interface TrainResult {
@@ -161,9 +166,10 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
   const updateFraction: number[] = r0 ? [...r0.updateFraction] : [];
   const order = r0 ? Int32Array.from(r0.order) : Int32Array.from(rows);
   const yHost = new Int32Array(o.batchSize);
-  if (o.saf && (r0 || o.onSave)) fail('E_ARG', "SAF's recorded outputs are not kept in snapshots: a run with SAF cannot take snapshots or resume", { field: 'saf' });
   const saf = o.saf ? new SafState(data.x.shape[0]!, outputSize(model.description), o.saf) : undefined;
   if (saf && saf.config.epochs >= o.epochs) fail('E_ARG', `epochs=${saf.config.epochs}: the SAF term compares with outputs recorded E epochs earlier, so E must be below the run's ${o.epochs} epochs`, { field: 'saf' });
+  if (r0 && (saf !== undefined) !== (r0.saf !== undefined)) fail('E_FORMAT', `cannot resume: the snapshot was taken ${r0.saf ? 'with' : 'without'} SAF, this run is ${saf ? 'with' : 'without'} it`, r0.file !== undefined ? { file: r0.file } : {});
+  if (r0?.saf) saf!.restore(r0.saf, r0.epoch, r0.safFile ?? r0.file);
   const fused = o.penalty || saf ? undefined : fusedEpoch(model, opt, data, o, order.length, total, offset);
   const classp = o.optimizer.name === 'classp';
   let stoppedAt: number | undefined;
@@ -174,7 +180,7 @@ export async function train(model: Mlp, data: TrainSet, o: TrainOptions): Promis
     const stopNow = o.stopAfter !== undefined && t >= o.stopAfter;
     if (o.onSave && ((o.saveEvery && t % o.saveEvery === 0) || saveAt.has(t) || stopNow)) {
       if (classp) updateFraction.push(...(await opt.takeUpdateFractions()));
-      await o.onSave({ step: t, epoch, position, order: Int32Array.from(order), rng: rng.state(), lossSum: await lossSum(), epochLoss: [...epochLoss], updateFraction: [...updateFraction], optimizer: opt });
+      await o.onSave({ step: t, epoch, position, order: Int32Array.from(order), rng: rng.state(), lossSum: await lossSum(), epochLoss: [...epochLoss], updateFraction: [...updateFraction], optimizer: opt, ...(saf ? { saf: saf.snapshot() } : {}) });
     }
     if (stopNow) stoppedAt = t;
     return stopNow;

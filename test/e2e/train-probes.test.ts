@@ -4,9 +4,9 @@
  * before a ghosts measurement (where the probe captures θ_{t−1}) and resumed writes the same
  * probes.json as the straight run; other layer options on resume are refused; bad options are one
  * line, nothing written. `riverbed train --saf`: λ = 0 saves the weights of a plain run byte for
- * byte (js), λ > 0 others, the summary's KL; misuse is one line.
+ * byte (js), λ > 0 others, the summary's KL; stopped and resumed = straight; misuse is one line.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliTempDir, expectCleanFailure, riverbed, writeBlobs } from '../helpers/cli-run.js';
@@ -76,7 +76,27 @@ describe('train --saf', () => {
     expect(s.meanKl[0]).toBeGreaterThan(0);
     expectCleanFailure(riverbed(...base, '--saf', 'lambda=1,epochs=3'), 'E_ARG', '--saf', 'E must be below --epochs 3');
     expectCleanFailure(riverbed(...base, '--saf', 'lambda=1'), 'E_ARG', '--saf', 'lambda and epochs are required');
-    expectCleanFailure(riverbed(...base, '--saf', 'lambda=1,epochs=1', '--run', join(dir, 'saf-run')), 'E_ARG', '--saf', 'cannot use --run or --resume');
-    expect(existsSync(join(dir, 'saf-run'))).toBe(false);
+  });
+
+  it('stopped mid-epoch (step 15 of 33) and resumed: the weights of the straight run byte for byte, the same KL; another --saf on resume is refused', () => {
+    const w = (k: string) => join(dir, `saf-${k}.safetensors`);
+    const saf = ['--saf', 'lambda=0.5,epochs=1,tau=2'];
+    const straight = riverbed(...base, ...saf, '--save', w('straight'));
+    expect(straight.code, straight.stderr).toBe(0);
+    const run = join(dir, 'saf-run');
+    const stop = riverbed(...base, ...saf, '--run', run, '--stop-after', '15');
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(existsSync(join(run, 'checkpoints', 'step-00000015', 'saf.safetensors'))).toBe(true);
+    expectCleanFailure(riverbed(...base, '--saf', 'lambda=0.25,epochs=1,tau=2', '--resume', run, '--save', w('other')), 'E_ARG', 'another SAF', 'lambda=0.5');
+    expectCleanFailure(riverbed(...base, '--resume', run, '--save', w('other')), 'E_ARG', 'another SAF', 'no --saf');
+    const damaged = join(dir, 'saf-damaged');
+    cpSync(run, damaged, { recursive: true });
+    writeFileSync(join(damaged, 'checkpoints', 'step-00000015', 'saf.safetensors'), 'not a safetensors file');
+    expectCleanFailure(riverbed(...base, ...saf, '--resume', damaged, '--save', w('other')), 'E_FORMAT', join(damaged, 'checkpoints', 'step-00000015', 'saf.safetensors'));
+    expect(existsSync(w('other'))).toBe(false);
+    const resumed = riverbed(...base, ...saf, '--resume', run, '--save', w('resumed'));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(w('resumed')).equals(readFileSync(w('straight')))).toBe(true);
+    expect(JSON.parse(resumed.stdout).saf).toEqual(JSON.parse(straight.stdout).saf);
   });
 });

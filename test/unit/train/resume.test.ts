@@ -107,6 +107,32 @@ for (const be of backends) {
       });
     }
 
+    it('with SAF (E = 1): resumed from steps 6, 9, 12 and 15 = straight, weights, losses and KL means bit for bit; a snapshot with or without SAF only resumes a run alike', async () => {
+      const b = await be.create();
+      try {
+        const saf = { saf: { lambda: 1, epochs: 1, temperature: 2 } };
+        const straight = await runOnce(b, 'adam', false, saf);
+        const plain = await runOnce(b, 'adam', false);
+        expect(straight.weights).not.toEqual(plain.weights);
+        expect(straight.r.saf!.meanKl).toHaveLength(2);
+        for (const k of [1, 2, 3, 4]) {
+          const from = straight.saves[k]!;
+          expect(from.resume.saf!.outputs).toHaveLength(N * 4);
+          const resumed = await runOnce(b, 'adam', false, saf, from);
+          expect(resumed.weights, `weights after resuming at step ${from.resume.step}`).toEqual(straight.weights);
+          expect(resumed.r.epochLoss).toEqual(straight.r.epochLoss);
+          expect(resumed.r.saf, `KL means after resuming at step ${from.resume.step}`).toEqual(straight.r.saf);
+        }
+        await expect(runOnce(b, 'adam', false, {}, straight.saves[2]!)).rejects.toThrow(/taken with SAF, this run is without it/);
+        await expect(runOnce(b, 'adam', false, saf, plain.saves[2]!)).rejects.toThrow(/taken without SAF, this run is with it/);
+        const stale = structuredClone(straight.saves[1]!);
+        stale.resume.saf!.stamp[0] = 9; // an epoch the run has not reached
+        await expect(runOnce(b, 'adam', false, saf, stale)).rejects.toThrow(/cannot resume SAF: stamp 9/);
+      } finally {
+        b.dispose();
+      }
+    });
+
     it('a resume state that is not this run is refused before any step', async () => {
       const b = await be.create();
       try {
