@@ -218,7 +218,8 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
   });
   if (saf) {
     const outs = saf.epochs * data.train.count * outputSize(desc);
-    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs)`, { buffers: 4 * outs, largestArray: outs }, '--saf', 'use a smaller epochs=E');
+    // With --run each checkpoint takes a copy of them.
+    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs${rp.runDir !== undefined ? ', twice for a checkpoint' : ''})`, { buffers: 4 * outs * (rp.runDir !== undefined ? 2 : 1), largestArray: outs }, '--saf', 'use a smaller epochs=E');
   }
   // What depends on the number of steps (phases that must fit, decay points), before any work.
   compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
