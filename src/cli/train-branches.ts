@@ -17,18 +17,19 @@ import { RiverValleyProbe, type ValleyRecord } from '../curvature/river-valley.j
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
-import { describeModel, loadModelDescription, mlpDescription } from '../model/description.js';
+import { describeModel, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { writePlot } from '../plot/index.js';
 import { type BranchFieldNames, type BranchPlan, type WsdBranchesResult, checkBranchFractions, mainBranchSchedule, planBranches, runWsdBranches, wsdBranchFiles, writeWsdBranches } from '../train/branches.js';
-import { CHECKPOINT_FILES, type CheckpointRun, CheckpointWriter, checkpointPath, dataDigest } from '../train/checkpoint.js';
+import { type CheckpointRun, CheckpointWriter, checkpointFiles, checkpointPath, dataDigest } from '../train/checkpoint.js';
 import { OPTIMIZER_STATE_NAMES, optimizerConfig, parseOptimizer } from '../train/optimizer.js';
+import { type SafConfig, parseSaf } from '../train/saf.js';
 import { toDevice } from '../train/run.js';
 import { compileSchedule } from '../train/schedule.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { optimizerOverrides } from './optimizer-options.js';
 import { disposeQuietly, progressBar } from './options.js';
-import { requireTrainingFits } from './resources.js';
+import { requireFits, requireTrainingFits } from './resources.js';
 import { SCHEDULE_FLAGS, scheduleFromOptions } from './schedule-options.js';
 import { type TrainCliOptions, checkModel, loadData, trainInputs } from './train.js';
 import { probeBatch } from './train-probes.js';
@@ -57,7 +58,6 @@ const EXCLUDED: [keyof TrainCliOptions, string, string][] = [
   ['checkpointEvery', '--checkpoint-every', 'checkpoints are taken at the branch points'],
   ['probe', '--probe', 'use --valley-every for the river-valley probe'],
   ['save', '--save', 'every branch\'s weights go into --run DIR'],
-  ['saf', '--saf', 'a branching run does not carry SAF into its branches yet (plain --run checkpoints do)'],
 ];
 
 export interface BranchSummary {
@@ -72,6 +72,8 @@ export interface BranchSummary {
   epochs: number;
   batchSize: number;
   seed: number;
+  /** With --saf: its settings, on the main branch and every decay branch. */
+  saf?: Required<SafConfig>;
   stepsPerEpoch: number;
   main: { epochs: number; steps: number; val?: { loss: number; accuracy: number }; test?: { loss: number; accuracy: number } };
   branches: (BranchPlan & { val?: { loss: number; accuracy: number }; test?: { loss: number; accuracy: number } })[];
@@ -81,7 +83,8 @@ export interface BranchSummary {
 
 function outputs(o: TrainCliOptions, plan: readonly Pick<BranchPlan, 'fraction' | 'start'>[], withCheckpoints: boolean): void {
   const files = [...wsdBranchFiles(plan as BranchPlan[])];
-  if (withCheckpoints) for (const s of new Set(plan.map((p) => p.start))) for (const f of CHECKPOINT_FILES) files.push(join('main', checkpointPath(s), f));
+  const perCheckpoint = checkpointFiles(o.saf !== undefined ? { saf: parseSaf(o.saf) } : {});
+  if (withCheckpoints) for (const s of new Set(plan.map((p) => p.start))) for (const f of perCheckpoint) files.push(join('main', checkpointPath(s), f));
   if (o.valleyEvery !== undefined) files.push(VALLEY_FILE, ...VALLEY_PLOTS.flatMap((p) => [`${p.file}.svg`, `${p.file}.png`]));
   checkOutputPlan({
     inputs: trainInputs(o),
@@ -109,12 +112,22 @@ export async function branchCommand(o: TrainCliOptions): Promise<BranchSummary> 
   });
   const perEpoch = stepsPerEpoch(data.train.count, o.batchSize);
   const plan = planBranches(o.branchAt!, o.epochs, perEpoch, optimizer.lr, schedule, NAMES);
+  const saf = o.saf !== undefined ? parseSaf(o.saf) : undefined;
+  if (saf) {
+    const least = Math.min(...plan.map((p) => p.epochs));
+    if (saf.epochs >= least) fail('E_ARG', `epochs=${saf.epochs}: the term compares with outputs recorded E epochs earlier, so E must be below the smallest budget's ${least} epochs`, { field: '--saf' });
+    // The live state, and a copy in the snapshot at each branch point.
+    const outs = saf.epochs * data.train.count * outputSize(desc);
+    const copies = 1 + new Set(plan.map((p) => p.start)).size;
+    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs, ${copies} copies: the run and its branch points)`, { buffers: 4 * outs * copies, largestArray: outs }, '--saf', 'use a smaller epochs=E');
+  }
   outputs(o, plan, true);
   const runDir = o.run;
   const mainSteps = plan.at(-1)!.steps;
   const runInfo: CheckpointRun = {
     dataset: { name: data.datasetName, train: data.train.count, features, digest: dataDigest(data.train.indices, data.train.labels) },
     model: desc, optimizer, schedule: { ...mainBranchSchedule(schedule), totalSteps: mainSteps }, epochs: plan.at(-1)!.epochs, batchSize: o.batchSize, seed: o.seed,
+    ...(saf ? { saf } : {}),
   };
 
   const { backend } = await selectBackend(backendChoice);
@@ -134,7 +147,7 @@ export async function branchCommand(o: TrainCliOptions): Promise<BranchSummary> 
         model,
         { x: train.x, labels: train.labels },
         { eval: val, val, test },
-        { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, branchAt: o.branchAt!, evalEvery: o.evalEvery ?? 50 },
+        { epochs: o.epochs, batchSize: o.batchSize, optimizer, schedule, seed: o.seed, branchAt: o.branchAt!, evalEvery: o.evalEvery ?? 50, ...(saf ? { saf } : {}) },
         {
           onBranchPoint: async (s, m) => void (await writer.write(m, s)),
           watch: pb
@@ -155,7 +168,7 @@ export async function branchCommand(o: TrainCliOptions): Promise<BranchSummary> 
     } finally {
       bar.stop();
     }
-    const info = { dataset: data.datasetName, backend: backend.name, model: desc, optimizer, schedule: compileSchedule(optimizer.lr, mainSteps, schedule).config, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, branchAt: o.branchAt };
+    const info = { dataset: data.datasetName, backend: backend.name, model: desc, optimizer, schedule: compileSchedule(optimizer.lr, mainSteps, schedule).config, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, branchAt: o.branchAt, ...(saf ? { saf } : {}) };
     await writeWsdBranches(runDir, r, info, { 'riverbed.model': JSON.stringify(desc), 'riverbed.dataset': data.datasetName, 'riverbed.seed': String(o.seed) });
     let valley: BranchSummary['valley'];
     if (pb) {
@@ -181,6 +194,7 @@ export async function branchCommand(o: TrainCliOptions): Promise<BranchSummary> 
       epochs: o.epochs,
       batchSize: o.batchSize,
       seed: o.seed,
+      ...(saf ? { saf } : {}),
       stepsPerEpoch: perEpoch,
       main: { epochs: r.main.epochs, steps: r.main.steps, ...fin(r.main) },
       branches: r.branches.map((b) => ({ fraction: b.fraction, epochs: b.epochs, steps: b.steps, decaySteps: b.decaySteps, start: b.start, ...fin(b) })),
@@ -218,6 +232,7 @@ export function printBranchSummary(s: BranchSummary): void {
     `main        ${s.main.epochs} epochs = ${s.main.steps} steps at the constant rate: ${fin(s.main)}`,
     ...s.branches.map((b) => `branch ${String(b.fraction).padEnd(5)} ${b.epochs} epoch${b.epochs === 1 ? '' : 's'} = ${b.steps} steps, decay ${b.start}–${b.steps - 1}: ${fin(b)}`),
   ];
+  if (s.saf) lines.push(`saf         λ ${s.saf.lambda}, E ${s.saf.epochs}, τ ${s.saf.temperature}, ${s.saf.direction} on every branch`);
   if (s.valley) lines.push(`valley      ${s.valley.measurements} measurements every ${s.valley.every} steps in ${s.valley.file}`);
   lines.push(`run         ${s.run}/branches.json, ${s.run}/losses.png (${s.seconds.toFixed(1)} s)`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -30,6 +30,7 @@ import { Mlp } from '../model/mlp.js';
 import { type LinePlot, writePlot } from '../plot/index.js';
 import { accuracy, evaluateSamples, meanLoss } from './evaluate.js';
 import type { OptimizerConfig } from './optimizer.js';
+import { type SafConfig, checkSafConfig } from './saf.js';
 import { type ScheduleConfig, type ScheduleFieldNames, compileSchedule } from './schedule.js';
 import { type TrainOptions, type TrainResult, type TrainResume, type TrainSet, type TrainSnapshot, stepsPerEpoch, train } from './trainer.js';
 
@@ -186,6 +187,8 @@ export interface WsdBranchConfig {
   fused?: boolean;
   /** Evaluation of `sets.eval` every this many steps (default 50). */
   evalEvery?: number;
+  /** SAF on every branch (train/saf.ts): the snapshots at the branch points carry its state. */
+  saf?: SafConfig;
 }
 
 export interface WsdBranchHooks {
@@ -239,6 +242,8 @@ export async function runWsdBranches(
   const perEpoch = stepsPerEpoch(n, cfg.batchSize);
   const plan = planBranches(cfg.branchAt, cfg.epochs, perEpoch, cfg.optimizer.lr, cfg.schedule);
   const mainEpochs = plan.at(-1)!.epochs;
+  const least = Math.min(...plan.map((p) => p.epochs));
+  if (cfg.saf && checkSafConfig(cfg.saf).epochs >= least) fail('E_ARG', `epochs=${cfg.saf.epochs}: the SAF term compares with outputs recorded E epochs earlier, so E must be below the smallest budget's ${least} epochs`, { field: 'saf' });
   const mainSteps = mainEpochs * perEpoch;
   const all = mainSteps + plan.reduce((s, p) => s + p.decaySteps, 0);
   let done = 0;
@@ -251,7 +256,7 @@ export async function runWsdBranches(
     };
     return { val: await one(sets.val), test: await one(sets.test) };
   };
-  const base = { batchSize: cfg.batchSize, optimizer: cfg.optimizer, seed: cfg.seed, fused: cfg.fused };
+  const base = { batchSize: cfg.batchSize, optimizer: cfg.optimizer, seed: cfg.seed, fused: cfg.fused, ...(cfg.saf ? { saf: cfg.saf } : {}) };
 
   // The main branch, with a snapshot at every branch point (several branches may share one).
   const saved = new Map<number, Saved>();

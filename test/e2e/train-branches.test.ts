@@ -3,7 +3,8 @@
  * equal a plain `riverbed train --schedule wsd --epochs E_b` run's (the independent truth) on js
  * and native; the main branch's checkpoints at the branch points resume (`--resume`, as the
  * constant-rate run they belong to) to the main branch's final weights; the run directory holds
- * what docs/schedules.md lists; the river-valley files with --valley-every.
+ * what docs/schedules.md lists; the river-valley files with --valley-every; with --saf a branch equals
+ * the plain run with the same --saf.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,3 +82,21 @@ for (const be of backends) {
     });
   });
 }
+
+describe('train --branch-at with --saf (js)', () => {
+  it('a branch = the plain wsd run with the same --saf; the branch-point checkpoints carry saf.safetensors; E not below the smallest budget is one line', async () => {
+    const saf = ['--saf', 'lambda=0.5,epochs=1,tau=2'];
+    const r = riverbed(dir, 'train', ...COMMON, ...saf, '--backend', 'js', '--epochs', '4', '--schedule', 'wsd', '--branch-at', '0.5,1', '--run', 'run-saf', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).saf).toEqual({ lambda: 0.5, epochs: 1, temperature: 2, direction: 'current-recorded' });
+    const p = riverbed(dir, 'train', ...COMMON, ...saf, '--backend', 'js', '--epochs', '2', '--schedule', 'wsd', '--save', 'plain-saf-2.safetensors', '--json');
+    expect(p.code, p.stderr).toBe(0);
+    expect(await weights(join(dir, 'run-saf', 'branch-0.5', 'weights.safetensors'))).toEqual(await weights(join(dir, 'plain-saf-2.safetensors')));
+    const cps = readdirSync(join(dir, 'run-saf', 'main', 'checkpoints'));
+    for (const c of cps) expect(readdirSync(join(dir, 'run-saf', 'main', 'checkpoints', c))).toContain('saf.safetensors');
+    const bad = riverbed(dir, 'train', ...COMMON, '--saf', 'lambda=0.5,epochs=2', '--backend', 'js', '--epochs', '4', '--schedule', 'wsd', '--branch-at', '0.5,1', '--run', 'run-saf-bad');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain("--saf: epochs=2: the term compares with outputs recorded E epochs earlier, so E must be below the smallest budget's 2 epochs");
+  });
+});

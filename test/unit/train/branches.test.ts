@@ -90,6 +90,34 @@ describe('a branch without decay (F = 0)', () => {
 
 for (const be of backends) {
   describe.skipIf(!!be.skip)(`branching WSD on ${be.name}`, () => {
+    it('with SAF (E = 1): every branch = a plain wsd run with SAF of its budget, weights and epoch losses bit for bit', async () => {
+      const b: Backend = await be.create();
+      try {
+        const x = b.upload(inputs, [N, D]);
+        const optimizer = optimizerConfig('adam', { lr: 0.01 });
+        const saf = { lambda: 1, epochs: 1, temperature: 2 };
+        const model = Mlp.init(b, desc, 3);
+        const r = await runWsdBranches(model, { x, labels }, {}, { epochs: 8, batchSize: 32, optimizer, schedule: wsd, seed: 11, branchAt: [0.25, 0.5, 1], saf });
+        for (const br of r.branches) {
+          const plain = Mlp.init(b, desc, 3);
+          const p = await trainWithCurve(plain, { x, labels }, { epochs: br.epochs, batchSize: 32, optimizer, schedule: wsd, seed: 11, saf });
+          expect(br.weights.map((t) => Array.from(t.data)), `branch ${br.fraction}: weights`).toEqual((await plain.toHost()).map((t) => Array.from(t.data)));
+          expect(br.epochLoss, `branch ${br.fraction}: epoch losses`).toEqual(p.result.epochLoss);
+          plain.dispose();
+        }
+        // Without SAF the branches end elsewhere (the term is not a no-op here).
+        const off = Mlp.init(b, desc, 3);
+        const q = await runWsdBranches(off, { x, labels }, {}, { epochs: 8, batchSize: 32, optimizer, schedule: wsd, seed: 11, branchAt: [0.25, 0.5, 1] });
+        expect(q.branches[1]!.weights.map((t) => Array.from(t.data))).not.toEqual(r.branches[1]!.weights.map((t) => Array.from(t.data)));
+        await expect(runWsdBranches(off, { x, labels }, {}, { epochs: 8, batchSize: 32, optimizer, schedule: wsd, seed: 11, branchAt: [0.25, 1], saf: { ...saf, epochs: 2 } })).rejects.toThrow(/below the smallest budget's 2 epochs/);
+        off.dispose();
+        model.dispose();
+        b.free(x);
+      } finally {
+        b.dispose();
+      }
+    });
+
     for (const fused of be.name === 'js' ? [false] : [true, false]) {
       for (const name of ['sgd', 'adam'] as OptimizerName[]) {
         it(`${name}${fused ? ' (fused)' : ' (composed)'}: every branch = a plain wsd run of its budget, bit for bit`, async () => {
