@@ -17,7 +17,7 @@ import { RiverValleyProbe, type ValleyRecord } from '../curvature/river-valley.j
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputPlan, makeOutputDir } from '../io/output-plan.js';
-import { describeModel, loadModelDescription, mlpDescription, outputSize } from '../model/description.js';
+import { describeModel, loadModelDescription, mlpDescription } from '../model/description.js';
 import { Mlp } from '../model/mlp.js';
 import { writePlot } from '../plot/index.js';
 import { type BranchFieldNames, type BranchPlan, type WsdBranchesResult, checkBranchFractions, mainBranchSchedule, planBranches, runWsdBranches, wsdBranchFiles, writeWsdBranches } from '../train/branches.js';
@@ -29,9 +29,9 @@ import { compileSchedule } from '../train/schedule.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { optimizerOverrides } from './optimizer-options.js';
 import { disposeQuietly, progressBar } from './options.js';
-import { requireFits, requireTrainingFits } from './resources.js';
+import { requireTrainingFits } from './resources.js';
 import { SCHEDULE_FLAGS, scheduleFromOptions } from './schedule-options.js';
-import { type TrainCliOptions, checkModel, loadData, trainInputs } from './train.js';
+import { type TrainCliOptions, checkModel, loadData, requireSafFits, trainInputs } from './train.js';
 import { probeBatch } from './train-probes.js';
 
 export interface BranchCliOptions {
@@ -83,7 +83,7 @@ export interface BranchSummary {
 
 function outputs(o: TrainCliOptions, plan: readonly Pick<BranchPlan, 'fraction' | 'start'>[], withCheckpoints: boolean): void {
   const files = [...wsdBranchFiles(plan as BranchPlan[])];
-  const perCheckpoint = checkpointFiles(o.saf !== undefined ? { saf: parseSaf(o.saf) } : {});
+  const perCheckpoint = checkpointFiles(o.saf !== undefined);
   if (withCheckpoints) for (const s of new Set(plan.map((p) => p.start))) for (const f of perCheckpoint) files.push(join('main', checkpointPath(s), f));
   if (o.valleyEvery !== undefined) files.push(VALLEY_FILE, ...VALLEY_PLOTS.flatMap((p) => [`${p.file}.svg`, `${p.file}.png`]));
   checkOutputPlan({
@@ -117,9 +117,8 @@ export async function branchCommand(o: TrainCliOptions): Promise<BranchSummary> 
     const least = Math.min(...plan.map((p) => p.epochs));
     if (saf.epochs >= least) fail('E_ARG', `epochs=${saf.epochs}: the term compares with outputs recorded E epochs earlier, so E must be below the smallest budget's ${least} epochs`, { field: '--saf' });
     // The live state, and a copy in the snapshot at each branch point.
-    const outs = saf.epochs * data.train.count * outputSize(desc);
     const copies = 1 + new Set(plan.map((p) => p.start)).size;
-    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs, ${copies} copies: the run and its branch points)`, { buffers: 4 * outs * copies, largestArray: outs }, '--saf', 'use a smaller epochs=E');
+    requireSafFits(saf, data.train.count, desc, copies, `, ${copies} copies: the run and its branch points`);
   }
   outputs(o, plan, true);
   const runDir = o.run;

@@ -69,7 +69,7 @@ export function runDirPlan(p: ResumePlan, run: CheckpointRun, total: number, per
   if (p.runDir === undefined) return undefined;
   const every = p.every ?? p.from?.state.every ?? perEpoch;
   const start = p.from?.state.step ?? 0;
-  const files = checkpointSteps(start, total, every, p.stopAfter).flatMap((t) => checkpointFiles(run).map((f) => `${checkpointPath(t)}/${f}`));
+  const files = checkpointSteps(start, total, every, p.stopAfter).flatMap((t) => checkpointFiles(run.saf !== undefined).map((f) => `${checkpointPath(t)}/${f}`));
   if (run.record) {
     const rows = (run.record.init ? 1 : 0) + run.epochs;
     // Rows already in this run directory stay; into another directory the resumed rows are written too.

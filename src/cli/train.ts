@@ -217,9 +217,8 @@ async function trainCommand(o: TrainCliOptions): Promise<TrainSummary> {
     labels: fileDesc || o.labels === undefined ? undefined : { sets: data.val ? [data.train.labels, data.val.labels] : [data.train.labels], classes: data.classes, file: o.labels },
   });
   if (saf) {
-    const outs = saf.epochs * data.train.count * outputSize(desc);
     // With --run each checkpoint takes a copy of them.
-    requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${data.train.count} samples × ${outputSize(desc)} outputs${rp.runDir !== undefined ? ', twice for a checkpoint' : ''})`, { buffers: 4 * outs * (rp.runDir !== undefined ? 2 : 1), largestArray: outs }, '--saf', 'use a smaller epochs=E');
+    requireSafFits(saf, data.train.count, desc, rp.runDir !== undefined ? 2 : 1, rp.runDir !== undefined ? ', twice for a checkpoint' : '');
   }
   // What depends on the number of steps (phases that must fit, decay points), before any work.
   compileSchedule(optimizer.lr, stepsPerEpoch(data.train.count, o.batchSize) * o.epochs, schedule, SCHEDULE_FLAGS);
@@ -402,6 +401,12 @@ function checkOutputs(o: TrainCliOptions, rp: ResumePlan, runDir?: PlanDir, prob
       ...(probes && probeDir !== undefined ? [{ flag: '--probe', path: probeDir, files: probeFiles(probes), guard: { what: 'probe results', force: o.force === true || rp.from !== undefined } }] : []),
     ],
   });
+}
+
+/** SAF's recorded outputs (E·rows·C floats) times the `copies` kept at once must fit; `why` ends the size's description. */
+export function requireSafFits(saf: Required<SafConfig>, rows: number, desc: ModelDescription, copies: number, why: string): void {
+  const outs = saf.epochs * rows * outputSize(desc);
+  requireFits(`SAF's recorded outputs (${saf.epochs} epochs × ${rows} samples × ${outputSize(desc)} outputs${why})`, { buffers: 4 * outs * copies, largestArray: outs }, '--saf', 'use a smaller epochs=E');
 }
 
 /** --saf: parsed and checked against the run before any work (checkpoints of --run carry its state: saf.safetensors). */

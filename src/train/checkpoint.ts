@@ -38,9 +38,9 @@ export const CHECKPOINT_FILES = ['weights.safetensors', 'optimizer.safetensors',
 /** A checkpoint's SAF state, beside the files above in a run with SAF. */
 export const SAF_FILE = 'saf.safetensors';
 
-/** The files of one checkpoint of `run`. */
-export function checkpointFiles(run: Pick<CheckpointRun, 'saf'>): string[] {
-  return run.saf ? [...CHECKPOINT_FILES.slice(0, 3), SAF_FILE, 'state.json'] : [...CHECKPOINT_FILES];
+/** The files of one checkpoint of a run with or without SAF. */
+export function checkpointFiles(withSaf: boolean): string[] {
+  return withSaf ? [...CHECKPOINT_FILES.slice(0, 3), SAF_FILE, 'state.json'] : [...CHECKPOINT_FILES];
 }
 /** state.json holds a few numbers per step and epoch (classp's fractions); 256 MiB is far beyond any run. */
 const STATE_LIMIT = 256 * 2 ** 20;
